@@ -1,0 +1,278 @@
+// The only file that speaks Node-API. It owns descriptors and buffers for
+// the duration of a transfer, runs the OS-neutral loop on the threadpool,
+// parks transfers whose output is full with the poller, and reports back.
+#include <errno.h>
+#include <fcntl.h>
+#include <napi.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <memory>
+#include <unordered_map>
+
+#include "../zerocopy.h"
+#include "poller.h"
+
+namespace {
+
+// Bytes one threadpool job may move before it hands back to the JS thread,
+// which reports progress (a socket's idle timer) and notices an abort.
+constexpr uint64_t kJobBudget = 32ull << 20;
+
+class Transfer;
+
+struct EnvData {
+  std::unique_ptr<Poller> poller;
+  std::unordered_map<uint64_t, Transfer*> live;
+  uint64_t next_id = 1;
+  Napi::FunctionReference transfer_ctor;
+};
+
+int DupCloexec(int fd) { return fcntl(fd, F_DUPFD_CLOEXEC, 0); }
+
+class Transfer : public Napi::ObjectWrap<Transfer> {
+ public:
+  static Napi::Function Define(Napi::Env env) {
+    return DefineClass(env, "Transfer",
+                       {InstanceMethod<&Transfer::Start>("start"),
+                        InstanceMethod<&Transfer::Abort>("abort")});
+  }
+
+  // new Transfer(outFd, inFd, offset, count, headers, trailers, backend,
+  //              onProgress(sent), onDone(errno, syscall, sent))
+  Transfer(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Transfer>(info) {
+    Napi::Env env = info.Env();
+    data_ = env.GetInstanceData<EnvData>();
+    std::string backend_name = info[6].As<Napi::String>();
+    backend_ = zc_find_backend(backend_name.c_str());
+    if (!backend_) {
+      Napi::TypeError::New(env, "unknown backend " + backend_name)
+          .ThrowAsJavaScriptException();
+      return;
+    }
+    bool lossless;
+    t_.offset = info[2].As<Napi::BigInt>().Uint64Value(&lossless);
+    t_.remaining = info[3].As<Napi::BigInt>().Uint64Value(&lossless);
+    TakeBuffer(info[4], &headers_, &header_iov_, &t_.headers, &t_.nheaders);
+    TakeBuffer(info[5], &trailers_, &trailer_iov_, &t_.trailers,
+               &t_.ntrailers);
+    on_progress_ = Napi::Persistent(info[7].As<Napi::Function>());
+    on_done_ = Napi::Persistent(info[8].As<Napi::Function>());
+
+    // Our own descriptors: the caller may close theirs (Node closes a
+    // destroyed socket's) while a step is still using ours.
+    t_.out_fd = DupCloexec(info[0].As<Napi::Number>().Int32Value());
+    if (t_.out_fd < 0) {
+      ThrowErrno(env, errno, "dup");
+      return;
+    }
+    t_.in_fd = DupCloexec(info[1].As<Napi::Number>().Int32Value());
+    if (t_.in_fd < 0) {
+      ThrowErrno(env, errno, "dup");
+      return;
+    }
+    int err = zc_classify_output(t_.out_fd, &t_.out_kind);
+    if (err != 0) ThrowErrno(env, err, "fstat");
+  }
+
+  ~Transfer() { CloseDescriptors(); }
+
+ private:
+  enum class State { Idle, Running, Waiting, Done };
+
+  static void TakeBuffer(Napi::Value v, Napi::Reference<Napi::Buffer<char>>* ref,
+                         struct iovec* iov, struct iovec** list, int* count) {
+    if (!v.IsBuffer()) return;
+    auto buf = v.As<Napi::Buffer<char>>();
+    if (buf.Length() == 0) return;
+    *ref = Napi::Persistent(buf);
+    iov->iov_base = buf.Data();
+    iov->iov_len = buf.Length();
+    *list = iov;
+    *count = 1;
+  }
+
+  void ThrowErrno(Napi::Env env, int err, const char* call) {
+    Napi::Error e = Napi::Error::New(env, strerror(err));
+    e.Set("errno", Napi::Number::New(env, err));
+    e.Set("syscall", Napi::String::New(env, call));
+    e.ThrowAsJavaScriptException();
+  }
+
+  Napi::Value Start(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    if (state_ != State::Idle) return env.Undefined();
+    // Waiting happens on the poller, so the output must not block: set
+    // O_NONBLOCK for the transfer (sockets from Node already have it).
+    if (t_.out_kind != ZC_OUT_FILE) {
+      int flags = fcntl(t_.out_fd, F_GETFL);
+      if (flags >= 0 && !(flags & O_NONBLOCK) &&
+          fcntl(t_.out_fd, F_SETFL, flags | O_NONBLOCK) == 0)
+        restore_blocking_ = true;
+    }
+    int err = backend_->begin ? backend_->begin(&t_) : 0;
+    began_ = true;
+    if (!data_->poller) {
+      data_->poller = std::make_unique<Poller>(env, [data = data_](uint64_t id) {
+        auto it = data->live.find(id);
+        if (it != data->live.end()) it->second->OnWritable();
+      });
+      if (env.IsExceptionPending()) {
+        data_->poller.reset();
+        return env.Undefined();
+      }
+    }
+    id_ = data_->next_id++;
+    data_->live[id_] = this;
+    data_->poller->Hold();
+    Ref();  // alive until Finish, whatever JS drops
+    if (err != 0) {
+      Finish(err);
+    } else {
+      Queue();
+    }
+    return env.Undefined();
+  }
+
+  // abort(shutdown): stops the transfer. With shutdown, also shuts the
+  // output down, because our duplicate of a socket would otherwise keep the
+  // connection open after Node closed its own descriptor.
+  Napi::Value Abort(const Napi::CallbackInfo& info) {
+    if (state_ == State::Done) return info.Env().Undefined();
+    aborted_ = true;
+    if (info[0].ToBoolean() && t_.out_kind != ZC_OUT_FILE &&
+        t_.out_kind != ZC_OUT_PIPE)
+      shutdown(t_.out_fd, SHUT_RDWR);
+    if (state_ == State::Waiting || state_ == State::Idle) Finish(ECANCELED);
+    // Running: the job finishes its current step and Complete() ends it.
+    return info.Env().Undefined();
+  }
+
+  void Queue() {
+    state_ = State::Running;
+    napi_value name = Napi::String::New(Env(), "zerocopy.send");
+    napi_create_async_work(Env(), nullptr, name, Execute, Complete, this,
+                           &work_);
+    napi_queue_async_work(Env(), work_);
+  }
+
+  static void Execute(napi_env, void* self) {
+    auto* tr = static_cast<Transfer*>(self);
+    tr->result_ = tr->aborted_ ? ECANCELED
+                               : zc_run(tr->backend_, &tr->t_, kJobBudget);
+  }
+
+  static void Complete(napi_env env, napi_status status, void* self) {
+    auto* tr = static_cast<Transfer*>(self);
+    napi_delete_async_work(env, tr->work_);
+    tr->work_ = nullptr;
+    Napi::HandleScope scope(tr->Env());
+    if (tr->t_.sent != tr->reported_) {
+      tr->reported_ = tr->t_.sent;
+      tr->on_progress_.Call({Napi::Number::New(env, double(tr->t_.sent))});
+    }
+    int r = status == napi_cancelled || tr->aborted_ ? ECANCELED : tr->result_;
+    if (r == EINPROGRESS) {
+      tr->Queue();
+    } else if (r == EAGAIN) {
+      tr->state_ = State::Waiting;
+      tr->data_->poller->Watch(tr->t_.out_fd, tr->id_);
+    } else {
+      tr->Finish(r);
+    }
+  }
+
+  void OnWritable() {
+    if (state_ == State::Waiting) Queue();
+  }
+
+  void Finish(int err) {
+    state_ = State::Done;
+    if (id_ != 0) {
+      data_->poller->Unwatch(id_);
+      data_->live.erase(id_);
+      data_->poller->Release();
+    }
+    if (began_ && backend_->end) backend_->end(&t_);
+    began_ = false;
+    CloseDescriptors();
+    headers_.Reset();
+    trailers_.Reset();
+    Napi::Env env = Env();
+    Napi::HandleScope scope(env);
+    Napi::Function done = on_done_.Value();
+    on_progress_.Reset();
+    on_done_.Reset();
+    const char* call = err == 0 || err == ECANCELED || err == ZC_ETRUNCATED
+                           ? ""
+                           : (t_.call ? t_.call : "");
+    done.Call({Napi::Number::New(env, err), Napi::String::New(env, call),
+               Napi::Number::New(env, double(t_.sent))});
+    if (id_ != 0) Unref();
+  }
+
+  void CloseDescriptors() {
+    if (restore_blocking_ && t_.out_fd >= 0) {
+      fcntl(t_.out_fd, F_SETFL, fcntl(t_.out_fd, F_GETFL) & ~O_NONBLOCK);
+      restore_blocking_ = false;
+    }
+    for (int* fd : {&t_.out_fd, &t_.in_fd}) {
+      if (*fd >= 0) close(*fd);
+      *fd = -1;
+    }
+  }
+
+  EnvData* data_ = nullptr;
+  const zc_backend* backend_ = nullptr;
+  zc_transfer t_{-1, -1};
+  struct iovec header_iov_ {};
+  struct iovec trailer_iov_ {};
+  Napi::Reference<Napi::Buffer<char>> headers_;
+  Napi::Reference<Napi::Buffer<char>> trailers_;
+  Napi::FunctionReference on_progress_;
+  Napi::FunctionReference on_done_;
+  napi_async_work work_ = nullptr;
+  State state_ = State::Idle;
+  std::atomic<bool> aborted_{false};
+  bool began_ = false;
+  bool restore_blocking_ = false;
+  int result_ = 0;
+  uint64_t id_ = 0;
+  uint64_t reported_ = 0;
+
+  friend struct EnvData;
+};
+
+Napi::Value Capabilities(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Napi::Object caps = Napi::Object::New(env);
+  Napi::Array backends = Napi::Array::New(env);
+  uint32_t i = 0;
+  for (const zc_backend* const* b = zc_backends; *b; b++) {
+    Napi::Object o = Napi::Object::New(env);
+    o.Set("name", (*b)->name);
+    o.Set("zeroCopy", Napi::Boolean::New(env, (*b)->zero_copy));
+    backends.Set(i++, o);
+  }
+  caps.Set("backends", backends);
+  caps.Set("headersTrailers", zc_headers_trailers);
+  caps.Set("maxChunk", Napi::Number::New(env, ZC_MAX_CHUNK));
+  caps.Set("truncatedErrno", Napi::Number::New(env, ZC_ETRUNCATED));
+  caps.Set("cancelledErrno", Napi::Number::New(env, ECANCELED));
+  return caps;
+}
+
+Napi::Object Init(Napi::Env env, Napi::Object exports) {
+  auto* data = new EnvData();
+  env.SetInstanceData(data);
+  Napi::Function ctor = Transfer::Define(env);
+  data->transfer_ctor = Napi::Persistent(ctor);
+  exports.Set("Transfer", ctor);
+  exports.Set("capabilities", Napi::Function::New(env, Capabilities));
+  return exports;
+}
+
+}  // namespace
+
+NODE_API_MODULE(zerocopy, Init)

@@ -1,0 +1,54 @@
+// Loads the addon, once, and says honestly whether it could.
+import { existsSync, readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
+
+export interface NativeTransfer {
+  start(): void;
+  /** Stops the transfer; with `shutdown`, also shuts the output socket down. */
+  abort(shutdown: boolean): void;
+}
+
+export interface NativeBinding {
+  Transfer: new (
+    outFd: number,
+    inFd: number,
+    offset: bigint,
+    count: bigint,
+    headers: Buffer | null,
+    trailers: Buffer | null,
+    backend: string,
+    onProgress: (sent: number) => void,
+    onDone: (errno: number, syscall: string, sent: number) => void,
+  ) => NativeTransfer;
+  capabilities(): {
+    backends: { name: string; zeroCopy: boolean }[];
+    headersTrailers: 'vector' | 'cork' | 'copy';
+    maxChunk: number;
+    truncatedErrno: number;
+    cancelledErrno: number;
+  };
+}
+
+function packageRoot(): string {
+  for (let dir = __dirname; ; dir = dirname(dir)) {
+    const manifest = join(dir, 'package.json');
+    if (existsSync(manifest) && JSON.parse(readFileSync(manifest, 'utf8')).name === 'zerocopy') return dir;
+    if (dirname(dir) === dir) throw new Error(`zerocopy: no package.json above ${__dirname}`);
+  }
+}
+
+function load(): { binding?: NativeBinding; loadError?: string } {
+  if (process.env.ZEROCOPY_DISABLE_NATIVE) {
+    return { loadError: 'disabled by the ZEROCOPY_DISABLE_NATIVE environment variable' };
+  }
+  try {
+    const require = createRequire(__filename);
+    const nodeGypBuild = require('node-gyp-build') as (dir: string) => NativeBinding;
+    return { binding: nodeGypBuild(packageRoot()) };
+  } catch (error) {
+    return { loadError: error instanceof Error ? error.message : String(error) };
+  }
+}
+
+export const { binding, loadError } = load();

@@ -1,0 +1,102 @@
+// Puts a transfer in a socket's own write queue, so that it keeps its place
+// among the caller's writes: what was written before goes out first, and
+// writes and end() made while it runs wait for it, as they would for any
+// pending write. The queue entry is an empty buffer that the socket's
+// _write/_writev recognise; everything else passes through unchanged.
+import type { Socket } from 'node:net';
+
+type Next = (error?: Error | null) => void;
+type Entry = { chunk: unknown; encoding?: string };
+type WriteFn = (this: Socket, chunk: unknown, encoding: string, cb: Next) => void;
+type WritevFn = (this: Socket, entries: Entry[], cb: Next) => void;
+interface Writable {
+  _write: WriteFn;
+  _writev?: WritevFn;
+}
+
+/** Writes straight to the socket's handle, past its queue: for use by the transfer that holds the queue. */
+export interface RawWriter {
+  write(chunks: Buffer[], cb: Next): void;
+}
+
+const jobs = new WeakMap<object, (next: Next) => void>();
+const writers = new WeakMap<Socket, RawWriter>();
+
+function install(socket: Socket): RawWriter {
+  const existing = writers.get(socket);
+  if (existing) return existing;
+  const s = socket as unknown as Writable;
+  const write = s._write;
+  const writev = s._writev;
+
+  s._write = function (chunk, encoding, cb) {
+    const job = jobs.get(chunk as object);
+    if (job) return job(cb);
+    write.call(this, chunk, encoding, cb);
+  };
+  if (writev) {
+    s._writev = function (entries, cb) {
+      if (!entries.some((e) => jobs.has(e.chunk as object))) return writev.call(this, entries, cb);
+      // A batch that holds a transfer: plain runs go out as batches, the
+      // transfer in its place between them.
+      let i = 0;
+      const next: Next = (error) => {
+        if (error) return cb(error);
+        if (i === entries.length) return cb();
+        const job = jobs.get(entries[i].chunk as object);
+        if (job) {
+          i++;
+          return job(next);
+        }
+        const start = i;
+        while (i < entries.length && !jobs.has(entries[i].chunk as object)) i++;
+        writev.call(this, entries.slice(start, i), next);
+      };
+      next();
+    };
+  }
+  const raw: RawWriter = {
+    write(chunks, cb) {
+      if (chunks.length === 1 || !writev) {
+        write.call(socket, chunks.length === 1 ? chunks[0] : Buffer.concat(chunks), 'buffer', cb);
+      } else {
+        writev.call(socket, chunks.map((chunk) => ({ chunk, encoding: 'buffer' })), cb);
+      }
+    },
+  };
+  writers.set(socket, raw);
+  return raw;
+}
+
+/**
+ * Runs `run` when every write queued on `socket` before this call has been
+ * handed to the kernel, and holds later writes until it settles. Rejects
+ * without running when the socket is closed first.
+ */
+export function enqueue<T>(socket: Socket, run: (raw: RawWriter) => Promise<T>): Promise<T> {
+  const raw = install(socket);
+  return new Promise<T>((resolve, reject) => {
+    const token = Buffer.alloc(0);
+    let started = false;
+    jobs.set(token, (next) => {
+      jobs.delete(token);
+      started = true;
+      run(raw).then(
+        (value) => {
+          resolve(value);
+          next();
+        },
+        (error) => {
+          reject(error);
+          next();
+        },
+      );
+    });
+    socket.write(token, (error) => {
+      if (error && !started) {
+        jobs.delete(token);
+        reject(error);
+      }
+    });
+  });
+}

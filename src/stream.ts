@@ -1,0 +1,90 @@
+// The `stream` backend: fs reads and ordinary writes, for TLS sockets,
+// sockets without a descriptor, and machines without the addon. Same
+// contract as the native backends; the bytes pass through JavaScript.
+import { read, write } from 'node:fs';
+import { promisify } from 'node:util';
+import { fileTruncated } from './errors.js';
+
+export const STREAM_CHUNK = 256 * 1024;
+
+const readAt = (fd: number, buffer: Buffer, offset: number, length: number, position: bigint) =>
+  new Promise<number>((resolve, reject) =>
+    read(fd, buffer, offset, length, position, (error, bytesRead) => (error ? reject(error) : resolve(bytesRead))),
+  );
+const writeAsync = promisify(write);
+
+export interface StreamJob {
+  fd: number;
+  offset: bigint;
+  count: bigint;
+  headers: Buffer | null;
+  trailers: Buffer | null;
+  /** Writes the buffers in order; settles when the output has taken them. */
+  write(chunks: Buffer[]): Promise<void>;
+  /** Called as bytes go out, with the running total. */
+  progress(sent: number): void;
+}
+
+async function readChunk(fd: number, position: bigint, length: number): Promise<Buffer> {
+  const buffer = Buffer.allocUnsafe(length);
+  let filled = 0;
+  while (filled < length) {
+    const bytesRead = await readAt(fd, buffer, filled, length - filled, position + BigInt(filled));
+    if (bytesRead === 0) break;
+    filled += bytesRead;
+  }
+  return filled === length ? buffer : buffer.subarray(0, filled);
+}
+
+/** Sends headers, the file range and trailers; resolves with the bytes sent. */
+export async function sendStream(job: StreamJob, sentSoFar: { value: number }): Promise<number> {
+  let position = job.offset;
+  let left = job.count;
+  const end = job.offset + job.count;
+  const take = () => Number(left < BigInt(STREAM_CHUNK) ? left : BigInt(STREAM_CHUNK));
+  // One chunk is read ahead while the previous one is being written.
+  let next: Promise<Buffer> | null = left > 0n ? readChunk(job.fd, position, take()) : null;
+  let pendingHeaders = job.headers;
+  for (;;) {
+    const out: Buffer[] = [];
+    if (pendingHeaders) out.push(pendingHeaders);
+    pendingHeaders = null;
+    if (next) {
+      const wanted = take();
+      const chunk = await next;
+      if (chunk.length < wanted) {
+        throw fileTruncated(`it ended at byte ${position + BigInt(chunk.length)}, before ${end}`, sentSoFar.value);
+      }
+      position += BigInt(chunk.length);
+      left -= BigInt(chunk.length);
+      next = left > 0n ? readChunk(job.fd, position, take()) : null;
+      next?.catch(() => {}); // read errors surface when awaited; a write error may come first
+      out.push(chunk);
+    }
+    // Small files leave in one write: headers, body and trailers together.
+    if (!next && job.trailers) out.push(job.trailers);
+    const bytes = out.reduce((n, b) => n + b.length, 0);
+    if (bytes > 0) await job.write(out);
+    sentSoFar.value += bytes;
+    job.progress(sentSoFar.value);
+    if (!next) return sentSoFar.value;
+  }
+}
+
+/** A writer for a descriptor: a regular file, pipe or socket not owned by Node. */
+export function fdWriter(fd: number): (chunks: Buffer[]) => Promise<void> {
+  return async (chunks) => {
+    for (let chunk of chunks) {
+      while (chunk.length > 0) {
+        try {
+          const { bytesWritten } = await writeAsync(fd, chunk, 0, chunk.length, null);
+          chunk = chunk.subarray(bytesWritten);
+        } catch (error) {
+          // A non-blocking pipe that is full: try again shortly.
+          if ((error as NodeJS.ErrnoException).code !== 'EAGAIN') throw error;
+          await new Promise((resolve) => setTimeout(resolve, 2));
+        }
+      }
+    }
+  };
+}
