@@ -36,6 +36,10 @@ enum zc_output_kind {
   ZC_OUT_FILE    /* regular file: written at its current position */
 };
 
+#define ZC_OUTPUT(kind) (1u << (kind))
+#define ZC_OUTPUT_SOCKETS (ZC_OUTPUT(ZC_OUT_TCP) | ZC_OUTPUT(ZC_OUT_SOCKET))
+#define ZC_OUTPUT_ANY (ZC_OUTPUT_SOCKETS | ZC_OUTPUT(ZC_OUT_PIPE) | ZC_OUTPUT(ZC_OUT_FILE))
+
 typedef struct zc_transfer {
   int out_fd;
   int in_fd;
@@ -56,14 +60,24 @@ typedef struct zc_transfer {
   /* Backend-private state, zeroed before begin(). */
   int cork_restore;     /* Linux: 1 when we corked and must uncork */
   int file_call_failed; /* Linux: copy_file_range refused, use sendfile */
-  void *scratch;        /* fallback backends: their buffer */
+  void *scratch;        /* readwrite: its buffer */
   size_t scratch_len;
+  void *map;            /* mmap: the mapped window of the input */
+  uint64_t map_offset;  /* mmap: file offset of the window */
+  size_t map_len;
+  int lease;            /* mmap: 1 while we hold a read lease */
 } zc_transfer;
 
 typedef struct zc_backend {
   const char *name;
   /* Whether the bytes skip user space on this backend. */
   int zero_copy;
+  /* The outputs it can write to: a mask of ZC_OUTPUT(kind) bits. */
+  unsigned outputs;
+  /* How headers and trailers travel: "vector" (in the call itself),
+   * "cork" (separate calls held together by TCP_CORK) or "copy" (separate
+   * writes). */
+  const char *headers_trailers;
   /* Called once before the first step; may be NULL. Returns 0 or an errno. */
   int (*begin)(zc_transfer *t);
   /* One system call's worth of progress. Stores the bytes moved (counted
@@ -79,11 +93,13 @@ typedef struct zc_backend {
  * folder defines it. */
 extern const zc_backend *const zc_backends[];
 
-/* How headers and trailers travel on this build: "vector", "cork" or
- * "copy". */
-extern const char *const zc_headers_trailers;
-
 const zc_backend *zc_find_backend(const char *name);
+
+/* The best backend that can write to this kind of output. */
+const zc_backend *zc_pick_backend(enum zc_output_kind kind);
+
+/* Whether the mmap backend takes read leases on this system. */
+int zc_leases_supported(void);
 
 /* Classifies an output descriptor. Returns 0 or an errno. */
 int zc_classify_output(int fd, enum zc_output_kind *kind);

@@ -43,6 +43,8 @@ export interface Capabilities {
   zeroCopy: boolean;
   /** How headers and trailers join the file: in the system call (`vector`), held by TCP_CORK (`cork`), or written separately (`copy`). */
   headersTrailers: 'vector' | 'cork' | 'copy';
+  /** Whether the mmap backend holds a read lease on the file, so that another process opening it for writing or truncating it stops the transfer cleanly. */
+  leases: boolean;
   /** Whether a regular file can be the output. */
   fileToFile: boolean;
   /** Whether a pipe can be the output. */
@@ -63,6 +65,7 @@ export function capabilities(): Capabilities {
     backends: [...allBackends],
     zeroCopy: nativeCaps?.backends[0]?.zeroCopy ?? false,
     headersTrailers: nativeCaps?.headersTrailers ?? 'copy',
+    leases: nativeCaps?.leases ?? false,
     fileToFile: true,
     fileToPipe: true,
     maxChunk: nativeCaps?.maxChunk ?? STREAM_CHUNK,
@@ -122,15 +125,16 @@ function socketFd(socket: Socket): number | undefined {
   return typeof fd === 'number' && fd >= 0 ? fd : undefined;
 }
 
+/** 'stream', or the native backend to ask for ('auto' lets the addon pick the best one for the output). */
 function chooseBackend(requested: string, target: Target): string {
-  if (requested === 'auto') return target.fd !== undefined && nativeBackends.length > 0 ? nativeBackends[0] : 'stream';
+  if (requested === 'auto') return target.fd !== undefined && binding ? 'auto' : 'stream';
   if (requested !== 'stream' && target.fd === undefined) {
     throw invalidArgValue('options.backend', requested, 'cannot write to a socket without its own descriptor (TLS, or not connected); use \'stream\'');
   }
   return requested;
 }
 
-function runNative(target: Target, file: OpenFile, range: { offset: bigint; count: bigint }, plan: Plan, backend: string): Promise<number> {
+function runNative(target: Target, file: OpenFile, range: { offset: bigint; count: bigint }, plan: Plan, backend: string): Promise<SendFileResult> {
   const { socket } = target;
   return new Promise((resolve, reject) => {
     let why: 'signal' | 'destroyed' | undefined;
@@ -160,7 +164,7 @@ function runNative(target: Target, file: OpenFile, range: { offset: bigint; coun
         () => (socket as unknown as { _unrefTimer?: () => void })?._unrefTimer?.(),
         (errno, syscall, sent) => {
           cleanup();
-          if (errno === 0) resolve(sent);
+          if (errno === 0) resolve({ bytesSent: sent, backend: transfer.backend });
           else if (errno === nativeCaps!.cancelledErrno) {
             reject(why === 'signal' ? new AbortError(plan.signal?.reason, sent) : streamDestroyed(sent));
           } else if (errno === nativeCaps!.truncatedErrno) {
@@ -172,7 +176,7 @@ function runNative(target: Target, file: OpenFile, range: { offset: bigint; coun
       transfer = newTransfer();
     } catch (error) {
       const e = error as { errno?: number; syscall?: string };
-      return reject(e.errno ? systemError(e.errno, e.syscall ?? 'dup', 0) : error);
+      return reject(e.errno ? systemError(e.errno, e.syscall ?? 'dup', 0) : Object.assign(error as Error, { bytesSent: 0 }));
     }
     plan.signal?.addEventListener('abort', onAbort, { once: true });
     socket?.once('close', onClose);
@@ -232,9 +236,8 @@ async function transfer(target: Target, opened: Promise<OpenFile>, plan: Plan): 
     const range = fileRange(plan, file.size);
     if (plan.signal?.aborted) throw new AbortError(plan.signal.reason, 0);
     const backend = chooseBackend(plan.backend, target);
-    const bytesSent =
-      backend === 'stream' ? await runStream(target, file, range, plan) : await runNative(target, file, range, plan, backend);
-    return { bytesSent, backend };
+    if (backend === 'stream') return { bytesSent: await runStream(target, file, range, plan), backend };
+    return await runNative(target, file, range, plan, backend);
   } finally {
     await file.close();
   }

@@ -4,6 +4,8 @@ import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 
 export interface NativeTransfer {
+  /** The backend carrying the transfer, resolved from 'auto' by the addon. */
+  readonly backend: string;
   start(): void;
   /** Stops the transfer; with `shutdown`, also shuts the output socket down. */
   abort(shutdown: boolean): void;
@@ -22,8 +24,9 @@ export interface NativeBinding {
     onDone: (errno: number, syscall: string, sent: number) => void,
   ) => NativeTransfer;
   capabilities(): {
-    backends: { name: string; zeroCopy: boolean }[];
+    backends: { name: string; zeroCopy: boolean; headersTrailers: 'vector' | 'cork' | 'copy' }[];
     headersTrailers: 'vector' | 'cork' | 'copy';
+    leases: boolean;
     maxChunk: number;
     truncatedErrno: number;
     cancelledErrno: number;
@@ -44,6 +47,10 @@ function load(): { binding?: NativeBinding; loadError?: string } {
   }
   try {
     const require = createRequire(__filename);
+    // A specific build of the addon, such as one compiled against another
+    // system's syscall shim for the tests.
+    const addon = process.env.ZEROCOPY_ADDON;
+    if (addon) return { binding: require(addon) as NativeBinding };
     const nodeGypBuild = require('node-gyp-build') as (dir: string) => NativeBinding;
     return { binding: nodeGypBuild(packageRoot()) };
   } catch (error) {

@@ -51,6 +51,8 @@ static int readwrite_step(zc_transfer *t, uint64_t *moved) {
 const zc_backend zc_fallback_readwrite = {
     .name = "readwrite",
     .zero_copy = 0,
+    .outputs = ZC_OUTPUT_ANY,
+    .headers_trailers = "copy",
     .begin = readwrite_begin,
     .step = readwrite_step,
     .end = readwrite_end,

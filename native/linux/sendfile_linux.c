@@ -83,6 +83,8 @@ static int linux_step(zc_transfer *t, uint64_t *moved) {
 const zc_backend zc_linux_sendfile = {
     .name = "sendfile",
     .zero_copy = 1,
+    .outputs = ZC_OUTPUT_ANY,
+    .headers_trailers = "cork",
     .begin = linux_begin,
     .step = linux_step,
     .end = linux_end,

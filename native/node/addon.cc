@@ -44,13 +44,6 @@ class Transfer : public Napi::ObjectWrap<Transfer> {
   Transfer(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Transfer>(info) {
     Napi::Env env = info.Env();
     data_ = env.GetInstanceData<EnvData>();
-    std::string backend_name = info[6].As<Napi::String>();
-    backend_ = zc_find_backend(backend_name.c_str());
-    if (!backend_) {
-      Napi::TypeError::New(env, "unknown backend " + backend_name)
-          .ThrowAsJavaScriptException();
-      return;
-    }
     bool lossless;
     t_.offset = info[2].As<Napi::BigInt>().Uint64Value(&lossless);
     t_.remaining = info[3].As<Napi::BigInt>().Uint64Value(&lossless);
@@ -73,7 +66,23 @@ class Transfer : public Napi::ObjectWrap<Transfer> {
       return;
     }
     int err = zc_classify_output(t_.out_fd, &t_.out_kind);
-    if (err != 0) ThrowErrno(env, err, "fstat");
+    if (err != 0) {
+      ThrowErrno(env, err, "fstat");
+      return;
+    }
+    // "auto" takes the best backend for this kind of output; a named one
+    // must be able to write to it.
+    std::string name = info[6].As<Napi::String>();
+    backend_ = name == "auto" ? zc_pick_backend(t_.out_kind)
+                              : zc_find_backend(name.c_str());
+    if (!backend_ || !(backend_->outputs & ZC_OUTPUT(t_.out_kind))) {
+      Napi::Error e = Napi::TypeError::New(
+          env, "The backend '" + name + "' cannot write to this output");
+      e.Set("code", Napi::String::New(env, "ERR_INVALID_ARG_VALUE"));
+      e.ThrowAsJavaScriptException();
+      return;
+    }
+    Value().Set("backend", backend_->name);
   }
 
   ~Transfer() { CloseDescriptors(); }
@@ -253,10 +262,12 @@ Napi::Value Capabilities(const Napi::CallbackInfo& info) {
     Napi::Object o = Napi::Object::New(env);
     o.Set("name", (*b)->name);
     o.Set("zeroCopy", Napi::Boolean::New(env, (*b)->zero_copy));
+    o.Set("headersTrailers", (*b)->headers_trailers);
     backends.Set(i++, o);
   }
   caps.Set("backends", backends);
-  caps.Set("headersTrailers", zc_headers_trailers);
+  caps.Set("headersTrailers", zc_backends[0]->headers_trailers);
+  caps.Set("leases", Napi::Boolean::New(env, zc_leases_supported()));
   caps.Set("maxChunk", Napi::Number::New(env, ZC_MAX_CHUNK));
   caps.Set("truncatedErrno", Napi::Number::New(env, ZC_ETRUNCATED));
   caps.Set("cancelledErrno", Napi::Number::New(env, ECANCELED));

@@ -14,6 +14,12 @@ const zc_backend *zc_find_backend(const char *name) {
   return NULL;
 }
 
+const zc_backend *zc_pick_backend(enum zc_output_kind kind) {
+  for (const zc_backend *const *b = zc_backends; *b; b++)
+    if ((*b)->outputs & ZC_OUTPUT(kind)) return *b;
+  return NULL;
+}
+
 int zc_classify_output(int fd, enum zc_output_kind *kind) {
   struct stat st;
   if (fstat(fd, &st) != 0) return errno;

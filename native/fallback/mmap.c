@@ -1,0 +1,169 @@
+/* mmap(2) + write(2): the file is mapped a window at a time (never whole)
+ * and written from the mapping, which saves the copy into a user buffer.
+ *
+ * The classic trap is another process truncating the file: touching the
+ * mapping past the new end raises SIGBUS. We never touch it ourselves; the
+ * kernel reads it inside write(), where a missing page makes write return
+ * short or fail with EFAULT instead, and we turn that into "truncated".
+ * Where the kernel grants one, a read lease also tells us when another
+ * process opens the file for writing or truncates it, and the transfer
+ * stops before the file changes under it. */
+#define _GNU_SOURCE
+#include "../zerocopy.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define MMAP_WINDOW (8u << 20)
+
+#ifdef F_SETLEASE
+/* A lease break is announced by a signal, SIGIO unless F_SETSIG names
+ * another, and SIGIO would kill the process. We point it at a real-time
+ * signal whose handler gives the lease up at once (fcntl is safe in a
+ * signal handler): the process breaking it, perhaps our own, waits until
+ * we do, and our transfer may be parked waiting for a slow peer. The
+ * transfer learns of it at its next step, from F_GETLEASE. */
+static int lease_signal;
+static pthread_once_t lease_once = PTHREAD_ONCE_INIT;
+
+static void release_lease(int sig, siginfo_t *info, void *ctx) {
+  (void)sig, (void)ctx;
+  int saved = errno;
+  fcntl(info->si_fd, F_SETLEASE, F_UNLCK);
+  errno = saved;
+}
+
+static void install_lease_signal(void) {
+  int sig = SIGRTMIN + 6;
+  struct sigaction current;
+  /* Someone else's handler: leave their signal alone and go without. */
+  if (sigaction(sig, NULL, &current) != 0 || current.sa_handler != SIG_DFL) return;
+  struct sigaction sa;
+  memset(&sa, 0, sizeof sa);
+  sa.sa_sigaction = release_lease;
+  sa.sa_flags = SA_SIGINFO | SA_RESTART;
+  sigemptyset(&sa.sa_mask);
+  if (sigaction(sig, &sa, NULL) == 0) lease_signal = sig;
+}
+
+int zc_leases_supported(void) {
+  pthread_once(&lease_once, install_lease_signal);
+  return lease_signal != 0;
+}
+
+static void take_lease(zc_transfer *t) {
+  /* The kernel refuses while anyone has the file open for writing, or
+   * when we neither own it nor hold CAP_LEASE: we go on without. */
+  if (!zc_leases_supported()) return;
+  if (fcntl(t->in_fd, F_SETSIG, lease_signal) != 0) return;
+  t->lease = fcntl(t->in_fd, F_SETLEASE, F_RDLCK) == 0;
+}
+
+/* Broken, or already given up by the signal handler. */
+static int lease_broken(zc_transfer *t) {
+  return t->lease && fcntl(t->in_fd, F_GETLEASE) == F_UNLCK;
+}
+
+static void drop_lease(zc_transfer *t) {
+  /* Releasing promptly lets the process that broke the lease go on. */
+  if (t->lease) fcntl(t->in_fd, F_SETLEASE, F_UNLCK);
+  t->lease = 0;
+}
+#else
+int zc_leases_supported(void) { return 0; }
+static void take_lease(zc_transfer *t) { (void)t; }
+static int lease_broken(zc_transfer *t) { (void)t; return 0; }
+static void drop_lease(zc_transfer *t) { (void)t; }
+#endif
+
+static void unmap(zc_transfer *t) {
+  if (t->map) munmap(t->map, t->map_len);
+  t->map = NULL;
+  t->map_len = 0;
+}
+
+/* Maps the window that holds t->offset. */
+static int map_window(zc_transfer *t) {
+  uint64_t page = (uint64_t)sysconf(_SC_PAGESIZE);
+  uint64_t start = t->offset - t->offset % page;
+  uint64_t end = t->offset + t->remaining;
+  size_t len = end - start < MMAP_WINDOW ? (size_t)(end - start) : MMAP_WINDOW;
+  unmap(t);
+  void *p = mmap(NULL, len, PROT_READ, MAP_SHARED, t->in_fd, (off_t)start);
+  if (p == MAP_FAILED) return errno;
+  t->map = p;
+  t->map_offset = start;
+  t->map_len = len;
+  return 0;
+}
+
+static int mmap_begin(zc_transfer *t) {
+  if (t->remaining > 0) take_lease(t);
+  return 0;
+}
+
+static void mmap_end(zc_transfer *t) {
+  unmap(t);
+  drop_lease(t);
+}
+
+static int file_step(zc_transfer *t, uint64_t *moved) {
+  if (lease_broken(t)) {
+    drop_lease(t);
+    return ZC_ETRUNCATED;
+  }
+  if (!t->map || t->offset < t->map_offset ||
+      t->offset >= t->map_offset + t->map_len) {
+    t->call = "mmap";
+    int err = map_window(t);
+    if (err) return err;
+  }
+  size_t at = (size_t)(t->offset - t->map_offset);
+  size_t len = t->map_len - at;
+  if (len > zc_file_chunk(t)) len = (size_t)zc_file_chunk(t);
+  t->call = "write";
+  ssize_t n = write(t->out_fd, (char *)t->map + at, len);
+  if (n >= 0) {
+    *moved = (uint64_t)n;
+    return 0;
+  }
+  if (errno != EFAULT) return errno;
+  /* The mapping has no page here: the file ends before our offset now.
+   * Moving nothing without an error is how a step says end of file. */
+  struct stat st;
+  if (fstat(t->in_fd, &st) == 0 && (uint64_t)st.st_size <= t->offset) return 0;
+  return EFAULT;
+}
+
+static int mmap_step(zc_transfer *t, uint64_t *moved) {
+  ssize_t n;
+  *moved = 0;
+  if (t->nheaders > 0) {
+    t->call = "writev";
+    n = writev(t->out_fd, t->headers, t->nheaders);
+  } else if (t->remaining > 0) {
+    return file_step(t, moved);
+  } else {
+    t->call = "writev";
+    n = writev(t->out_fd, t->trailers, t->ntrailers);
+  }
+  if (n < 0) return errno;
+  *moved = (uint64_t)n;
+  return 0;
+}
+
+const zc_backend zc_fallback_mmap = {
+    .name = "mmap",
+    .zero_copy = 0,
+    .outputs = ZC_OUTPUT_ANY,
+    .headers_trailers = "copy",
+    .begin = mmap_begin,
+    .step = mmap_step,
+    .end = mmap_end,
+};

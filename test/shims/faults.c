@@ -1,0 +1,140 @@
+/* See shim.h. */
+#define _GNU_SOURCE
+#include "shim.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <sys/sendfile.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+static pthread_mutex_t rng_lock = PTHREAD_MUTEX_INITIALIZER;
+static uint64_t rng_state;
+static int faults_on = -1;
+
+static uint64_t next_random(void) {
+  /* xorshift64*: enough to scatter faults, reproducible from the seed. */
+  rng_state ^= rng_state >> 12;
+  rng_state ^= rng_state << 25;
+  rng_state ^= rng_state >> 27;
+  return rng_state * 0x2545F4914F6CDD1Dull;
+}
+
+typedef struct fault {
+  uint64_t limit; /* most bytes this call may move */
+  int err;        /* reported after moving them: 0, EAGAIN or EINTR */
+} fault;
+
+static fault next_fault(uint64_t wanted) {
+  fault f = {UINT64_MAX, 0};
+  pthread_mutex_lock(&rng_lock);
+  if (faults_on < 0) {
+    const char *seed = getenv("ZEROCOPY_SHIM_FAULTS");
+    faults_on = seed != NULL && *seed != '\0';
+    rng_state = faults_on ? strtoull(seed, NULL, 10) * 2654435761u + 1 : 1;
+  }
+  if (faults_on && wanted > 0) {
+    uint64_t r = next_random();
+    switch (r % 6) {
+      case 0: case 1: /* a short call, cut at a random point */
+        f.limit = 1 + (r >> 8) % wanted;
+        break;
+      case 2: /* EAGAIN, perhaps after moving some bytes */
+        f.limit = (r >> 8) % wanted;
+        f.err = EAGAIN;
+        break;
+      case 3: /* EINTR, perhaps after moving some bytes */
+        f.limit = (r >> 8) % wanted;
+        f.err = EINTR;
+        break;
+      default:
+        break;
+    }
+  }
+  pthread_mutex_unlock(&rng_lock);
+  return f;
+}
+
+uint64_t shim_file_size(int fd) {
+  struct stat st;
+  return fstat(fd, &st) == 0 ? (uint64_t)st.st_size : 0;
+}
+
+/* Writes at most `limit` bytes of an iovec array; returns bytes or -1. */
+static ssize_t write_iov(int fd, const struct iovec *iov, int n, uint64_t limit) {
+  struct iovec cut[64];
+  int count = 0;
+  for (int i = 0; i < n && count < 64 && limit > 0; i++) {
+    cut[count] = iov[i];
+    if (cut[count].iov_len > limit) cut[count].iov_len = limit;
+    limit -= cut[count].iov_len;
+    count++;
+  }
+  return count ? writev(fd, cut, count) : 0;
+}
+
+static uint64_t iov_total(const struct iovec *iov, int n) {
+  uint64_t total = 0;
+  for (int i = 0; i < n; i++) total += iov[i].iov_len;
+  return total;
+}
+
+shim_result shim_transfer(int out_fd, const struct iovec *headers, int nheaders,
+                          int in_fd, uint64_t off, uint64_t len,
+                          const struct iovec *trailers, int ntrailers) {
+  uint64_t hlen = iov_total(headers, nheaders);
+  uint64_t tlen = iov_total(trailers, ntrailers);
+  fault f = next_fault(hlen + len + tlen);
+  shim_result r = {0, 0, 0};
+  uint64_t budget = f.limit;
+
+  /* Each part goes out in as many calls as it takes, like the kernel
+   * would inside one system call, until the budget or the socket runs out. */
+  const struct iovec *parts[2] = {headers, trailers};
+  int counts[2] = {nheaders, ntrailers};
+  uint64_t sizes[3] = {hlen, len, tlen};
+  for (int part = 0; part < 3; part++) {
+    uint64_t done = 0;
+    while (done < sizes[part] && budget > 0) {
+      uint64_t want = sizes[part] - done;
+      if (want > budget) want = budget;
+      ssize_t n;
+      if (part == 1) {
+        off_t pos = (off_t)(off + done);
+        n = sendfile(out_fd, in_fd, &pos, want > 0x7ffff000 ? 0x7ffff000 : (size_t)want);
+        if (n == 0) {
+          r.eof = 1;
+          return r;
+        }
+      } else {
+        /* Skip what this part already sent by trimming a copy of its iovecs. */
+        struct iovec rest[64];
+        int k = 0;
+        uint64_t skip = done;
+        const struct iovec *iov = parts[part / 2];
+        for (int i = 0; i < counts[part / 2] && k < 64; i++) {
+          if (skip >= iov[i].iov_len) {
+            skip -= iov[i].iov_len;
+            continue;
+          }
+          rest[k].iov_base = (char *)iov[i].iov_base + skip;
+          rest[k].iov_len = iov[i].iov_len - skip;
+          skip = 0;
+          k++;
+        }
+        n = write_iov(out_fd, rest, k, want);
+      }
+      if (n < 0) {
+        r.err = errno;
+        return r;
+      }
+      done += (uint64_t)n;
+      r.moved += (uint64_t)n;
+      budget -= (uint64_t)n;
+    }
+    if (done < sizes[part]) break;
+  }
+  r.err = f.err;
+  return r;
+}

@@ -1,0 +1,31 @@
+/* Shared machinery of the syscall shims: a Linux implementation of "send
+ * headers, then a file range, then trailers" that stops where a real
+ * system might, plus fault injection. Each <system>.c turns its result
+ * into that system's own calling convention. Test code: never shipped. */
+#ifndef ZEROCOPY_SHIM_H
+#define ZEROCOPY_SHIM_H
+
+#include <stdint.h>
+#include <sys/types.h>
+#include <sys/uio.h>
+
+typedef struct shim_result {
+  uint64_t moved; /* bytes moved, in order: headers, file, trailers */
+  int err;        /* errno the call ends with, 0 for none */
+  int eof;        /* the file ended before the requested range did */
+} shim_result;
+
+/* Moves headers, [off, off + len) of in_fd, then trailers to out_fd, with
+ * Linux calls on a non-blocking output. Stops at the first error, at end
+ * of file, or where fault injection cuts the call short. Fault injection is
+ * on when ZEROCOPY_SHIM_FAULTS is set (its value seeds the generator): a
+ * call may move a random part of what it was asked for, then report
+ * EAGAIN or EINTR, or neither. */
+shim_result shim_transfer(int out_fd, const struct iovec *headers, int nheaders,
+                          int in_fd, uint64_t off, uint64_t len,
+                          const struct iovec *trailers, int ntrailers);
+
+/* The size of the file behind fd, for calls whose 0 means "to the end". */
+uint64_t shim_file_size(int fd);
+
+#endif
