@@ -33,12 +33,14 @@ enum zc_output_kind {
   ZC_OUT_TCP,    /* TCP socket: headers and trailers may be corked */
   ZC_OUT_SOCKET, /* any other stream socket */
   ZC_OUT_PIPE,   /* pipe, FIFO or character device */
-  ZC_OUT_FILE    /* regular file: written at its current position */
+  ZC_OUT_FILE,   /* regular file: written at its current position */
+  ZC_OUT_APPEND  /* regular file opened with O_APPEND */
 };
 
 #define ZC_OUTPUT(kind) (1u << (kind))
 #define ZC_OUTPUT_SOCKETS (ZC_OUTPUT(ZC_OUT_TCP) | ZC_OUTPUT(ZC_OUT_SOCKET))
-#define ZC_OUTPUT_ANY (ZC_OUTPUT_SOCKETS | ZC_OUTPUT(ZC_OUT_PIPE) | ZC_OUTPUT(ZC_OUT_FILE))
+#define ZC_OUTPUT_ANY \
+  (ZC_OUTPUT_SOCKETS | ZC_OUTPUT(ZC_OUT_PIPE) | ZC_OUTPUT(ZC_OUT_FILE) | ZC_OUTPUT(ZC_OUT_APPEND))
 
 typedef struct zc_transfer {
   int out_fd;
@@ -60,7 +62,7 @@ typedef struct zc_transfer {
   /* Backend-private state, zeroed before begin(). */
   int cork_restore;     /* Linux: 1 when we corked and must uncork */
   int file_call_failed; /* Linux: copy_file_range refused, use sendfile */
-  void *scratch;        /* readwrite: its buffer */
+  void *scratch;        /* readwrite: its buffer; Linux: for O_APPEND outputs */
   size_t scratch_len;
   void *map;            /* mmap: the mapped window of the input */
   uint64_t map_offset;  /* mmap: file offset of the window */

@@ -114,7 +114,7 @@ class Transfer : public Napi::ObjectWrap<Transfer> {
     if (state_ != State::Idle) return env.Undefined();
     // Waiting happens on the poller, so the output must not block: set
     // O_NONBLOCK for the transfer (sockets from Node already have it).
-    if (t_.out_kind != ZC_OUT_FILE) {
+    if (t_.out_kind != ZC_OUT_FILE && t_.out_kind != ZC_OUT_APPEND) {
       int flags = fcntl(t_.out_fd, F_GETFL);
       if (flags >= 0 && !(flags & O_NONBLOCK) &&
           fcntl(t_.out_fd, F_SETFL, flags | O_NONBLOCK) == 0)
@@ -150,8 +150,8 @@ class Transfer : public Napi::ObjectWrap<Transfer> {
   Napi::Value Abort(const Napi::CallbackInfo& info) {
     if (state_ == State::Done) return info.Env().Undefined();
     aborted_ = true;
-    if (info[0].ToBoolean() && t_.out_kind != ZC_OUT_FILE &&
-        t_.out_kind != ZC_OUT_PIPE)
+    if (info[0].ToBoolean() &&
+        (t_.out_kind == ZC_OUT_TCP || t_.out_kind == ZC_OUT_SOCKET))
       shutdown(t_.out_fd, SHUT_RDWR);
     if (state_ == State::Waiting || state_ == State::Idle) Finish(ECANCELED);
     // Running: the job finishes its current step and Complete() ends it.

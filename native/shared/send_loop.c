@@ -3,6 +3,7 @@
 #include "../zerocopy.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -24,7 +25,8 @@ int zc_classify_output(int fd, enum zc_output_kind *kind) {
   struct stat st;
   if (fstat(fd, &st) != 0) return errno;
   if (S_ISREG(st.st_mode)) {
-    *kind = ZC_OUT_FILE;
+    int flags = fcntl(fd, F_GETFL);
+    *kind = flags >= 0 && (flags & O_APPEND) ? ZC_OUT_APPEND : ZC_OUT_FILE;
   } else if (S_ISSOCK(st.st_mode)) {
     struct sockaddr_storage addr;
     socklen_t len = sizeof addr;

@@ -1,0 +1,277 @@
+// The conformance suite every native build must pass: the Linux build, each
+// other system's backend compiled against its syscall shim (with and
+// without injected faults), and the portable fallback build. vitest.config.ts
+// runs this file once per build, naming it in ZEROCOPY_TEST_BUILD.
+import { spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { closeSync, mkdtempSync, openSync, readFileSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
+import { open } from 'node:fs/promises';
+import net from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { capabilities, sendFile } from '../dist/cjs/index.js';
+
+const build = process.env.ZEROCOPY_TEST_BUILD ?? 'linux';
+const faults = process.env.ZEROCOPY_SHIM_FAULTS;
+
+// What each build must say about itself.
+const expected: Record<string, { first: string; headersTrailers: string; zeroCopy: boolean; toFile: boolean }> = {
+  linux: { first: 'sendfile', headersTrailers: 'cork', zeroCopy: true, toFile: true },
+  solaris: { first: 'sendfilev', headersTrailers: 'vector', zeroCopy: true, toFile: false },
+  hpux: { first: 'sendfile', headersTrailers: 'vector', zeroCopy: true, toFile: false },
+  freebsd: { first: 'sendfile', headersTrailers: 'vector', zeroCopy: true, toFile: false },
+  darwin: { first: 'sendfile', headersTrailers: 'vector', zeroCopy: true, toFile: false },
+  fallback: { first: 'mmap', headersTrailers: 'copy', zeroCopy: false, toFile: true },
+};
+
+const caps = capabilities();
+const nativeBackends = caps.backends.filter((b) => b !== 'stream');
+// The Linux build checks all its backends; the others check their own, the
+// one that differs from build to build.
+const underTest = build === 'linux' ? nativeBackends : nativeBackends.slice(0, 1);
+
+let dir: string;
+let file: string;
+let content: Buffer;
+
+beforeAll(() => {
+  dir = mkdtempSync(join(tmpdir(), 'zc-conf-'));
+  file = join(dir, 'data.bin');
+  content = randomBytes(6 << 20);
+  writeFileSync(file, content);
+});
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+/** A seeded generator, so a failing case can be replayed. */
+function prng(seed: number) {
+  let s = seed >>> 0 || 1;
+  return (n: number) => {
+    s ^= s << 13;
+    s ^= s >>> 17;
+    s ^= s << 5;
+    return (s >>> 0) % n;
+  };
+}
+
+interface Peer {
+  client: net.Socket;
+  server: net.Socket;
+  /** Everything the server side received, once the client ends. */
+  received: Promise<Buffer>;
+  close(): void;
+}
+
+async function connect(): Promise<Peer> {
+  const listener = net.createServer();
+  await new Promise<void>((resolve) => listener.listen(0, '127.0.0.1', resolve));
+  const accepted = new Promise<net.Socket>((resolve) => listener.once('connection', resolve));
+  const client = net.connect((listener.address() as net.AddressInfo).port, '127.0.0.1');
+  await new Promise((resolve) => client.once('connect', resolve));
+  const server = await accepted;
+  listener.close();
+  const chunks: Buffer[] = [];
+  server.on('data', (chunk) => chunks.push(chunk));
+  const received = new Promise<Buffer>((resolve) => server.on('close', () => resolve(Buffer.concat(chunks))));
+  server.on('end', () => server.end());
+  server.on('error', () => {});
+  client.on('error', () => {});
+  return { client, server, received, close: () => (client.destroy(), server.destroy()) };
+}
+
+const parts = (r: (n: number) => number): Buffer[] =>
+  Array.from({ length: r(4) }, () => randomBytes(r(3) === 0 ? r(40_000) : r(300)));
+
+describe(`conformance: ${build} build${faults ? ` with faults (seed ${faults})` : ''}`, () => {
+  it('reports what this build can do', () => {
+    const want = expected[build];
+    expect(caps.native).toBe(true);
+    expect(caps.backends[0]).toBe(want.first);
+    expect(caps.backends.at(-1)).toBe('stream');
+    expect(caps.headersTrailers).toBe(want.headersTrailers);
+    expect(caps.zeroCopy).toBe(want.zeroCopy);
+    expect(caps.backends).toContain('readwrite');
+  });
+
+  describe.each(underTest)('%s', (backend) => {
+    it('delivers random headers, ranges and trailers byte for byte', async () => {
+      const seed = Number(faults ?? 0) * 1000 + backend.length;
+      const r = prng(seed);
+      for (let round = 0; round < 12; round++) {
+        const headers = parts(r);
+        const trailers = parts(r);
+        const offset = r(content.length);
+        const count = r(4) === 0 ? 0 : r(content.length - offset + 1);
+        const peer = await connect();
+        // A peer that stops reading for a while makes the output fill up.
+        if (r(3) === 0) {
+          peer.server.pause();
+          setTimeout(() => peer.server.resume(), 30);
+        }
+        const result = await sendFile(peer.client, file, { offset, count, headers, trailers, backend });
+        peer.client.end();
+        const want = Buffer.concat([...headers, content.subarray(offset, offset + count), ...trailers]);
+        const got = await peer.received;
+        expect({ seed, round, equal: got.equals(want), length: got.length }).toEqual({
+          seed,
+          round,
+          equal: true,
+          length: want.length,
+        });
+        expect(result).toEqual({ bytesSent: want.length, backend });
+      }
+    });
+
+    it('sends headers and trailers alone when the range is empty', async () => {
+      const peer = await connect();
+      const a = await sendFile(peer.client, file, { offset: 5, count: 0, headers: ['he', 'ad'], trailers: 'tail', backend });
+      const b = await sendFile(peer.client, file, { offset: content.length, headers: 'H', backend });
+      const c = await sendFile(peer.client, file, { count: 0n, backend });
+      peer.client.end();
+      expect((await peer.received).toString()).toBe('headtailH');
+      expect([a.bytesSent, b.bytesSent, c.bytesSent]).toEqual([8, 1, 0]);
+    });
+
+    it('sends a whole large file through a slow reader', async () => {
+      const peer = await connect();
+      peer.server.pause();
+      const sending = sendFile(peer.client, file, { headers: 'begin', trailers: 'end', backend });
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      peer.server.resume();
+      const result = await sending;
+      peer.client.end();
+      const got = await peer.received;
+      expect(got.equals(Buffer.concat([Buffer.from('begin'), content, Buffer.from('end')]))).toBe(true);
+      expect(result.bytesSent).toBe(content.length + 8);
+    });
+
+    it('rejects a file that shrank during the transfer, having sent only a true prefix', async () => {
+      const copy = join(dir, `shrinking-${backend}.bin`);
+      writeFileSync(copy, content);
+      const peer = await connect();
+      peer.server.pause();
+      const sending = sendFile(peer.client, copy, { headers: 'head', trailers: 'tail', backend });
+      sending.catch(() => {});
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      // Truncated by another process, as a log rotation would.
+      await new Promise((resolve, reject) =>
+        spawn('truncate', ['-s', String(1 << 20), copy]).on('exit', resolve).on('error', reject),
+      );
+      peer.server.resume();
+      const error = await sending.then(
+        () => undefined,
+        (e) => e,
+      );
+      expect(error?.code).toBe('ERR_FILE_TRUNCATED');
+      expect(error.bytesSent).toBeGreaterThan(0);
+      expect(error.bytesSent).toBeLessThan(content.length + 8);
+      const got = await peer.received;
+      const want = Buffer.concat([Buffer.from('head'), content]);
+      expect(got.length).toBeLessThanOrEqual(error.bytesSent);
+      // Zero-copy backends queue references to the file's pages, not copies:
+      // bytes queued before the truncation but still unsent read as the
+      // file now reads (zeros). Up to the new end, every byte is true.
+      const trusted = backend === 'mmap' || backend === 'readwrite' ? got.length : Math.min(got.length, 4 + (1 << 20));
+      expect(got.subarray(0, trusted).equals(want.subarray(0, trusted))).toBe(true);
+    });
+
+    it('refuses a file already too short, sending nothing and leaving the socket usable', async () => {
+      const peer = await connect();
+      const error = await sendFile(peer.client, file, { offset: 10, count: content.length, headers: 'x', backend }).catch(
+        (e) => e,
+      );
+      expect(error.code).toBe('ERR_FILE_TRUNCATED');
+      peer.client.end('still usable');
+      expect((await peer.received).toString()).toBe('still usable');
+    });
+
+    it(expected[build].toFile || backend !== nativeBackends[0] ? 'writes to a regular file' : 'refuses a regular file output', async () => {
+      const outPath = join(dir, `out-${backend}.bin`);
+      const out = await open(outPath, 'w');
+      await out.write('existing:'); // the transfer goes on from here
+      try {
+        const sending = sendFile(out, file, { offset: 1000, count: 100_000, headers: '<', trailers: '>', backend });
+        if (expected[build].toFile || backend !== nativeBackends[0]) {
+          expect(await sending).toEqual({ bytesSent: 100_002, backend });
+          expect(readFileSync(outPath).equals(Buffer.concat([Buffer.from('existing:<'), content.subarray(1000, 101_000), Buffer.from('>')]))).toBe(true);
+        } else {
+          await expect(sending).rejects.toMatchObject({ code: 'ERR_INVALID_ARG_VALUE' });
+          // 'auto' finds a backend that can.
+          const viaAuto = await sendFile(out, file, { count: 10 });
+          expect(nativeBackends).toContain(viaAuto.backend);
+          expect(readFileSync(outPath).subarray(9).equals(content.subarray(0, 10))).toBe(true);
+        }
+      } finally {
+        await out.close();
+      }
+    });
+  });
+
+  it.runIf(nativeBackends.includes('mmap') && caps.leases)('mmap holds a read lease that another process breaks without waiting', async () => {
+    const copy = join(dir, 'leased.bin');
+    writeFileSync(copy, content);
+    const peer = await connect();
+    peer.server.pause();
+    const sending = sendFile(peer.client, copy, { backend: 'mmap' });
+    sending.catch(() => {});
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    const leases = readFileSync('/proc/locks', 'utf8').split('\n').filter((l) => /LEASE\s+ACTIVE\s+READ/.test(l));
+    expect(leases.length).toBeGreaterThan(0);
+    // The kernel holds the truncating process until the lease is given up
+    // (45 s by default); ours gives it up at once even with the peer paused.
+    const started = Date.now();
+    await new Promise((resolve) => spawn('truncate', ['-s', '0', copy]).on('exit', resolve));
+    expect(Date.now() - started).toBeLessThan(10_000);
+    peer.server.resume();
+    await expect(sending).rejects.toMatchObject({ code: 'ERR_FILE_TRUNCATED' });
+    peer.close();
+  });
+
+  it('appends to a file opened for appending, with a backend that can', async () => {
+    const outPath = join(dir, 'appended.bin');
+    writeFileSync(outPath, 'log:');
+    const out = await open(outPath, 'a');
+    try {
+      const result = await sendFile(out, file, { count: 1000, trailers: '.' });
+      expect(nativeBackends).toContain(result.backend);
+      expect(readFileSync(outPath).equals(Buffer.concat([Buffer.from('log:'), content.subarray(0, 1000), Buffer.from('.')]))).toBe(true);
+      // Linux sendfile(2) and copy_file_range(2) refuse O_APPEND outputs.
+      if (build === 'linux') {
+        await expect(sendFile(out, file, { count: 10, backend: 'sendfile' })).rejects.toMatchObject({ code: 'ERR_INVALID_ARG_VALUE' });
+      }
+    } finally {
+      await out.close();
+    }
+  });
+
+  it('keeps fd inputs open and where they were', async () => {
+    const fd = openSync(file, 'r');
+    try {
+      const probe = Buffer.alloc(7);
+      const { readSync } = await import('node:fs');
+      readSync(fd, probe, 0, 7, null); // position is now 7
+      const peer = await connect();
+      await sendFile(peer.client, fd, { offset: 100, count: 5000 });
+      peer.client.end();
+      expect((await peer.received).equals(content.subarray(100, 5100))).toBe(true);
+      readSync(fd, probe, 0, 7, null);
+      expect(probe.equals(content.subarray(7, 14))).toBe(true);
+    } finally {
+      closeSync(fd);
+    }
+  });
+
+  it('truncateSync in this very process cannot deadlock an mmap transfer', async () => {
+    const copy = join(dir, 'self-truncated.bin');
+    writeFileSync(copy, content);
+    const peer = await connect();
+    peer.server.pause();
+    const sending = sendFile(peer.client, copy, { backend: nativeBackends.includes('mmap') ? 'mmap' : 'auto' });
+    sending.catch(() => {});
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    truncateSync(copy, 1000);
+    peer.server.resume();
+    await expect(sending).rejects.toMatchObject({ code: 'ERR_FILE_TRUNCATED' });
+    peer.close();
+  });
+});
