@@ -62,7 +62,7 @@ typedef struct zc_transfer {
   /* Backend-private state, zeroed before begin(). */
   int cork_restore;     /* Linux: 1 when we corked and must uncork */
   int file_call_failed; /* Linux: copy_file_range refused, use sendfile */
-  void *scratch;        /* readwrite: its buffer; Linux: for O_APPEND outputs */
+  void *scratch;        /* readwrite: its buffer */
   size_t scratch_len;
   void *map;            /* mmap: the mapped window of the input */
   uint64_t map_offset;  /* mmap: file offset of the window */

@@ -126,6 +126,13 @@ function socketFd(socket: Socket): number | undefined {
 }
 
 /** 'stream', or the native backend to ask for ('auto' lets the addon pick the best one for the output). */
+/** Why a socket closed under a transfer: its own error (a reset peer, say) if it had one. */
+function closedError(socket: Socket, bytesSent: number): TransferError {
+  const cause = (socket as { errored?: NodeJS.ErrnoException | null }).errored;
+  if (cause?.errno && cause.syscall) return systemError(-cause.errno, cause.syscall, bytesSent);
+  return streamDestroyed(bytesSent);
+}
+
 function chooseBackend(requested: string, target: Target): string {
   if (requested === 'auto') return target.fd !== undefined && binding ? 'auto' : 'stream';
   if (requested !== 'stream' && target.fd === undefined) {
@@ -166,7 +173,7 @@ function runNative(target: Target, file: OpenFile, range: { offset: bigint; coun
           cleanup();
           if (errno === 0) resolve({ bytesSent: sent, backend: transfer.backend });
           else if (errno === nativeCaps!.cancelledErrno) {
-            reject(why === 'signal' ? new AbortError(plan.signal?.reason, sent) : streamDestroyed(sent));
+            reject(why === 'signal' ? new AbortError(plan.signal?.reason, sent) : closedError(socket!, sent));
           } else if (errno === nativeCaps!.truncatedErrno) {
             reject(fileTruncated(`it ended before byte ${range.offset + range.count}`, sent));
           } else reject(systemError(errno, syscall, sent));
@@ -200,7 +207,7 @@ function runStream(target: Target, file: OpenFile, range: { offset: bigint; coun
           else resolve();
         };
         const onAbort = () => finish(new AbortError(plan.signal?.reason, sent.value));
-        const onClose = () => finish(streamDestroyed(sent.value));
+        const onClose = () => finish(closedError(socket, sent.value));
         if (plan.signal?.aborted) return onAbort();
         if (socket.destroyed) return onClose();
         plan.signal?.addEventListener('abort', onAbort, { once: true });

@@ -2,8 +2,9 @@
 // before anything is opened or sent.
 import { Socket } from 'node:net';
 import type { FileHandle } from 'node:fs/promises';
+import { constants as osConstants } from 'node:os';
 import { fileURLToPath } from 'node:url';
-import { invalidArgType, invalidArgValue, outOfRange } from './errors.js';
+import { invalidArgType, invalidArgValue, outOfRange, systemError } from './errors.js';
 
 export type Chunk = string | ArrayBufferView;
 export type Chunks = Chunk | readonly Chunk[];
@@ -51,6 +52,12 @@ function isFileHandle(value: unknown): value is FileHandle {
   );
 }
 
+/** A FileHandle's descriptor. A closed handle's is -1: EBADF, as for any closed descriptor. */
+function handleFd(handle: FileHandle): number {
+  if (handle.fd < 0) throw systemError(osConstants.errno.EBADF, 'fstat');
+  return handle.fd;
+}
+
 function checkFd(name: string, fd: number): number {
   if (!Number.isInteger(fd) || fd < 0 || fd > 0x7fffffff) throw outOfRange(name, '>= 0 && <= 2147483647', fd);
   return fd;
@@ -59,13 +66,13 @@ function checkFd(name: string, fd: number): number {
 export function parseOutput(out: unknown): Output {
   if (out instanceof Socket) return { kind: 'socket', socket: out };
   if (typeof out === 'number') return { kind: 'fd', fd: checkFd('out', out) };
-  if (isFileHandle(out)) return { kind: 'fd', fd: out.fd };
+  if (isFileHandle(out)) return { kind: 'fd', fd: handleFd(out) };
   throw invalidArgType('out', 'an instance of net.Socket or FileHandle, or a file descriptor', out);
 }
 
 export function parseInput(input: unknown): Input {
   if (typeof input === 'number') return { kind: 'fd', fd: checkFd('input', input) };
-  if (isFileHandle(input)) return { kind: 'fd', fd: input.fd };
+  if (isFileHandle(input)) return { kind: 'fd', fd: handleFd(input) };
   let path: string;
   if (typeof input === 'string') {
     path = input;

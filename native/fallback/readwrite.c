@@ -14,6 +14,7 @@ static int readwrite_begin(zc_transfer *t) {
   if (t->remaining == 0) return 0;
   t->scratch_len = t->remaining < READWRITE_BUFFER ? (size_t)t->remaining
                                                    : READWRITE_BUFFER;
+  t->call = "malloc";
   t->scratch = malloc(t->scratch_len);
   return t->scratch ? 0 : ENOMEM;
 }

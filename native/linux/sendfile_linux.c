@@ -4,41 +4,22 @@
 #include "../zerocopy.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <sys/sendfile.h>
 #include <sys/socket.h>
-#include <stdlib.h>
 #include <unistd.h>
-
-/* Buffer for outputs that neither copy_file_range nor sendfile will write
- * to: regular files opened with O_APPEND. */
-#define APPEND_BUFFER (256 * 1024)
 
 static int set_cork(int fd, int on) {
   return setsockopt(fd, IPPROTO_TCP, TCP_CORK, &on, sizeof on) == 0 ? 0 : errno;
 }
 
 static int linux_begin(zc_transfer *t) {
-  if (t->out_kind == ZC_OUT_FILE && t->remaining > 0) {
-    int flags = fcntl(t->out_fd, F_GETFL);
-    if (flags < 0) return errno;
-    /* copy_file_range refuses O_APPEND outputs (EBADF) and sendfile too
-     * (EINVAL), so an append-mode file gets pread + write: decided here,
-     * before the headers go out, not after a failed call. */
-    if (flags & O_APPEND) {
-      t->scratch_len = t->remaining < APPEND_BUFFER ? (size_t)t->remaining
-                                                    : APPEND_BUFFER;
-      t->scratch = malloc(t->scratch_len);
-      if (!t->scratch) return ENOMEM;
-    }
-    return 0;
-  }
   if (t->out_kind != ZC_OUT_TCP || (t->nheaders == 0 && t->ntrailers == 0))
     return 0;
   int corked = 0;
   socklen_t len = sizeof corked;
+  t->call = "setsockopt";
   if (getsockopt(t->out_fd, IPPROTO_TCP, TCP_CORK, &corked, &len) != 0)
     return errno;
   /* A socket the caller corked stays corked: its owner will uncork it. */
@@ -52,8 +33,6 @@ static void linux_end(zc_transfer *t) {
   /* Uncorking pushes the last partial segment out now, not in 200 ms. */
   if (t->cork_restore) set_cork(t->out_fd, 0);
   t->cork_restore = 0;
-  free(t->scratch);
-  t->scratch = NULL;
 }
 
 /* Moves file bytes to a regular file. copy_file_range lets the filesystem
@@ -61,16 +40,6 @@ static void linux_end(zc_transfer *t) {
  * (across filesystems before 5.3, special files), where sendfile works. */
 static ssize_t file_to_file(zc_transfer *t, size_t len) {
   off_t off = (off_t)t->offset;
-  if (t->scratch) {
-    /* O_APPEND output (see linux_begin): one buffer's worth at a time. A
-     * short write leaves the rest for the next step to read again. */
-    t->call = "pread";
-    ssize_t got = pread(t->in_fd, t->scratch,
-                        len < t->scratch_len ? len : t->scratch_len, off);
-    if (got <= 0) return got;
-    t->call = "write";
-    return write(t->out_fd, t->scratch, (size_t)got);
-  }
   if (!t->file_call_failed) {
     t->call = "copy_file_range";
     ssize_t n = copy_file_range(t->in_fd, &off, t->out_fd, NULL, len, 0);
