@@ -1,0 +1,87 @@
+// The `npm start` demonstration, run as a real child process exactly as a
+// user would run it. Only its behaviour is checked (exit status, one
+// verified row per method, clean-up, usage errors), never its speeds: those
+// belong to the machine, not to the code.
+import { spawn } from 'node:child_process';
+import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+
+const root = join(__dirname, '..');
+const demo = join(root, 'demo', 'demo.js');
+// The demo loads the package's own `main`; ask the same build which backends it has.
+const { capabilities } = createRequire(__filename)(root) as { capabilities(): { backends: string[] } };
+
+interface Run {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+function runDemo(args: string[], env: NodeJS.ProcessEnv = {}): Promise<Run> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [demo, ...args], {
+      cwd: root,
+      env: { ...process.env, ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.setEncoding('utf8').on('data', (s: string) => (stdout += s));
+    child.stderr.setEncoding('utf8').on('data', (s: string) => (stderr += s));
+    child.on('error', reject);
+    child.on('close', (code) => resolve({ code, stdout, stderr }));
+  });
+}
+
+/** The table's rows, cells split on the two-space column gaps. */
+function tableRows(stdout: string): string[][] {
+  const lines = stdout.split('\n');
+  const rule = lines.findIndex((line) => /^\s*-+(\s+-+)+\s*$/.test(line));
+  expect(rule, `no table in:\n${stdout}`).toBeGreaterThan(0);
+  const rows: string[][] = [];
+  for (const line of lines.slice(rule + 1)) {
+    if (line.trim() === '') break;
+    rows.push(line.trim().split(/\s{2,}/));
+  }
+  return rows;
+}
+
+const scratch: string[] = [];
+afterEach(() => {
+  for (const dir of scratch.splice(0)) rmSync(dir, { recursive: true, force: true });
+});
+
+describe('demo/demo.js', () => {
+  it('sends the file with every backend and the pipeline baseline, all verified, and cleans up', async () => {
+    // A private TMPDIR: the demo's file must be gone from it afterwards.
+    const tmp = mkdtempSync(join(tmpdir(), 'zerocopy-demo-test-'));
+    scratch.push(tmp);
+    const run = await runDemo(['--size', '8M'], { TMPDIR: tmp });
+
+    expect(run.stderr).toBe('');
+    expect(run.code, run.stdout).toBe(0);
+    expect(run.stdout).toMatch(/^machine: /);
+    expect(run.stdout).toContain('8 MiB (8388608 bytes)');
+
+    const rows = tableRows(run.stdout);
+    const expected = [...capabilities().backends, 'pipeline (baseline)'];
+    expect(rows.map((r) => r[0]).sort()).toEqual([...expected].sort());
+    for (const row of rows) {
+      expect(row, row.join(' | ')).toHaveLength(6);
+      expect(row[5], `${row[0]}: ${row.join(' | ')}`).toBe('match');
+    }
+    expect(readdirSync(tmp)).toEqual([]);
+  });
+
+  it('exits 2 with one line on stderr for a bad --size', async () => {
+    const run = await runDemo(['--size', 'nonsense']);
+    expect(run.code).toBe(2);
+    expect(run.stdout).toBe('');
+    expect(run.stderr.endsWith('\n')).toBe(true);
+    expect(run.stderr.trimEnd().split('\n')).toHaveLength(1);
+    expect(run.stderr).toContain('--size');
+  });
+});
