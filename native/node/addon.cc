@@ -1,35 +1,40 @@
 // The only file that speaks Node-API. It owns descriptors and buffers for
-// the duration of a transfer, runs the OS-neutral loop on the threadpool,
-// parks transfers whose output is full with the poller, and reports back.
+// the duration of a transfer and hands the transfer to whoever runs its
+// steps: the driver thread for sockets and pipes, which must be waited on,
+// or the threadpool for regular files, which never make us wait for a peer
+// but may keep the kernel busy copying.
 #include <errno.h>
 #include <fcntl.h>
 #include <napi.h>
+#include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include <atomic>
 #include <memory>
 #include <unordered_map>
 
 #include "../zerocopy.h"
-#include "poller.h"
+#include "driver.h"
 
 namespace {
 
 // Bytes one threadpool job may move before it hands back to the JS thread,
-// which reports progress (a socket's idle timer) and notices an abort.
+// which reports progress and notices an abort.
 constexpr uint64_t kJobBudget = 32ull << 20;
 
 class Transfer;
 
 struct EnvData {
-  std::unique_ptr<Poller> poller;
+  std::unique_ptr<Driver> driver;
   std::unordered_map<uint64_t, Transfer*> live;
   uint64_t next_id = 1;
-  Napi::FunctionReference transfer_ctor;
 };
 
 int DupCloexec(int fd) { return fcntl(fd, F_DUPFD_CLOEXEC, 0); }
+
+bool IsFile(enum zc_output_kind kind) {
+  return kind == ZC_OUT_FILE || kind == ZC_OUT_APPEND;
+}
 
 class Transfer : public Napi::ObjectWrap<Transfer> {
  public:
@@ -73,24 +78,35 @@ class Transfer : public Napi::ObjectWrap<Transfer> {
     // "auto" takes the best backend for this kind of output; a named one
     // must be able to write to it.
     std::string name = info[6].As<Napi::String>();
-    backend_ = name == "auto" ? zc_pick_backend(t_.out_kind)
-                              : zc_find_backend(name.c_str());
-    if (!backend_ || !(backend_->outputs & ZC_OUTPUT(t_.out_kind))) {
+    job_.backend = name == "auto" ? zc_pick_backend(t_.out_kind)
+                                  : zc_find_backend(name.c_str());
+    if (!job_.backend || !(job_.backend->outputs & ZC_OUTPUT(t_.out_kind))) {
       Napi::Error e = Napi::TypeError::New(
           env, "The backend '" + name + "' cannot write to this output");
       e.Set("code", Napi::String::New(env, "ERR_INVALID_ARG_VALUE"));
       e.ThrowAsJavaScriptException();
       return;
     }
-    Value().Set("backend", backend_->name);
+    job_.t = &t_;
+    Value().Set("backend", job_.backend->name);
   }
 
   ~Transfer() { CloseDescriptors(); }
 
- private:
-  enum class State { Idle, Running, Waiting, Done };
+  // A report from the driver, on the JS thread.
+  void OnReport(int result, uint64_t sent) {
+    if (result == EINPROGRESS) {
+      Progress(sent);
+    } else {
+      Finish(result);
+    }
+  }
 
-  static void TakeBuffer(Napi::Value v, Napi::Reference<Napi::Buffer<char>>* ref,
+ private:
+  enum class State { Idle, Driven, Working, Done };
+
+  static void TakeBuffer(Napi::Value v,
+                         Napi::Reference<Napi::Buffer<char>>* ref,
                          struct iovec* iov, struct iovec** list, int* count) {
     if (!v.IsBuffer()) return;
     auto buf = v.As<Napi::Buffer<char>>();
@@ -102,44 +118,50 @@ class Transfer : public Napi::ObjectWrap<Transfer> {
     *count = 1;
   }
 
-  void ThrowErrno(Napi::Env env, int err, const char* call) {
+  static void ThrowErrno(Napi::Env env, int err, const char* call) {
     Napi::Error e = Napi::Error::New(env, strerror(err));
     e.Set("errno", Napi::Number::New(env, err));
     e.Set("syscall", Napi::String::New(env, call));
     e.ThrowAsJavaScriptException();
   }
 
+  Driver* EnsureDriver(Napi::Env env) {
+    if (!data_->driver) {
+      EnvData* data = data_;
+      data_->driver = std::make_unique<Driver>(
+          env, [data](uint64_t id, int result, uint64_t sent) {
+            auto it = data->live.find(id);
+            if (it != data->live.end()) it->second->OnReport(result, sent);
+          });
+      if (env.IsExceptionPending()) data_->driver.reset();
+    }
+    return data_->driver.get();
+  }
+
   Napi::Value Start(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
-    if (state_ != State::Idle) return env.Undefined();
-    // Waiting happens on the poller, so the output must not block: set
+    if (state_ != State::Idle || !EnsureDriver(env)) return env.Undefined();
+    // The driver waits for writability, so the output must not block: set
     // O_NONBLOCK for the transfer (sockets from Node already have it).
-    if (t_.out_kind != ZC_OUT_FILE && t_.out_kind != ZC_OUT_APPEND) {
+    if (!IsFile(t_.out_kind)) {
       int flags = fcntl(t_.out_fd, F_GETFL);
       if (flags >= 0 && !(flags & O_NONBLOCK) &&
           fcntl(t_.out_fd, F_SETFL, flags | O_NONBLOCK) == 0)
         restore_blocking_ = true;
     }
-    int err = backend_->begin ? backend_->begin(&t_) : 0;
-    began_ = true;
-    if (!data_->poller) {
-      data_->poller = std::make_unique<Poller>(env, [data = data_](uint64_t id) {
-        auto it = data->live.find(id);
-        if (it != data->live.end()) it->second->OnWritable();
-      });
-      if (env.IsExceptionPending()) {
-        data_->poller.reset();
-        return env.Undefined();
-      }
-    }
-    id_ = data_->next_id++;
-    data_->live[id_] = this;
-    data_->poller->Hold();
+    job_.id = data_->next_id++;
+    data_->live[job_.id] = this;
+    data_->driver->Hold();
     Ref();  // alive until Finish, whatever JS drops
+    int err = job_.backend->begin ? job_.backend->begin(&t_) : 0;
+    began_ = true;
     if (err != 0) {
       Finish(err);
-    } else {
+    } else if (IsFile(t_.out_kind)) {
       Queue();
+    } else {
+      state_ = State::Driven;
+      data_->driver->Drive(&job_);
     }
     return env.Undefined();
   }
@@ -149,17 +171,19 @@ class Transfer : public Napi::ObjectWrap<Transfer> {
   // connection open after Node closed its own descriptor.
   Napi::Value Abort(const Napi::CallbackInfo& info) {
     if (state_ == State::Done) return info.Env().Undefined();
-    aborted_ = true;
+    job_.aborted = true;
     if (info[0].ToBoolean() &&
         (t_.out_kind == ZC_OUT_TCP || t_.out_kind == ZC_OUT_SOCKET))
       shutdown(t_.out_fd, SHUT_RDWR);
-    if (state_ == State::Waiting || state_ == State::Idle) Finish(ECANCELED);
-    // Running: the job finishes its current step and Complete() ends it.
+    if (state_ == State::Idle ||
+        (state_ == State::Driven && data_->driver->Stop(&job_)))
+      Finish(ECANCELED);
+    // Otherwise a step is running; its outcome arrives as ECANCELED.
     return info.Env().Undefined();
   }
 
   void Queue() {
-    state_ = State::Running;
+    state_ = State::Working;
     napi_value name = Napi::String::New(Env(), "zerocopy.send");
     napi_create_async_work(Env(), nullptr, name, Execute, Complete, this,
                            &work_);
@@ -168,8 +192,9 @@ class Transfer : public Napi::ObjectWrap<Transfer> {
 
   static void Execute(napi_env, void* self) {
     auto* tr = static_cast<Transfer*>(self);
-    tr->result_ = tr->aborted_ ? ECANCELED
-                               : zc_run(tr->backend_, &tr->t_, kJobBudget);
+    tr->result_ = tr->job_.aborted
+                      ? ECANCELED
+                      : zc_run(tr->job_.backend, &tr->t_, kJobBudget);
   }
 
   static void Complete(napi_env env, napi_status status, void* self) {
@@ -177,33 +202,30 @@ class Transfer : public Napi::ObjectWrap<Transfer> {
     napi_delete_async_work(env, tr->work_);
     tr->work_ = nullptr;
     Napi::HandleScope scope(tr->Env());
-    if (tr->t_.sent != tr->reported_) {
-      tr->reported_ = tr->t_.sent;
-      tr->on_progress_.Call({Napi::Number::New(env, double(tr->t_.sent))});
-    }
-    int r = status == napi_cancelled || tr->aborted_ ? ECANCELED : tr->result_;
+    tr->Progress(tr->t_.sent);
+    int r = status == napi_cancelled || tr->job_.aborted ? ECANCELED
+                                                          : tr->result_;
     if (r == EINPROGRESS) {
       tr->Queue();
-    } else if (r == EAGAIN) {
-      tr->state_ = State::Waiting;
-      tr->data_->poller->Watch(tr->t_.out_fd, tr->id_);
     } else {
       tr->Finish(r);
     }
   }
 
-  void OnWritable() {
-    if (state_ == State::Waiting) Queue();
+  void Progress(uint64_t sent) {
+    if (sent == reported_) return;
+    reported_ = sent;
+    Napi::HandleScope scope(Env());
+    on_progress_.Call({Napi::Number::New(Env(), double(sent))});
   }
 
   void Finish(int err) {
     state_ = State::Done;
-    if (id_ != 0) {
-      data_->poller->Unwatch(id_);
-      data_->live.erase(id_);
-      data_->poller->Release();
+    if (job_.id != 0) {
+      data_->live.erase(job_.id);
+      data_->driver->Release();
     }
-    if (began_ && backend_->end) backend_->end(&t_);
+    if (began_ && job_.backend->end) job_.backend->end(&t_);
     began_ = false;
     CloseDescriptors();
     headers_.Reset();
@@ -218,7 +240,7 @@ class Transfer : public Napi::ObjectWrap<Transfer> {
                            : (t_.call ? t_.call : "");
     done.Call({Napi::Number::New(env, err), Napi::String::New(env, call),
                Napi::Number::New(env, double(t_.sent))});
-    if (id_ != 0) Unref();
+    if (job_.id != 0) Unref();
   }
 
   void CloseDescriptors() {
@@ -233,8 +255,8 @@ class Transfer : public Napi::ObjectWrap<Transfer> {
   }
 
   EnvData* data_ = nullptr;
-  const zc_backend* backend_ = nullptr;
   zc_transfer t_{-1, -1};
+  DriverJob job_;
   struct iovec header_iov_ {};
   struct iovec trailer_iov_ {};
   Napi::Reference<Napi::Buffer<char>> headers_;
@@ -243,14 +265,10 @@ class Transfer : public Napi::ObjectWrap<Transfer> {
   Napi::FunctionReference on_done_;
   napi_async_work work_ = nullptr;
   State state_ = State::Idle;
-  std::atomic<bool> aborted_{false};
   bool began_ = false;
   bool restore_blocking_ = false;
   int result_ = 0;
-  uint64_t id_ = 0;
   uint64_t reported_ = 0;
-
-  friend struct EnvData;
 };
 
 Napi::Value Capabilities(const Napi::CallbackInfo& info) {
@@ -275,11 +293,8 @@ Napi::Value Capabilities(const Napi::CallbackInfo& info) {
 }
 
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
-  auto* data = new EnvData();
-  env.SetInstanceData(data);
-  Napi::Function ctor = Transfer::Define(env);
-  data->transfer_ctor = Napi::Persistent(ctor);
-  exports.Set("Transfer", ctor);
+  env.SetInstanceData(new EnvData());
+  exports.Set("Transfer", Transfer::Define(env));
   exports.Set("capabilities", Napi::Function::New(env, Capabilities));
   return exports;
 }

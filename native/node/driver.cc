@@ -1,0 +1,148 @@
+#include "driver.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <unistd.h>
+
+#include <vector>
+
+namespace {
+
+// Bytes one step run may move before the driver reports progress (the
+// socket's idle timer) and turns to other transfers.
+constexpr uint64_t kRunBudget = 32ull << 20;
+
+int MakeWakePipe(int fds[2]) {
+  if (pipe(fds) != 0) return errno;
+  for (int i = 0; i < 2; i++) {
+    fcntl(fds[i], F_SETFD, FD_CLOEXEC);
+    fcntl(fds[i], F_SETFL, fcntl(fds[i], F_GETFL) | O_NONBLOCK);
+  }
+  return 0;
+}
+
+}  // namespace
+
+Driver::Driver(Napi::Env env, Report report)
+    : env_(env), report_(std::move(report)) {
+  if (MakeWakePipe(wake_) != 0) {
+    Napi::Error::New(env, "zerocopy: cannot create the driver's pipe")
+        .ThrowAsJavaScriptException();
+    return;
+  }
+  napi_value name = Napi::String::New(env, "zerocopy.driver");
+  NAPI_THROW_IF_FAILED_VOID(
+      env, napi_create_threadsafe_function(env, nullptr, nullptr, name, 0, 1,
+                                           nullptr, nullptr, this, CallJs,
+                                           &tsfn_));
+  napi_unref_threadsafe_function(env, tsfn_);
+  thread_ = std::thread([this] { Run(); });
+}
+
+Driver::~Driver() {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    stopping_ = true;
+  }
+  Wake();
+  if (thread_.joinable()) thread_.join();
+  if (tsfn_) napi_release_threadsafe_function(tsfn_, napi_tsfn_abort);
+  for (int fd : wake_)
+    if (fd >= 0) close(fd);
+}
+
+void Driver::Drive(DriverJob* job) {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    waiting_[job->id] = job;
+  }
+  Wake();
+}
+
+bool Driver::Stop(DriverJob* job) {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    job->aborted = true;
+    // Not waiting: a step is running, or its outcome is already on its way.
+    if (waiting_.erase(job->id) == 0) return false;
+  }
+  // A poll() in progress holds a reference to the output's socket, so
+  // closing our duplicate would not close the connection (no FIN, buffers
+  // kept) until the peer made room: wake the thread so it lets go now.
+  Wake();
+  return true;
+}
+
+void Driver::Hold() {
+  if (holds_++ == 0) napi_ref_threadsafe_function(env_, tsfn_);
+}
+
+void Driver::Release() {
+  if (--holds_ == 0) napi_unref_threadsafe_function(env_, tsfn_);
+}
+
+void Driver::Wake() {
+  char byte = 1;
+  // A full pipe already holds a wake-up; nothing is lost by failing.
+  (void)!write(wake_[1], &byte, 1);
+}
+
+void Driver::Post(uint64_t id, int result, uint64_t sent) {
+  napi_call_threadsafe_function(tsfn_, new Message{id, result, sent},
+                                napi_tsfn_nonblocking);
+}
+
+void Driver::Run() {
+  std::vector<pollfd> fds;
+  std::vector<uint64_t> ids;
+  for (;;) {
+    fds.assign(1, pollfd{wake_[0], POLLIN, 0});
+    ids.assign(1, 0);
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (stopping_) return;
+      for (const auto& [id, job] : waiting_) {
+        fds.push_back(pollfd{job->t->out_fd, POLLOUT, 0});
+        ids.push_back(id);
+      }
+    }
+    if (poll(fds.data(), fds.size(), -1) < 0) continue;  // EINTR
+    if (fds[0].revents) {
+      char drain[64];
+      while (read(wake_[0], drain, sizeof drain) > 0) {
+      }
+    }
+    for (size_t i = 1; i < fds.size(); i++) {
+      // Writable, or an error or hang-up that the next step will report.
+      if (!fds[i].revents) continue;
+      DriverJob* job;
+      {
+        std::lock_guard<std::mutex> lock(mu_);
+        auto it = waiting_.find(ids[i]);
+        if (it == waiting_.end()) continue;  // stopped while we slept
+        job = it->second;
+        waiting_.erase(it);
+      }
+      uint64_t before = job->t->sent;
+      int r = job->aborted ? ECANCELED
+                           : zc_run(job->backend, job->t, kRunBudget);
+      uint64_t sent = job->t->sent;
+      std::lock_guard<std::mutex> lock(mu_);
+      if (job->aborted) r = ECANCELED;
+      if (r == EAGAIN || r == EINPROGRESS) {
+        waiting_[job->id] = job;
+        if (sent != before) Post(job->id, EINPROGRESS, sent);
+      } else {
+        Post(job->id, r, sent);
+      }
+    }
+  }
+}
+
+void Driver::CallJs(napi_env env, napi_value, void* context, void* data) {
+  std::unique_ptr<Message> m(static_cast<Message*>(data));
+  // env is null while the environment tears down: nothing to report then.
+  if (env == nullptr) return;
+  static_cast<Driver*>(context)->report_(m->id, m->result, m->sent);
+}

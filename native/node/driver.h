@@ -1,0 +1,68 @@
+// Drives transfers to sockets and pipes on a thread of its own: it waits
+// with poll(2) until an output can take more, runs the transfer's steps
+// right there, and reports to the JS thread. Neither the event loop nor a
+// threadpool thread ever waits for a peer, and a step follows writability
+// without a hop through the event loop. One driver serves every transfer
+// of one Node environment (the main thread or a worker).
+#pragma once
+
+#include <napi.h>
+
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <mutex>
+#include <thread>
+
+#include "../zerocopy.h"
+
+struct DriverJob {
+  uint64_t id = 0;
+  const zc_backend* backend = nullptr;
+  zc_transfer* t = nullptr;
+  std::atomic<bool> aborted{false};
+};
+
+class Driver {
+ public:
+  // Called on the JS thread. `result` is EINPROGRESS for progress, else
+  // the transfer's outcome (0, ZC_ETRUNCATED, ECANCELED or an errno).
+  using Report = std::function<void(uint64_t id, int result, uint64_t sent)>;
+
+  Driver(Napi::Env env, Report report);
+  ~Driver();
+
+  // Takes the job: its steps run here until it reports an outcome.
+  void Drive(DriverJob* job);
+  // Marks the job aborted and takes it back. True when it was waiting and
+  // is now released (no outcome will be reported); false when a step is
+  // running or has just ended, whose outcome will still be reported.
+  bool Stop(DriverJob* job);
+
+  // Keeps the event loop alive while transfers are pending.
+  void Hold();
+  void Release();
+
+ private:
+  struct Message {
+    uint64_t id;
+    int result;
+    uint64_t sent;
+  };
+
+  void Run();
+  void Wake();
+  void Post(uint64_t id, int result, uint64_t sent);
+  static void CallJs(napi_env env, napi_value, void* context, void* data);
+
+  napi_env env_;
+  napi_threadsafe_function tsfn_ = nullptr;
+  Report report_;
+  int wake_[2] = {-1, -1};
+  std::mutex mu_;
+  std::map<uint64_t, DriverJob*> waiting_;
+  bool stopping_ = false;
+  int holds_ = 0;
+  std::thread thread_;
+};
