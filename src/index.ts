@@ -212,7 +212,13 @@ function runStream(target: Target, file: OpenFile, range: { offset: bigint; coun
         if (socket.destroyed) return onClose();
         plan.signal?.addEventListener('abort', onAbort, { once: true });
         socket.once('close', onClose);
-        raw.write(chunks, (error) => finish(error && withBytesSent(error, sent.value)));
+        raw.write(chunks, (error) => {
+          // Node completes a write that destroy() cancelled without an
+          // error; its bytes did not all reach the kernel, so they are not
+          // counted as sent.
+          if (!error && socket.destroyed) return onClose();
+          finish(error && withBytesSent(error, sent.value));
+        });
       });
   } else {
     const writeFd = fdWriter(target.fd!);
@@ -236,8 +242,16 @@ function runStream(target: Target, file: OpenFile, range: { offset: bigint; coun
   });
 }
 
+/** Closes the input of a transfer that will not run, once it is open. */
+function discard(opened: Promise<OpenFile>): void {
+  opened.then((file) => file.close()).catch(() => {});
+}
+
 async function transfer(target: Target, opened: Promise<OpenFile>, plan: Plan): Promise<SendFileResult> {
-  if (plan.signal?.aborted) throw new AbortError(plan.signal.reason, 0);
+  if (plan.signal?.aborted) {
+    discard(opened);
+    throw new AbortError(plan.signal.reason, 0);
+  }
   const file = await opened;
   try {
     const range = fileRange(plan, file.size);
@@ -280,7 +294,9 @@ export function sendFile(out: Socket | number | import('node:fs/promises').FileH
     // Opening starts now; the transfer takes its place in the socket's queue now too.
     const opened = openInput(source);
     opened.catch(() => {});
-    return enqueue(socket, async (raw) => {
+    let ran = false;
+    const result = enqueue(socket, async (raw) => {
+      ran = true;
       try {
         return await transfer({ fd: socketFd(socket), raw, socket }, opened, plan);
       } catch (error) {
@@ -290,6 +306,11 @@ export function sendFile(out: Socket | number | import('node:fs/promises').FileH
         throw error;
       }
     });
+    // The socket closed before the transfer's turn came: nothing will read the file.
+    result.catch(() => {
+      if (!ran) discard(opened);
+    });
+    return result;
   }
 
   const fd = output.fd;
@@ -304,3 +325,5 @@ export function sendFile(out: Socket | number | import('node:fs/promises').FileH
   });
   return result;
 }
+
+// HTTP file serving on top of sendFile().

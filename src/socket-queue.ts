@@ -22,6 +22,26 @@ export interface RawWriter {
 const jobs = new WeakMap<object, (next: Next) => void>();
 const writers = new WeakMap<Socket, RawWriter>();
 
+/**
+ * Runs a job once the socket is connected, as Node does with its own
+ * writes: a socket still connecting has no descriptor (or one not yet
+ * connected) for the transfer to use.
+ */
+function runJob(socket: Socket, job: (next: Next) => void, cb: Next): void {
+  if (!socket.connecting) return job(cb);
+  const onConnect = () => {
+    socket.removeListener('close', onClose);
+    job(cb);
+  };
+  const onClose = () => {
+    socket.removeListener('connect', onConnect);
+    const cause = (socket as { errored?: Error | null }).errored;
+    cb(cause ?? Object.assign(new Error('Socket closed before the connection was established'), { code: 'ERR_SOCKET_CLOSED_BEFORE_CONNECTION' }));
+  };
+  socket.once('connect', onConnect);
+  socket.once('close', onClose);
+}
+
 function install(socket: Socket): RawWriter {
   const existing = writers.get(socket);
   if (existing) return existing;
@@ -31,7 +51,7 @@ function install(socket: Socket): RawWriter {
 
   s._write = function (chunk, encoding, cb) {
     const job = jobs.get(chunk as object);
-    if (job) return job(cb);
+    if (job) return runJob(this, job, cb);
     write.call(this, chunk, encoding, cb);
   };
   if (writev) {
@@ -46,7 +66,7 @@ function install(socket: Socket): RawWriter {
         const job = jobs.get(entries[i].chunk as object);
         if (job) {
           i++;
-          return job(next);
+          return runJob(this, job, next);
         }
         const start = i;
         while (i < entries.length && !jobs.has(entries[i].chunk as object)) i++;

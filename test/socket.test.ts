@@ -1,0 +1,618 @@
+// sendFile on real net.Sockets: loopback TCP, real files, peers in this
+// process and in a child process. What is checked is what a user relies on:
+// bytes arrive complete and in the order the calls were made, failures say
+// what happened, a dead connection really closes, nothing leaks, and a
+// transfer waiting for a slow peer never holds up the event loop or the
+// threadpool.
+import { promises as fsp } from 'node:fs';
+import http from 'node:http';
+import type net from 'node:net';
+import { performance } from 'node:perf_hooks';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { capabilities, sendFile } from '../dist/cjs/index.js';
+import {
+  PeerProcess,
+  closed,
+  collect,
+  connect,
+  connecting,
+  expectNoFdLeak,
+  hasSs,
+  hashOf,
+  makeFile,
+  openFds,
+  sha256,
+  sleep,
+  startServer,
+  tcpInfo,
+  tempDir,
+  track,
+  watchEventLoop,
+  within,
+  type TestFile,
+} from './socket-helpers.js';
+
+const caps = capabilities();
+const NATIVE = caps.backends.filter((b) => b !== 'stream');
+const ALL = [...NATIVE, 'stream'];
+const MiB = 1024 * 1024;
+
+const SS = hasSs();
+
+let tmp: ReturnType<typeof tempDir>;
+let kib: TestFile; // 1 KiB
+let small: TestFile; // 100 000 bytes
+let medium: TestFile; // 4 MiB + 7: several threadpool steps, more than a socket buffer holds
+let big: TestFile; // 48 MiB: far more than a paused peer's buffers hold (about 4 MB here)
+let many: TestFile; // 16 MiB, sent to 40 paused peers at once
+
+beforeAll(async () => {
+  tmp = tempDir();
+  kib = makeFile(tmp.dir, 'kib.bin', 1024);
+  small = makeFile(tmp.dir, 'small.bin', 100_000);
+  medium = makeFile(tmp.dir, 'medium.bin', 4 * MiB + 7);
+  big = makeFile(tmp.dir, 'big.bin', 48 * MiB);
+  many = makeFile(tmp.dir, 'many.bin', 16 * MiB);
+  // The first native transfer starts the addon's poller thread, whose wake-up
+  // pipe lives as long as the process: start it here, before any test counts
+  // descriptors.
+  if (NATIVE.length > 0) {
+    const out = await fsp.open(`${tmp.dir}/warm-up.out`, 'w');
+    await sendFile(out, kib.path, { backend: NATIVE[0] });
+    await out.close();
+  }
+});
+
+afterAll(() => tmp?.cleanup());
+
+/** Byte-exact comparison that reports where the bytes part, not a multi-megabyte diff. */
+function expectBytes(got: Buffer, want: Buffer): void {
+  if (got.equals(want)) return;
+  let i = 0;
+  while (i < got.length && i < want.length && got[i] === want[i]) i++;
+  expect.fail(`received ${got.length} bytes, expected ${want.length}; they first differ at byte ${i}`);
+}
+
+const b = (s: string) => Buffer.from(s);
+
+/** The SHA-256 of the first `n` bytes of headers + file. */
+function prefixHash(headers: string, file: Buffer, n: number): string {
+  return sha256(b(headers).subarray(0, n), file.subarray(0, Math.max(0, n - headers.length)));
+}
+
+/** Whether the kernel still has an established connection on this local port. */
+async function stillEstablished(localPort: number): Promise<boolean> {
+  return tcpInfo(localPort).then(
+    () => true,
+    () => false,
+  );
+}
+
+/** Waits until the kernel no longer counts the connection as established (FIN sent or gone). */
+async function expectConnectionClosedByKernel(localPort: number, timeoutMs = 2000): Promise<void> {
+  const deadline = performance.now() + timeoutMs;
+  while (await stillEstablished(localPort)) {
+    if (performance.now() > deadline) {
+      expect.fail(`the connection from port ${localPort} is still ESTABLISHED ${timeoutMs} ms after the socket was destroyed`);
+    }
+    await sleep(25);
+  }
+}
+
+// ---------------------------------------------------------------------------
+describe('ordering in the socket write queue', () => {
+  it.each(ALL)('%s: earlier writes go first, writes and end() made while it runs come after the trailers', async (backend) => {
+    const fds = openFds();
+    const server = await startServer();
+    const client = await connect(server.port);
+    const received = collect(await server.accepted());
+
+    client.write('before-1|');
+    client.write(b('before-2|'));
+    const result = sendFile(client, medium.path, { backend, headers: 'HEAD|', trailers: '|TAIL' });
+    client.write('after-1|');
+    client.write(b('after-2|'));
+    client.end('after-end');
+
+    await expect(result).resolves.toEqual({ bytesSent: 5 + medium.data.length + 5, backend });
+    expectBytes(
+      await received,
+      Buffer.concat([b('before-1|before-2|HEAD|'), medium.data, b('|TAIL'), b('after-1|after-2|after-end')]),
+    );
+    await closed(client);
+    await server.close();
+    await expectNoFdLeak(fds);
+  });
+
+  it('several transfers issued back to back, mixed with writes and backends, arrive in call order', async () => {
+    const fds = openFds();
+    const server = await startServer();
+    const client = await connect(server.port);
+    const received = collect(await server.accepted());
+
+    const settledOrder: number[] = [];
+    const calls: { promise: Promise<unknown>; bytes: number; backend: string }[] = [];
+    const expected: Buffer[] = [];
+    const write = (s: string) => {
+      client.write(s);
+      expected.push(b(s));
+    };
+    const send = (file: TestFile, backend: string, opts: { offset?: number; count?: number; headers?: string; trailers?: string }) => {
+      const start = opts.offset ?? 0;
+      const end = opts.count === undefined ? file.data.length : start + opts.count;
+      const bytes = Buffer.concat([b(opts.headers ?? ''), file.data.subarray(start, end), b(opts.trailers ?? '')]);
+      const i = calls.length;
+      const promise = sendFile(client, file.path, { backend, ...opts });
+      void promise.then(() => settledOrder.push(i));
+      calls.push({ promise, bytes: bytes.length, backend: backend === 'auto' ? caps.backends[0] : backend });
+      expected.push(bytes);
+    };
+
+    write('w0|');
+    NATIVE.forEach((backend, i) => {
+      send(medium, backend, { headers: `[${i}`, trailers: `${i}]` });
+      send(small, 'stream', { headers: '[s', trailers: 's]', offset: 1000 + i, count: 50_000 });
+      write(`w${i}|`);
+      send(kib, backend, { trailers: `${i}]` });
+    });
+    send(medium, 'auto', { headers: '[a', offset: 123, count: 3 * 1024 * 1024 });
+    write('wa|');
+    send(small, NATIVE[NATIVE.length - 1], { headers: '[z' });
+    send(kib, 'stream', {});
+    client.end('end');
+    expected.push(b('end'));
+
+    const results = await Promise.all(calls.map((c) => c.promise));
+    expect(results).toEqual(calls.map((c) => ({ bytesSent: c.bytes, backend: c.backend })));
+    expect(settledOrder).toEqual(calls.map((_, i) => i));
+    expectBytes(await received, Buffer.concat(expected));
+    await closed(client);
+    await server.close();
+    await expectNoFdLeak(fds);
+  });
+
+  it("transfers inside a cork()ed batch keep their place among the batch's writes", async () => {
+    const server = await startServer();
+    const client = await connect(server.port);
+    const received = collect(await server.accepted());
+
+    // Corked writes reach the socket together, as one _writev batch.
+    client.cork();
+    client.write('a|');
+    const first = sendFile(client, small.path, { backend: NATIVE[0], headers: '<', trailers: '>' });
+    client.write('b|');
+    client.write('c|');
+    const second = sendFile(client, kib.path, { backend: 'stream', headers: '(', trailers: ')' });
+    const third = sendFile(client, kib.path, { backend: NATIVE[NATIVE.length - 1] });
+    client.write('d|');
+    client.uncork();
+    client.end();
+
+    await expect(first).resolves.toMatchObject({ bytesSent: small.data.length + 2 });
+    await expect(second).resolves.toMatchObject({ bytesSent: kib.data.length + 2 });
+    await expect(third).resolves.toMatchObject({ bytesSent: kib.data.length });
+    expectBytes(
+      await received,
+      Buffer.concat([b('a|<'), small.data, b('>b|c|('), kib.data, b(')'), kib.data, b('d|')]),
+    );
+    await server.close();
+  });
+
+  describe.each(['127.0.0.1', 'localhost'])('on a socket still connecting to %s', (host) => {
+    it.each(['auto', ...ALL])('%s: the transfer waits for the connection and uses the backend asked for', async (backend) => {
+      const fds = openFds();
+      const server = await startServer();
+      const client = connecting(server.port, host);
+      expect(client.connecting).toBe(true);
+
+      const result = sendFile(client, small.path, { backend, headers: 'H|', trailers: '|T' });
+      client.write('after|');
+      const second = sendFile(client, kib.path, { backend });
+      client.end('end');
+
+      const received = collect(await server.accepted());
+      const chosen = backend === 'auto' ? caps.backends[0] : backend;
+      await expect(result).resolves.toEqual({ bytesSent: small.data.length + 4, backend: chosen });
+      await expect(second).resolves.toEqual({ bytesSent: kib.data.length, backend: chosen });
+      expectBytes(await received, Buffer.concat([b('H|'), small.data, b('|T'), b('after|'), kib.data, b('end')]));
+      expect(client.errors).toEqual([]);
+      await closed(client);
+      await server.close();
+      await expectNoFdLeak(fds);
+    });
+  });
+
+  it.each(ALL)('%s: a socket that fails to connect rejects the transfer with the connection error', async (backend) => {
+    const server = await startServer();
+    const port = server.port;
+    await server.close(); // nothing listens there now
+    const fds = openFds();
+    const client = connecting(port);
+    const error = await sendFile(client, small.path, { backend }).then(
+      () => expect.fail('resolved'),
+      (e) => e,
+    );
+    expect(error.code).toBe('ECONNREFUSED');
+    expect(error.syscall).toBe('connect');
+    expect(error.bytesSent ?? 0).toBe(0);
+    await closed(client);
+    await expectNoFdLeak(fds);
+  });
+
+  it.each(ALL)('%s: a transfer still queued behind a write when the socket is destroyed rejects and opens nothing for good', async (backend) => {
+    const fds = openFds();
+    const server = await startServer((socket) => socket.pause());
+    const client = await connect(server.port);
+    // More than the connection's buffers hold: this write stays pending.
+    client.write(Buffer.alloc(16 * MiB));
+    const transfer = track(sendFile(client, small.path, { backend }));
+    await sleep(100);
+    expect(transfer.settled()).toBe(false);
+    client.destroy();
+    const outcome = await within(transfer.result, 2000, 'the queued transfer after destroy()');
+    expect(outcome.ok).toBe(false);
+    expect((outcome as { error: any }).error.code).toBe('ERR_STREAM_DESTROYED');
+    await closed(client);
+    await server.close();
+    await expectNoFdLeak(fds);
+  });
+});
+
+// ---------------------------------------------------------------------------
+describe('the peer resets the connection mid-transfer', () => {
+  const HEAD = 'HEADERS\r\n\r\n';
+
+  it.each(ALL)('%s: a peer process that reads 1 MiB and then resets (SO_LINGER 0)', async (backend) => {
+    const peer = await PeerProcess.start({ mode: 'reset', after: MiB });
+    try {
+      const fds = openFds();
+      const client = await connect(peer.port);
+      const error = await sendFile(client, big.path, { backend, headers: HEAD, trailers: 'TAIL' }).then(
+        () => expect.fail('the transfer resolved although the peer reset the connection'),
+        (e) => e,
+      );
+      expect(['EPIPE', 'ECONNRESET']).toContain(error.code);
+      expect(error.syscall).toEqual(expect.any(String));
+      expect(error.syscall).not.toBe('');
+      expect(error.errno).toBeLessThan(0);
+      expect(error.bytesSent).toBeGreaterThan(0);
+      expect(error.bytesSent).toBeLessThan(HEAD.length + big.data.length + 4);
+      // Half a response is unusable: the socket is gone.
+      await closed(client);
+      expect(client.destroyed).toBe(true);
+      await expectNoFdLeak(fds);
+    } finally {
+      await peer.stop();
+    }
+  });
+
+  it.each(ALL)('%s: a peer socket in this process that resets with resetAndDestroy()', async (backend) => {
+    const fds = openFds();
+    const server = await startServer((socket) => {
+      let n = 0;
+      socket.on('data', (d: Buffer) => {
+        n += d.length;
+        if (n >= 256 * 1024 && !socket.destroyed) socket.resetAndDestroy();
+      });
+    });
+    const client = await connect(server.port);
+    const error = await sendFile(client, big.path, { backend }).then(
+      () => expect.fail('resolved'),
+      (e) => e,
+    );
+    expect(['EPIPE', 'ECONNRESET']).toContain(error.code);
+    expect(error.syscall).toEqual(expect.any(String));
+    expect(error.bytesSent).toBeGreaterThan(0);
+    await closed(client);
+    await server.close();
+    await expectNoFdLeak(fds);
+  });
+});
+
+// ---------------------------------------------------------------------------
+describe('the socket is destroyed locally mid-transfer', () => {
+  const HEAD = 'HEAD\n';
+
+  it.each(ALL)('%s: rejects with ERR_STREAM_DESTROYED and the connection really closes', async (backend) => {
+    const peer = await PeerProcess.start({ mode: 'paused' });
+    try {
+      const fds = openFds();
+      const client = await connect(peer.port);
+      const port = client.localPort!;
+      const id = await peer.idOf(port);
+      const transfer = track(sendFile(client, big.path, { backend, headers: HEAD }));
+      await sleep(300); // the peer's buffers are full; the transfer is waiting for room
+      expect(transfer.settled()).toBe(false);
+
+      client.destroy();
+      const outcome = await within(transfer.result, 2000, 'the transfer after destroy()');
+      expect(outcome.ok).toBe(false);
+      const error = (outcome as { error: any }).error;
+      expect(error.code).toBe('ERR_STREAM_DESTROYED');
+      expect(error.bytesSent).toBeGreaterThan(0);
+
+      // The kernel closes its side now (FIN queued behind the unread data)...
+      if (SS) await expectConnectionClosedByKernel(port);
+      // ...and the peer, once it reads what was already sent, sees the end:
+      // nothing of ours (the duplicated descriptor) keeps the connection open.
+      peer.setMode({ mode: 'sink' }, id);
+      const end = await peer.waitFor((e) => e.id === id && e.event === 'end', 3000, 'the peer seeing the end');
+      if (backend === 'stream') {
+        // Node may have handed part of its last chunk to the kernel.
+        expect(end.bytes).toBeGreaterThanOrEqual(error.bytesSent);
+      } else {
+        expect(end.bytes).toBe(error.bytesSent);
+      }
+      expect(end.sha256).toBe(prefixHash(HEAD, big.data, end.bytes!));
+      await expectNoFdLeak(fds);
+    } finally {
+      await peer.stop();
+    }
+  });
+});
+
+// ---------------------------------------------------------------------------
+describe('abort', () => {
+  it.each(ALL)('%s: a signal aborted before the call sends nothing and leaves the socket usable', async (backend) => {
+    const fds = openFds();
+    const server = await startServer();
+    const client = await connect(server.port);
+    const received = collect(await server.accepted());
+    const controller = new AbortController();
+    controller.abort();
+
+    client.write('one|');
+    const error = await sendFile(client, small.path, { backend, signal: controller.signal, headers: 'H' }).then(
+      () => expect.fail('resolved'),
+      (e) => e,
+    );
+    expect(error.name).toBe('AbortError');
+    expect(error.bytesSent ?? 0).toBe(0);
+    expect(client.destroyed).toBe(false);
+    client.end('two');
+    expectBytes(await received, b('one|two'));
+    await closed(client);
+    await server.close();
+    await expectNoFdLeak(fds);
+  });
+
+  it.each(ALL)('%s: aborting mid-transfer to a paused peer rejects with AbortError and closes the connection', async (backend) => {
+    const HEAD = 'H\n';
+    const peer = await PeerProcess.start({ mode: 'paused' });
+    try {
+      const fds = openFds();
+      const client = await connect(peer.port);
+      const port = client.localPort!;
+      const id = await peer.idOf(port);
+      const controller = new AbortController();
+      const transfer = track(sendFile(client, big.path, { backend, headers: HEAD, signal: controller.signal }));
+      await sleep(300);
+      expect(transfer.settled()).toBe(false);
+
+      controller.abort();
+      const outcome = await within(transfer.result, 2000, 'the transfer after abort()');
+      expect(outcome.ok).toBe(false);
+      const error = (outcome as { error: any }).error;
+      expect(error.name).toBe('AbortError');
+      expect(error.bytesSent).toBeGreaterThan(0);
+      // Bytes were sent, so the socket cannot carry anything else.
+      expect(client.destroyed).toBe(true);
+      await closed(client);
+
+      // Not just Node's handle: the connection itself is closed, even though
+      // the peer is not reading (a stalled client is why one aborts).
+      if (SS) await expectConnectionClosedByKernel(port);
+      peer.setMode({ mode: 'sink' }, id);
+      const end = await peer.waitFor((e) => e.id === id && e.event === 'end', 3000, 'the peer seeing the end');
+      if (backend === 'stream') expect(end.bytes).toBeGreaterThanOrEqual(error.bytesSent);
+      else expect(end.bytes).toBe(error.bytesSent);
+      expect(end.sha256).toBe(prefixHash(HEAD, big.data, end.bytes!));
+      await expectNoFdLeak(fds);
+    } finally {
+      await peer.stop();
+    }
+  });
+});
+
+// ---------------------------------------------------------------------------
+describe('transfers waiting for paused readers', () => {
+  it('leave the event loop and the threadpool free, and all complete once the readers read', async () => {
+    const N = 40;
+    const peer = await PeerProcess.start({ mode: 'paused' });
+    try {
+      const fds = openFds();
+      const sockets = await Promise.all(Array.from({ length: N }, () => connect(peer.port)));
+      const ids = await Promise.all(sockets.map((s) => peer.idOf(s.localPort!)));
+      const HEAD = 'BEGIN\n';
+      const trailer = (i: number) => `\nEND ${i}\n`;
+      const transfers = sockets.map((socket, i) => {
+        const t = track(sendFile(socket, many.path, { headers: HEAD, trailers: trailer(i), backend: NATIVE[i % NATIVE.length] }));
+        socket.end(); // queued behind the transfer
+        return t;
+      });
+
+      await sleep(500); // every transfer fills its connection and waits for room
+      expect(transfers.filter((t) => t.settled())).toEqual([]);
+
+      // All N transfers are now waiting for writability. If that wait
+      // happened on the event loop, these 10 ms timers would not fire until
+      // the peers read (which they never do unless told), and if it happened
+      // on threadpool threads, the 4 of them would all be taken and the fs
+      // calls below would never complete. 250 ms of lateness is a generous
+      // allowance for a loaded machine, not a speed requirement.
+      const loop = watchEventLoop(10);
+      await Promise.all(
+        Array.from({ length: 20 }, (_, i) =>
+          within<unknown>(i % 2 ? fsp.stat(many.path) : fsp.readFile(small.path), 3000, `fs call ${i} while transfers wait`),
+        ),
+      );
+      await sleep(500);
+      const { maxLatenessMs, ticks } = loop.stop();
+      expect(maxLatenessMs).toBeLessThan(250);
+      expect(ticks).toBeGreaterThan(10);
+      expect(transfers.filter((t) => t.settled())).toEqual([]);
+
+      peer.setMode({ mode: 'sink' });
+      const outcomes = await within(Promise.all(transfers.map((t) => t.result)), 30_000, 'transfers after the readers resumed');
+      const prefix = hashOf(HEAD, many.data);
+      outcomes.forEach((o, i) => {
+        expect(o).toEqual({
+          ok: true,
+          value: { bytesSent: HEAD.length + many.data.length + trailer(i).length, backend: NATIVE[i % NATIVE.length] },
+        });
+      });
+      for (let i = 0; i < N; i++) {
+        const end = await peer.waitFor((e) => e.id === ids[i] && e.event === 'end', 10_000, `connection ${i} ending`);
+        expect(end.bytes).toBe(HEAD.length + many.data.length + trailer(i).length);
+        expect(end.sha256).toBe(prefix.copy().update(trailer(i)).digest('hex'));
+      }
+      await Promise.all(sockets.map(closed));
+      await expectNoFdLeak(fds);
+    } finally {
+      await peer.stop();
+    }
+  });
+});
+
+// ---------------------------------------------------------------------------
+describe.skipIf(!SS)('TCP segments (read with ss -tin)', () => {
+  const HEAD = 'HTTP/1.1 200 OK\r\nContent-Length: 1026\r\n\r\n';
+  const TAIL = '\r\n';
+
+  it.each(['sendfile', 'stream'].filter((x) => caps.backends.includes(x)))(
+    '%s: a small header + 1 KiB file + trailer leaves as one segment, and the socket is not left corked',
+    async (backend) => {
+      const server = await startServer();
+      const client = await connect(server.port);
+      client.setNoDelay(true);
+      const peerSocket = await server.accepted();
+      let got = 0;
+      peerSocket.on('data', (d: Buffer) => (got += d.length));
+      const port = client.localPort!;
+      const total = HEAD.length + kib.data.length + TAIL.length;
+
+      const before = await tcpInfo(port);
+      await expect(sendFile(client, kib.path, { backend, headers: HEAD, trailers: TAIL })).resolves.toEqual({
+        bytesSent: total,
+        backend,
+      });
+      await within(
+        (async () => {
+          while (got < total) await sleep(5);
+        })(),
+        2000,
+        'the peer receiving the response',
+      );
+      const after = await tcpInfo(port);
+      expect(after.bytesSent - before.bytesSent).toBe(total);
+      expect(after.dataSegsOut - before.dataSegsOut).toBe(1);
+
+      // The cork is off again: a plain write goes out as soon as it is made.
+      // (Left corked, it would sit in the socket for up to 200 ms, and ss,
+      // run right after the write completes, would see it unsent.)
+      await new Promise<void>((resolve, reject) => client.write('ping', (e) => (e ? reject(e) : resolve())));
+      const ping = await tcpInfo(port);
+      expect(ping.notsent).toBe(0);
+      expect(ping.dataSegsOut - after.dataSegsOut).toBe(1);
+      expect(ping.bytesSent - after.bytesSent).toBe(4);
+
+      client.destroy();
+      await server.close();
+    },
+  );
+});
+
+// ---------------------------------------------------------------------------
+describe('idle timeout (socket.setTimeout)', () => {
+  // Timing-based by nature: a machine so loaded that the peer process is not
+  // scheduled for 300 ms lets the timeout fire legitimately, so a failed
+  // attempt gets two more. Progress that does not count as activity fails
+  // every attempt.
+  it.for(ALL)('%s: progress to a slow but steady reader counts as activity', { retry: 2 }, async (backend) => {
+    // The peer reads about 32 MiB/s, so 48 MiB, less the few MB the buffers
+    // take at once, keep it reading for about 1.3 s: four timeouts' worth.
+    // The sender can only make progress when a third of its send buffer has
+    // drained, every 50-100 ms at this rate (about twice that at 16 MiB/s,
+    // too close to 300 ms on a busy machine).
+    const peer = await PeerProcess.start({ mode: 'slow', rate: 32 * MiB });
+    try {
+      const client = await connect(peer.port);
+      const id = await peer.idOf(client.localPort!);
+      let timeouts = 0;
+      client.setTimeout(300, () => timeouts++);
+      const count = big.data.length;
+      const started = performance.now();
+      await expect(sendFile(client, big.path, { backend, count })).resolves.toEqual({ bytesSent: count, backend });
+      const elapsed = performance.now() - started;
+      client.end();
+      const end = await peer.waitFor((e) => e.id === id && e.event === 'end', 5000, 'the peer reading to the end');
+      expect(end.sha256).toBe(sha256(big.data.subarray(0, count)));
+      expect(elapsed, 'the transfer should have lasted several timeouts for this check to mean anything').toBeGreaterThan(900);
+      expect(timeouts).toBe(0);
+      client.destroy();
+    } finally {
+      await peer.stop();
+    }
+  });
+
+  it.each(ALL)("%s: a fully paused reader lets 'timeout' fire while the transfer waits", async (backend) => {
+    const peer = await PeerProcess.start({ mode: 'paused' });
+    try {
+      const fds = openFds();
+      const client = await connect(peer.port);
+      const transfer = track(sendFile(client, big.path, { backend }));
+      const timedOut = new Promise<number>((resolve) => {
+        const started = performance.now();
+        client.setTimeout(300, () => resolve(performance.now() - started));
+      });
+      await within(timedOut, 3000, "the 'timeout' event");
+      expect(transfer.settled()).toBe(false);
+      // What users do on 'timeout':
+      client.destroy();
+      const outcome = await within(transfer.result, 2000, 'the transfer after destroy()');
+      expect(outcome.ok).toBe(false);
+      expect((outcome as { error: any }).error.code).toBe('ERR_STREAM_DESTROYED');
+      await expectNoFdLeak(fds);
+    } finally {
+      await peer.stop();
+    }
+  });
+});
+
+// ---------------------------------------------------------------------------
+describe('HTTP', () => {
+  it('a handler that answers with sendFile(req.socket, ...) serves an http client the exact body', async () => {
+    const fds = openFds();
+    const served: Promise<unknown>[] = [];
+    const server = http.createServer((req) => {
+      // The whole response (status line, headers, body) goes through
+      // sendFile; `res` is not used.
+      const sending = sendFile(req.socket, medium.path, {
+        headers: `HTTP/1.1 200 OK\r\nContent-Type: application/octet-stream\r\nContent-Length: ${medium.data.length}\r\nConnection: close\r\n\r\n`,
+      });
+      served.push(sending);
+      void sending.then(() => req.socket.end(), () => {});
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const { port } = server.address() as net.AddressInfo;
+
+    const response = await new Promise<{ status?: number; length?: string; body: Buffer }>((resolve, reject) => {
+      http
+        .get({ host: '127.0.0.1', port, path: '/file', agent: false }, (res) => {
+          const chunks: Buffer[] = [];
+          res.on('data', (d: Buffer) => chunks.push(d));
+          res.on('end', () => resolve({ status: res.statusCode, length: res.headers['content-length'], body: Buffer.concat(chunks) }));
+          res.on('error', reject);
+        })
+        .on('error', reject);
+    });
+    expect(response.status).toBe(200);
+    expect(response.length).toBe(String(medium.data.length));
+    expectBytes(response.body, medium.data);
+    await expect(Promise.all(served)).resolves.toEqual([{ bytesSent: expect.any(Number), backend: caps.backends[0] }]);
+
+    server.closeAllConnections();
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+    await expectNoFdLeak(fds);
+  });
+});
