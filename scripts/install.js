@@ -21,9 +21,15 @@ if (process.env.ZEROCOPY_SKIP_BUILD) {
 } else if (loads()) {
   console.log('zerocopy: using the native addon found for this platform');
 } else {
-  const cmakeJs = join(require.resolve('cmake-js/package.json'), '..', 'bin', 'cmake-js');
-  const build = spawnSync(process.execPath, [cmakeJs, 'compile'], { cwd: root, stdio: 'inherit' });
-  if (build.status === 0 && loads()) {
+  let built = false;
+  try {
+    const cmakeJs = join(require.resolve('cmake-js/package.json'), '..', 'bin', 'cmake-js');
+    const build = spawnSync(process.execPath, [cmakeJs, 'compile'], { cwd: root, stdio: 'inherit' });
+    built = build.status === 0 && loads();
+  } catch (error) {
+    console.warn(`zerocopy: ${error instanceof Error ? error.message : error}`);
+  }
+  if (built) {
     console.log('zerocopy: built the native addon from source');
   } else {
     console.warn(

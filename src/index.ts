@@ -327,3 +327,6 @@ export function sendFile(out: Socket | number | import('node:fs/promises').FileH
 }
 
 // HTTP file serving on top of sendFile().
+export { serveFile, type ServeFileOptions, type ServeResult, type ServeRequest, type ServeResponse } from './serve.js';
+export { serveStatic, fastifyServeStatic, type ServeStaticOptions, type StaticHandler, type FastifyServeStaticOptions, type Next, type Encoding } from './serve-static.js';
+export type { FileCacheOptions } from './file-cache.js';

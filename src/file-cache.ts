@@ -1,0 +1,171 @@
+// Opening files for serveStatic, optionally through a cache of open
+// descriptors and their stat results for hot files, like nginx's
+// open_file_cache. An entry is dropped when the file changes (fs.watch, that
+// is inotify on Linux), and in any case revalidated by stat() once it is
+// older than `validMs`, so that a change the watcher cannot see (a parent
+// directory renamed) is noticed too. A descriptor in use by a response stays
+// open until that response is done with it.
+import { stat as statPath } from 'node:fs/promises';
+import { watch, type FSWatcher, type Stats } from 'node:fs';
+import { open, type FileHandle } from 'node:fs/promises';
+import { OPEN_FLAGS } from './serve.js';
+
+export interface OpenedFile {
+  handle: FileHandle;
+  stat: Stats;
+  /** Gives the descriptor back; it is closed unless the cache keeps it. */
+  release(): Promise<void>;
+}
+
+export type Lookup = { kind: 'file'; file: OpenedFile } | { kind: 'directory' } | { kind: 'other' };
+type Loaded = Exclude<Lookup, { kind: 'file' }> | { kind: 'entry'; entry: Entry };
+
+export interface FileCacheOptions {
+  /** Most files kept open. Default 256. */
+  max?: number;
+  /** How long an entry is trusted without a stat(), in milliseconds. Default 5000. */
+  validMs?: number;
+}
+
+interface Entry {
+  path: string;
+  handle: FileHandle;
+  stat: Stats;
+  validated: number;
+  refs: number;
+  evicted: boolean;
+  handleClosed: boolean;
+  watcher?: FSWatcher;
+}
+
+/** Opens `path`: a regular file stays open for the caller; anything else is closed at once. */
+async function openFresh(path: string): Promise<{ handle: FileHandle; stat: Stats } | { kind: 'directory' } | { kind: 'other' }> {
+  const handle = await open(path, OPEN_FLAGS);
+  let keep = false;
+  try {
+    const stat = await handle.stat();
+    if (stat.isDirectory()) return { kind: 'directory' };
+    if (!stat.isFile()) return { kind: 'other' };
+    keep = true;
+    return { handle, stat };
+  } finally {
+    if (!keep) await handle.close();
+  }
+}
+
+function closeEntry(entry: Entry): Promise<void> {
+  if (entry.handleClosed) return Promise.resolve();
+  entry.handleClosed = true;
+  return entry.handle.close();
+}
+
+const sameFile = (a: Stats, b: Stats) =>
+  a.dev === b.dev && a.ino === b.ino && a.size === b.size && a.mtimeMs === b.mtimeMs && a.ctimeMs === b.ctimeMs;
+
+export class FileOpener {
+  private readonly entries = new Map<string, Entry>();
+  private readonly pending = new Map<string, Promise<Loaded>>();
+  private readonly max: number;
+  private readonly validMs: number;
+  private closed = false;
+
+  constructor(private readonly caching: boolean, options: FileCacheOptions = {}) {
+    this.max = options.max ?? 256;
+    this.validMs = options.validMs ?? 5000;
+  }
+
+  /** Open descriptors the cache holds (for tests and monitoring). */
+  get size(): number {
+    return this.entries.size;
+  }
+
+  async lookup(path: string): Promise<Lookup> {
+    if (!this.caching || this.closed) {
+      const opened = await openFresh(path);
+      if ('kind' in opened) return opened;
+      const { handle, stat } = opened;
+      return { kind: 'file', file: { handle, stat, release: () => handle.close() } };
+    }
+    const entry = this.entries.get(path);
+    if (entry && Date.now() - entry.validated <= this.validMs) return { kind: 'file', file: this.lease(entry) };
+    if (entry) {
+      const current = await statPath(path).catch(() => undefined);
+      if (current && sameFile(current, entry.stat) && !entry.evicted) {
+        entry.validated = Date.now();
+        return { kind: 'file', file: this.lease(entry) };
+      }
+      this.evict(entry);
+    }
+    let loading = this.pending.get(path);
+    if (!loading) {
+      loading = this.load(path).finally(() => this.pending.delete(path));
+      this.pending.set(path, loading);
+    }
+    const result = await loading;
+    if (result.kind !== 'entry') return result;
+    // Every request that waited for this load takes its own lease; a
+    // descriptor closed meanwhile (the cache closed) means starting again.
+    if (result.entry.handleClosed) return this.lookup(path);
+    return { kind: 'file', file: this.lease(result.entry) };
+  }
+
+  private async load(path: string): Promise<Loaded> {
+    const opened = await openFresh(path);
+    if ('kind' in opened) return opened;
+    const entry: Entry = { path, ...opened, validated: Date.now(), refs: 0, evicted: false, handleClosed: false };
+    try {
+      entry.watcher = watch(path, { persistent: false }, () => this.evict(entry));
+      entry.watcher.on('error', () => this.evict(entry));
+      entry.watcher.unref?.();
+    } catch {
+      // No watch to be had (inotify's limit reached): serve it uncached; the
+      // descriptor closes when the last response using it is done.
+      entry.evicted = true;
+    }
+    if (this.closed) {
+      entry.watcher?.close();
+      entry.evicted = true;
+    }
+    if (!entry.evicted) {
+      this.entries.set(path, entry);
+      while (this.entries.size > this.max) this.evict(this.entries.values().next().value!);
+    }
+    return { kind: 'entry', entry };
+  }
+
+  private lease(entry: Entry): OpenedFile {
+    entry.refs++;
+    // Most recently used last: the first entry is the one to evict.
+    if (!entry.evicted && this.entries.get(entry.path) === entry) {
+      this.entries.delete(entry.path);
+      this.entries.set(entry.path, entry);
+    }
+    let released = false;
+    return {
+      handle: entry.handle,
+      stat: entry.stat,
+      release: async () => {
+        if (released) return;
+        released = true;
+        entry.refs--;
+        if (entry.evicted && entry.refs === 0) await closeEntry(entry);
+      },
+    };
+  }
+
+  private evict(entry: Entry): void {
+    if (this.entries.get(entry.path) === entry) this.entries.delete(entry.path);
+    if (entry.evicted) return;
+    entry.evicted = true;
+    entry.watcher?.close();
+    if (entry.refs === 0) void closeEntry(entry).catch(() => {});
+  }
+
+  /** Closes every cached descriptor once no response uses it. */
+  async close(): Promise<void> {
+    this.closed = true;
+    await Promise.allSettled([...this.pending.values()]);
+    const entries = [...this.entries.values()];
+    for (const entry of entries) this.evict(entry);
+  }
+}

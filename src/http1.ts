@@ -1,0 +1,121 @@
+// The one place that reaches into node:http's ServerResponse. serveFile
+// writes the response head itself, as the `headers` of sendFile(), so that
+// a small file and its head leave in one TCP segment; Node must then neither
+// write the head again nor add anything after the body, and must still do its
+// own bookkeeping ('finish', keep-alive, the next pipelined response).
+//
+// What this relies on (lib/_http_outgoing.js and lib/_http_server.js, the
+// same from Node 20 to 26, which test/serve*.test.ts pass on):
+// - `res.writeHead()` renders the status line and every header, including
+//   the ones Node adds (Date, Connection, Keep-Alive), into the latin1 string
+//   `res._header`, and leaves `res._headerSent` false: the head goes out with
+//   the first body write.
+// - With `res._headerSent` true, a Content-Length set, no chunked encoding
+//   and nothing buffered, `res.end()` writes nothing and emits 'finish' on
+//   the next tick; the server then frees the socket for the next response,
+//   or ends it when the response was the connection's last.
+// - A pipelined response gets its socket only when the one before it has
+//   finished: `res.socket` is null until then, and 'socket' is emitted.
+import { ServerResponse, type IncomingMessage } from 'node:http';
+import { Socket } from 'node:net';
+
+interface ResponseInternals {
+  _header: string | null;
+  _headerSent: boolean;
+  chunkedEncoding: boolean;
+  outputData: unknown[];
+}
+
+const internals = (res: ServerResponse) => res as unknown as ResponseInternals;
+
+/**
+ * Whether serveFile may write this response's head and body to its socket
+ * itself: a node:http response over TCP or TLS whose write, end and writeHead
+ * are Node's own (middleware such as `compression` wraps them, and must see
+ * the body), and whose internals look as described above.
+ */
+export function canWriteRaw(req: unknown, res: unknown): res is ServerResponse {
+  if (!(res instanceof ServerResponse)) return false;
+  const r = internals(res);
+  const socket = res.socket ?? (req as IncomingMessage).socket;
+  return (
+    (req as IncomingMessage).httpVersionMajor === 1 &&
+    socket instanceof Socket &&
+    res.write === ServerResponse.prototype.write &&
+    res.end === ServerResponse.prototype.end &&
+    r._header === null &&
+    r._headerSent === false &&
+    Array.isArray(r.outputData) &&
+    r.outputData.length === 0
+  );
+}
+
+/**
+ * Renders the head of `res` with `statusCode` and the headers set on it, and
+ * takes it over: Node will not send it. Returns its bytes, or undefined when
+ * Node rendered it in a way serveFile cannot carry (chunked framing).
+ */
+export function takeHead(res: ServerResponse, statusCode: number): Buffer | undefined {
+  res.writeHead(statusCode);
+  const r = internals(res);
+  if (typeof r._header !== 'string' || r.chunkedEncoding) return undefined;
+  r._headerSent = true;
+  return Buffer.from(r._header, 'latin1');
+}
+
+/** Completes a response whose head and body serveFile wrote itself. */
+export function endTakenOver(res: ServerResponse): void {
+  // Node counts no body bytes of ours: its own length check must stay off.
+  res.strictContentLength = false;
+  res.end();
+}
+
+/**
+ * Waits for a pipelined node:http response's turn: until the responses before
+ * it on the connection have finished and it has the socket. Resolves at once
+ * for any other response. Files are opened only then, so that a client
+ * pipelining many requests holds one descriptor per connection, not one per
+ * request.
+ */
+export function responseTurn(req: unknown, res: unknown): Promise<void> {
+  if (!(res instanceof ServerResponse) || res.socket || !((req as IncomingMessage).socket instanceof Socket)) return Promise.resolve();
+  return responseSocket(req as IncomingMessage, res).then(() => {});
+}
+
+// Responses waiting for their turn on a connection share one 'close'
+// listener: a client may pipeline many requests.
+const waiting = new WeakMap<Socket, Set<() => void>>();
+
+function onConnectionClose(connection: Socket, callback: () => void): () => void {
+  let callbacks = waiting.get(connection);
+  if (!callbacks) {
+    const set = new Set<() => void>();
+    callbacks = set;
+    waiting.set(connection, set);
+    connection.once('close', () => {
+      waiting.delete(connection);
+      for (const cb of set) cb();
+    });
+  }
+  callbacks.add(callback);
+  return () => callbacks.delete(callback);
+}
+
+/** The response's socket, once the responses before it on the connection have finished. */
+export function responseSocket(req: IncomingMessage, res: ServerResponse): Promise<Socket> {
+  if (res.socket) return Promise.resolve(res.socket);
+  const connection = req.socket;
+  return new Promise((resolve, reject) => {
+    const onClose = () => {
+      res.removeListener('socket', onSocket);
+      reject(Object.assign(new Error('The connection closed before the response could be sent'), { code: 'ERR_STREAM_DESTROYED', bytesSent: 0 }));
+    };
+    if (connection.destroyed) return onClose();
+    const forget = onConnectionClose(connection, onClose);
+    const onSocket = (socket: Socket) => {
+      forget();
+      resolve(socket);
+    };
+    res.once('socket', onSocket);
+  });
+}

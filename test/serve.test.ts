@@ -1,0 +1,566 @@
+// serveFile over node:http: real servers on loopback, real clients (a raw
+// socket where exact bytes matter, node:http, curl), every status and header
+// it promises, keep-alive and pipelining, clients that leave, and the one TCP
+// segment a small response fits in.
+import { execFileSync } from 'node:child_process';
+import { once } from 'node:events';
+import { statSync, writeFileSync } from 'node:fs';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { connect } from 'node:net';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { capabilities, serveFile, type ServeFileOptions, type ServeResult } from '../dist/cjs/index.js';
+import {
+  curl,
+  drained,
+  eventually,
+  get,
+  hasCommand,
+  httpServer,
+  makeFixtures,
+  openDescriptors,
+  parseResponses,
+  rawExchange,
+  request,
+  serverDataSegments,
+  type Fixtures,
+  type Running,
+} from './serve-helpers.js';
+
+let fx: Fixtures;
+let server: Running;
+/** What each serveFile call settled with, by request path. */
+const outcomes: { path: string; result?: ServeResult; error?: Error & { code?: string; bytesSent?: number } }[] = [];
+/** Per-path options and a hook to run on `res` first (set headers the caller owns). */
+const routes = new Map<string, { file: string | URL; options?: ServeFileOptions; before?: (res: ServerResponse) => void }>();
+
+function route(path: string, file: string | URL, options?: ServeFileOptions, before?: (res: ServerResponse) => void) {
+  routes.set(path, { file, options, before });
+  return path;
+}
+
+async function handler(req: IncomingMessage, res: ServerResponse) {
+  const path = req.url!.split('?')[0];
+  const r = routes.get(path) ?? { file: join(fx.dir, decodeURIComponent(path)) };
+  r.before?.(res);
+  const outcome: (typeof outcomes)[number] = { path };
+  outcomes.push(outcome);
+  try {
+    outcome.result = await serveFile(req, res, r.file, r.options);
+  } catch (error) {
+    outcome.error = error as Error;
+  }
+}
+
+/** The outcome of the first serveFile call for `path` made after `outcomes[since]`, once it has settled (default: the last call). */
+async function outcomeOf(path: string, since?: number) {
+  let found: (typeof outcomes)[number] | undefined;
+  await eventually(() => {
+    found =
+      since === undefined
+        ? [...outcomes].reverse().find((o) => o.path === path)
+        : outcomes.slice(since).find((o) => o.path === path);
+    return found !== undefined && (found.result !== undefined || found.error !== undefined);
+  }, `serveFile for ${path} to settle`);
+  return found!;
+}
+
+beforeAll(async () => {
+  fx = makeFixtures();
+  server = await httpServer((req, res) => void handler(req, res));
+});
+afterAll(async () => {
+  await server?.close();
+  fx?.cleanup();
+});
+
+const one = async (path: string, headers: Record<string, string> = {}, method = 'GET') => {
+  const { responses } = await rawExchange(server.port, get(path, headers, method), 1, [method === 'HEAD']);
+  return responses[0];
+};
+
+describe('status and headers', () => {
+  it('answers 200 with the file, its length, type, validators and caching headers, through sendFile', async () => {
+    const r = await one('/small.txt');
+    const st = statSync(join(fx.dir, 'small.txt'));
+    expect(r.status).toBe(200);
+    expect(r.body.equals(fx.small)).toBe(true);
+    expect(r.headers['content-length']).toBe('1024');
+    expect(r.headers['content-type']).toBe('text/plain; charset=utf-8');
+    expect(r.headers['last-modified']).toBe(st.mtime.toUTCString());
+    expect(r.headers.etag).toBe(`"${st.size.toString(16)}-${st.mtime.getTime().toString(16)}"`);
+    expect(r.headers['accept-ranges']).toBe('bytes');
+    expect(r.headers['cache-control']).toBe('public, max-age=0');
+    expect(r.headers.date).toBeDefined();
+    expect(r.headers['transfer-encoding']).toBeUndefined();
+    const { result } = await outcomeOf('/small.txt');
+    expect(result).toEqual({ statusCode: 200, bytesSent: 1024, backend: capabilities().backends[0] });
+  });
+
+  it('names types from the extension, with a charset for text, and octet-stream when unknown', async () => {
+    expect((await one('/page.html')).headers['content-type']).toBe('text/html; charset=utf-8');
+    expect((await one('/style.css')).headers['content-type']).toBe('text/css; charset=utf-8');
+    expect((await one('/data.bin')).headers['content-type']).toBe('application/octet-stream');
+    expect((await one('/noext')).headers['content-type']).toBe('application/octet-stream');
+    const typed = route('/typed', join(fx.dir, 'noext'), { contentType: 'text/x-custom' });
+    expect((await one(typed)).headers['content-type']).toBe('text/x-custom');
+  });
+
+  it('sets Cache-Control from maxAge and immutable, and leaves out what the options turn off', async () => {
+    const cached = route('/cached', join(fx.dir, 'small.txt'), { maxAge: 3_600_000, immutable: true });
+    expect((await one(cached)).headers['cache-control']).toBe('public, max-age=3600, immutable');
+    const year = route('/year', join(fx.dir, 'small.txt'), { maxAge: 10 * 365 * 86_400_000 });
+    expect((await one(year)).headers['cache-control']).toBe('public, max-age=31536000');
+    const weak = route('/weak', join(fx.dir, 'small.txt'), { etag: 'weak' });
+    expect((await one(weak)).headers.etag).toMatch(/^W\/"400-[0-9a-f]+"$/);
+    const bare = route('/bare', join(fx.dir, 'small.txt'), { etag: false, lastModified: false, cacheControl: false, acceptRanges: false });
+    const r = await one(bare);
+    expect(r.status).toBe(200);
+    for (const name of ['etag', 'last-modified', 'cache-control', 'accept-ranges']) expect(r.headers[name]).toBeUndefined();
+    expect((await one(bare, { Range: 'bytes=0-1' })).status).toBe(200);
+  });
+
+  it('keeps headers the caller set on res, and they win', async () => {
+    const own = route('/own', join(fx.dir, 'small.txt'), undefined, (res) => {
+      res.setHeader('Content-Type', 'application/x-mine');
+      res.setHeader('Cache-Control', 'no-store');
+      res.setHeader('ETag', '"mine"');
+      res.setHeader('X-Extra', 'kept');
+      res.setHeader('Content-Length', '5'); // framing is serveFile's: ignored
+    });
+    const r = await one(own);
+    expect(r.status).toBe(200);
+    expect(r.headers['content-type']).toBe('application/x-mine');
+    expect(r.headers['cache-control']).toBe('no-store');
+    expect(r.headers.etag).toBe('"mine"');
+    expect(r.headers['x-extra']).toBe('kept');
+    expect(r.headers['content-length']).toBe('1024');
+    expect(r.body.equals(fx.small)).toBe(true);
+    // The caller's validator is the one conditional requests are checked against.
+    expect((await one(own, { 'If-None-Match': '"mine"' })).status).toBe(304);
+    expect((await one(own, { 'If-Match': '"mine"' })).status).toBe(200);
+  });
+
+  it('answers HEAD with the GET headers and no body', async () => {
+    const { responses, raw } = await rawExchange(server.port, [get('/data.bin', {}, 'HEAD'), get('/small.txt')], 2, [true, false]);
+    expect(responses[0].status).toBe(200);
+    expect(responses[0].headers['content-length']).toBe('300000');
+    expect(responses[0].headers.etag).toBeDefined();
+    // Nothing between the HEAD response's head and the next response.
+    expect(raw.length).toBe(responses[0].head.length + responses[1].head.length + 1024);
+    expect(responses[1].body.equals(fx.small)).toBe(true);
+  });
+
+  it('answers an empty file with 200 and Content-Length: 0', async () => {
+    const r = await one('/empty.txt');
+    expect(r.status).toBe(200);
+    expect(r.headers['content-length']).toBe('0');
+    expect(r.body.length).toBe(0);
+  });
+
+  it('answers 404 for a missing file, a directory and a FIFO, and resolves', async () => {
+    for (const path of ['/missing.txt', '/docs', '/small.txt/x']) {
+      const r = await one(path);
+      expect(r.status, path).toBe(404);
+      expect(r.body.toString()).toBe('Not Found\n');
+      expect((await outcomeOf(path)).result?.statusCode).toBe(404);
+    }
+    if (hasCommand('mkfifo')) {
+      execFileSync('mkfifo', [join(fx.dir, 'fifo')]);
+      expect((await one('/fifo')).status).toBe(404); // and did not hang opening it
+    }
+  });
+
+  it('takes a file: URL', async () => {
+    const url = route('/by-url', pathToFileURL(join(fx.dir, 'small.txt')));
+    expect((await one(url)).body.equals(fx.small)).toBe(true);
+  });
+
+  it('rejects when the response has already sent its headers, and checks its arguments', async () => {
+    const sent = route('/sent', join(fx.dir, 'small.txt'), undefined, (res) => res.flushHeaders());
+    // The flushed head has no Content-Length: the client waits for a body
+    // that never comes; the rejection is what matters.
+    const socket = connect(server.port, '127.0.0.1');
+    socket.write(get(sent));
+    expect((await outcomeOf(sent)).error?.code).toBe('ERR_HTTP_HEADERS_SENT');
+    socket.destroy();
+    await expect(serveFile({} as IncomingMessage, {} as ServerResponse, 'x')).rejects.toMatchObject({ code: 'ERR_INVALID_ARG_TYPE' });
+    await expect(serveFile({ headers: {} } as IncomingMessage, { setHeader() {} } as unknown as ServerResponse, 'x', { maxAge: -1 })).rejects.toMatchObject({
+      code: 'ERR_INVALID_ARG_VALUE',
+    });
+  });
+});
+
+describe('conditional requests, in RFC 9110 order', () => {
+  let tag: string;
+  let modified: string;
+  const later = () => new Date(Date.parse(modified) + 60_000).toUTCString();
+  const earlier = () => new Date(Date.parse(modified) - 60_000).toUTCString();
+  beforeAll(async () => {
+    const r = await one('/small.txt');
+    tag = r.headers.etag;
+    modified = r.headers['last-modified'];
+  });
+
+  it('If-None-Match that matches (weakly) is 304 with the validators and no body or type', async () => {
+    for (const value of [tag, `W/${tag}`, `"other", ${tag}`, '*']) {
+      const r = await one('/small.txt', { 'If-None-Match': value });
+      expect(r.status, value).toBe(304);
+      expect(r.headers.etag).toBe(tag);
+      expect(r.headers['last-modified']).toBe(modified);
+      expect(r.headers['cache-control']).toBe('public, max-age=0');
+      expect(r.headers['content-type']).toBeUndefined();
+      expect(r.headers['content-length']).toBeUndefined();
+    }
+    expect((await one('/small.txt', { 'If-None-Match': '"other"' })).status).toBe(200);
+  });
+
+  it('If-Modified-Since is 304 unless the file is newer, and is ignored beside If-None-Match', async () => {
+    expect((await one('/small.txt', { 'If-Modified-Since': modified })).status).toBe(304);
+    expect((await one('/small.txt', { 'If-Modified-Since': later() })).status).toBe(304);
+    expect((await one('/small.txt', { 'If-Modified-Since': earlier() })).status).toBe(200);
+    expect((await one('/small.txt', { 'If-Modified-Since': 'not a date' })).status).toBe(200);
+    expect((await one('/small.txt', { 'If-None-Match': '"other"', 'If-Modified-Since': later() })).status).toBe(200);
+    expect((await one('/small.txt', { 'If-None-Match': tag, 'If-Modified-Since': earlier() })).status).toBe(304);
+  });
+
+  it('are evaluated whatever the request says about caches (Cache-Control: no-cache)', async () => {
+    expect((await one('/small.txt', { 'If-None-Match': tag, 'Cache-Control': 'no-cache', Pragma: 'no-cache' })).status).toBe(304);
+    expect((await one('/small.txt', { 'Cache-Control': 'no-cache' })).status).toBe(200);
+  });
+
+  it('If-Match compares strongly and fails with 412', async () => {
+    expect((await one('/small.txt', { 'If-Match': tag })).status).toBe(200);
+    expect((await one('/small.txt', { 'If-Match': `"x", ${tag}` })).status).toBe(200);
+    expect((await one('/small.txt', { 'If-Match': '*' })).status).toBe(200);
+    const failed = await one('/small.txt', { 'If-Match': '"other"' });
+    expect(failed.status).toBe(412);
+    expect(failed.body.toString()).toBe('Precondition Failed\n');
+    expect((await one('/small.txt', { 'If-Match': `W/${tag}` })).status).toBe(412);
+    const weak = route('/weak-match', join(fx.dir, 'small.txt'), { etag: 'weak' });
+    const weakTag = (await one(weak)).headers.etag;
+    expect((await one(weak, { 'If-Match': weakTag })).status).toBe(412);
+  });
+
+  it('If-Unmodified-Since fails with 412 when the file is newer; If-Match takes its place when present', async () => {
+    expect((await one('/small.txt', { 'If-Unmodified-Since': earlier() })).status).toBe(412);
+    expect((await one('/small.txt', { 'If-Unmodified-Since': modified })).status).toBe(200);
+    expect((await one('/small.txt', { 'If-Unmodified-Since': 'garbage' })).status).toBe(200);
+    expect((await one('/small.txt', { 'If-Match': tag, 'If-Unmodified-Since': earlier() })).status).toBe(200);
+  });
+
+  it('checks 412 before 304', async () => {
+    expect((await one('/small.txt', { 'If-Match': '"other"', 'If-None-Match': tag })).status).toBe(412);
+    expect((await one('/small.txt', { 'If-Unmodified-Since': earlier(), 'If-None-Match': tag })).status).toBe(412);
+  });
+
+  it('If-None-Match that matches on another method is 412', async () => {
+    expect((await one('/small.txt', { 'If-None-Match': tag }, 'DELETE')).status).toBe(412);
+    expect((await one('/small.txt', { 'If-Modified-Since': later() }, 'DELETE')).status).toBe(200);
+  });
+});
+
+describe('Range', () => {
+  const range = async (value: string, headers: Record<string, string> = {}, path = '/data.bin') => one(path, { Range: value, ...headers });
+
+  it('answers one range with 206, Content-Range and exactly those bytes', async () => {
+    const cases: [string, number, number][] = [
+      ['bytes=0-99', 0, 99],
+      ['bytes=1000-1000', 1000, 1000],
+      ['bytes=299000-', 299000, 299999],
+      ['bytes=-500', 299500, 299999],
+      ['bytes=299990-400000', 299990, 299999],
+      ['bytes=0-', 0, 299999],
+    ];
+    for (const [value, start, end] of cases) {
+      const r = await range(value);
+      expect(r.status, value).toBe(206);
+      expect(r.headers['content-range']).toBe(`bytes ${start}-${end}/300000`);
+      expect(r.headers['content-length']).toBe(String(end - start + 1));
+      expect(r.headers['content-type']).toBe('application/octet-stream');
+      expect(r.body.equals(fx.data.subarray(start, end + 1)), value).toBe(true);
+    }
+    expect((await outcomeOf('/data.bin')).result).toMatchObject({ statusCode: 206, bytesSent: 300000 });
+  });
+
+  it('answers several ranges with multipart/byteranges, byte for byte', async () => {
+    const r = await range('bytes=0-9,1000-1099,-5');
+    expect(r.status).toBe(206);
+    const match = /^multipart\/byteranges; boundary=([0-9a-f]+)$/.exec(r.headers['content-type']);
+    expect(match).not.toBeNull();
+    const b = match![1];
+    const part = (start: number, end: number, first: boolean) =>
+      Buffer.concat([
+        Buffer.from(`${first ? '' : '\r\n'}--${b}\r\nContent-Type: application/octet-stream\r\nContent-Range: bytes ${start}-${end}/300000\r\n\r\n`),
+        fx.data.subarray(start, end + 1),
+      ]);
+    const expected = Buffer.concat([part(0, 9, true), part(1000, 1099, false), part(299995, 299999, false), Buffer.from(`\r\n--${b}--\r\n`)]);
+    expect(r.headers['content-length']).toBe(String(expected.length));
+    expect(r.body.equals(expected)).toBe(true);
+    expect(r.headers['content-range']).toBeUndefined();
+    const { result } = await outcomeOf('/data.bin');
+    expect(result).toMatchObject({ statusCode: 206, bytesSent: expected.length });
+  });
+
+  it('carries the text type into each part', async () => {
+    const r = await range('bytes=0-1,4-5', {}, '/small.txt');
+    const b = /boundary=(\w+)/.exec(r.headers['content-type'])![1];
+    expect(r.body.toString()).toBe(
+      `--${b}\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Range: bytes 0-1/1024\r\n\r\n01` +
+        `\r\n--${b}\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Range: bytes 4-5/1024\r\n\r\n45\r\n--${b}--\r\n`,
+    );
+  });
+
+  it('merges overlapping and adjacent ranges', async () => {
+    const r = await range('bytes=0-10,5-20,21-30');
+    expect(r.status).toBe(206);
+    expect(r.headers['content-range']).toBe('bytes 0-30/300000');
+    expect(r.body.equals(fx.data.subarray(0, 31))).toBe(true);
+  });
+
+  it('answers an unsatisfiable range with 416 and Content-Range: bytes */size', async () => {
+    for (const value of ['bytes=300000-', 'bytes=300000-300010', 'bytes=-0', 'bytes=5-2']) {
+      const r = await range(value);
+      expect(r.status, value).toBe(416);
+      expect(r.headers['content-range']).toBe('bytes */300000');
+      expect(r.body.toString()).toBe('Range Not Satisfiable\n');
+    }
+    const empty = await range('bytes=0-', {}, '/empty.txt');
+    expect(empty.status).toBe(416);
+    expect(empty.headers['content-range']).toBe('bytes */0');
+  });
+
+  it('ignores a malformed Range header, another unit, and Range on HEAD', async () => {
+    for (const value of ['bytes=abc', 'bytes 0-5', 'bytes=1-x', 'items=0-5', 'bytes=--1']) {
+      const r = await range(value);
+      expect(r.status, value).toBe(200);
+      expect(r.body.equals(fx.data)).toBe(true);
+    }
+    const head = await one('/data.bin', { Range: 'bytes=0-9' }, 'HEAD');
+    expect(head.status).toBe(200);
+    expect(head.headers['content-length']).toBe('300000');
+  });
+
+  it('sends the whole file for more ranges than maxRanges', async () => {
+    const few = route('/few-ranges', join(fx.dir, 'data.bin'), { maxRanges: 2 });
+    expect((await range('bytes=0-1,10-11', {}, few)).status).toBe(206);
+    const r = await range('bytes=0-1,10-11,20-21', {}, few);
+    expect(r.status).toBe(200);
+    expect(r.body.length).toBe(300000);
+  });
+
+  it('honours If-Range with a strong ETag or the exact Last-Modified date, and sends the whole file otherwise', async () => {
+    const plain = await one('/data.bin');
+    const { etag, 'last-modified': modified } = plain.headers;
+    expect((await range('bytes=0-9', { 'If-Range': etag })).status).toBe(206);
+    expect((await range('bytes=0-9', { 'If-Range': modified })).status).toBe(206);
+    for (const stale of ['"old"', `W/${etag}`, new Date(Date.parse(modified) - 1000).toUTCString(), 'garbage']) {
+      const r = await range('bytes=0-9', { 'If-Range': stale });
+      expect(r.status, stale).toBe(200);
+      expect(r.body.length).toBe(300000);
+    }
+  });
+
+  it('shows the same bytes to curl', { skip: !hasCommand('curl') }, async () => {
+    const out = await curl(['--http1.1', '-r', '100-199', `${server.url}/data.bin`]);
+    expect(out.equals(fx.data.subarray(100, 200))).toBe(true);
+    const withHead = (await curl(['--http1.1', '-i', '-r', '0-3,8-11', `${server.url}/small.txt`])).toString('latin1');
+    expect(withHead).toMatch(/^HTTP\/1\.1 206 Partial Content\r\n/);
+    const b = /boundary=(\w+)/.exec(withHead)![1];
+    expect(withHead.slice(withHead.indexOf('\r\n\r\n') + 4)).toBe(
+      `--${b}\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Range: bytes 0-3/1024\r\n\r\n0123` +
+        `\r\n--${b}\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Range: bytes 8-11/1024\r\n\r\n89ab\r\n--${b}--\r\n`,
+    );
+  });
+});
+
+describe('connections', () => {
+  it('sends nothing after the body, and keeps the connection alive for the next request', async () => {
+    const connections = () => new Promise<number>((resolve) => server.server.getConnections((_e, n) => resolve(n)));
+    const socket = connect(server.port, '127.0.0.1');
+    await once(socket, 'connect');
+    let received = Buffer.alloc(0);
+    socket.on('data', (chunk) => (received = Buffer.concat([received, chunk])));
+    const expectResponses = (n: number) => eventually(() => parseResponses(received).responses.length === n, `${n} responses`);
+    socket.write(get('/small.txt'));
+    await expectResponses(1);
+    socket.write(get('/data.bin', { Range: 'bytes=5-9' }));
+    await expectResponses(2);
+    socket.write(get('/missing'));
+    await expectResponses(3);
+    socket.write(get('/data.bin', { Range: 'bytes=0-0,2-2' }));
+    await expectResponses(4);
+    const { responses, rest } = parseResponses(received);
+    expect(responses.map((r) => r.status)).toEqual([200, 206, 404, 206]);
+    expect(responses[0].body.equals(fx.small)).toBe(true);
+    expect(responses[1].body.equals(fx.data.subarray(5, 10))).toBe(true);
+    expect(rest.length).toBe(0); // no stray bytes (a chunk terminator, say) after any body
+    expect(socket.destroyed).toBe(false);
+    expect(await connections()).toBeGreaterThanOrEqual(1);
+    socket.destroy();
+  });
+
+  it('answers pipelined requests in order, each complete', async () => {
+    const requests = [
+      get('/data.bin'),
+      get('/small.txt', { Range: 'bytes=10-19' }),
+      get('/small.txt', {}, 'HEAD'),
+      get('/nope'),
+      get('/data.bin', { Range: 'bytes=0-4,-4' }),
+      get('/small.txt', { 'If-None-Match': '*' }),
+      get('/page.html'),
+    ];
+    const { responses, raw } = await rawExchange(server.port, requests, requests.length, [false, false, true]);
+    expect(responses.map((r) => r.status)).toEqual([200, 206, 200, 404, 206, 304, 200]);
+    expect(responses[0].body.equals(fx.data)).toBe(true);
+    expect(responses[1].body.toString()).toBe(fx.small.subarray(10, 20).toString());
+    expect(responses[6].body.toString()).toBe('<!doctype html><title>page</title>\n');
+    expect(parseResponses(raw, [false, false, true]).rest.length).toBe(0);
+  });
+
+  it('closes the connection after a response to Connection: close, and to HTTP/1.0', async () => {
+    const closing = await rawExchange(server.port, get('/small.txt', { Connection: 'close' }), 1, [], true);
+    expect(closing.closed).toBe(true);
+    expect(closing.responses.length).toBe(1);
+    expect(closing.responses[0].body.equals(fx.small)).toBe(true);
+    expect(closing.responses[0].headers.connection).toBe('close');
+    const old = await rawExchange(server.port, 'GET /data.bin HTTP/1.0\r\n\r\n', 1, [], true);
+    expect(old.closed).toBe(true);
+    expect(old.responses[0].status).toBe(200);
+    expect(old.responses[0].body.equals(fx.data)).toBe(true);
+  });
+
+  it('ends the transfer at once when the client goes away mid-body, leaking no descriptor', async () => {
+    const big = route('/big', fx.bigPath);
+    // Warm up (lazy handles, the addon's poller thread) before counting.
+    await rawExchange(server.port, get(big, { Range: 'bytes=0-0' }), 1);
+    await drained(server.server);
+    const before = openDescriptors();
+    for (let round = 0; round < 3; round++) {
+      const mark = outcomes.length;
+      const socket = connect(server.port, '127.0.0.1');
+      socket.write(get(big));
+      const [first] = (await once(socket, 'data')) as [Buffer];
+      expect(first.toString('latin1')).toMatch(/^HTTP\/1\.1 200 OK/);
+      socket.pause(); // the server fills the socket buffers, then waits
+      await new Promise((r) => setTimeout(r, 50));
+      socket.destroy(); // unread data: the kernel resets the connection
+      const { error } = await outcomeOf(big, mark);
+      expect(error, 'serveFile rejects').toBeDefined();
+      expect(['ECONNRESET', 'EPIPE', 'ERR_STREAM_DESTROYED']).toContain(error!.code);
+      expect(error!.bytesSent).toBeGreaterThan(0);
+      expect(error!.bytesSent).toBeLessThan(fx.bigSize);
+    }
+    await drained(server.server);
+    await eventually(() => openDescriptors() <= before, `descriptors back to ${before} (now ${openDescriptors()})`);
+    // And the server goes on serving.
+    expect((await one('/small.txt')).body.equals(fx.small)).toBe(true);
+  });
+
+  it('rejects a pipelined response whose connection closes before its turn, leaking nothing', async () => {
+    const big = route('/big2', fx.bigPath);
+    await drained(server.server);
+    const before = openDescriptors();
+    const mark = outcomes.length;
+    const socket = connect(server.port, '127.0.0.1');
+    socket.write(get(big) + get('/small.txt'));
+    await once(socket, 'data');
+    socket.pause();
+    await eventually(() => outcomes.slice(mark).some((o) => o.path === '/small.txt'), 'second request to arrive');
+    socket.destroy();
+    const second = await outcomeOf('/small.txt', mark);
+    expect(second.error?.code).toBe('ERR_STREAM_DESTROYED');
+    expect(second.error?.bytesSent).toBe(0);
+    expect((await outcomeOf(big, mark)).error).toBeDefined();
+    await drained(server.server);
+    await eventually(() => openDescriptors() <= before, 'descriptors back');
+  });
+
+  it('opens a pipelined request\'s file only at its turn: one descriptor per connection, not per request', async () => {
+    const big = route('/big3', fx.bigPath);
+    await drained(server.server);
+    const before = openDescriptors();
+    const mark = outcomes.length;
+    const socket = connect(server.port, '127.0.0.1');
+    socket.write(Array.from({ length: 20 }, () => get(big)).join(''));
+    await once(socket, 'data');
+    socket.pause();
+    await eventually(() => outcomes.slice(mark).length === 20, 'all 20 requests to reach the handler');
+    await new Promise((r) => setTimeout(r, 50));
+    // Both ends of the connection, the file being sent, and the addon's
+    // duplicates of the socket and the file: nothing for the 19 waiting requests.
+    expect(openDescriptors() - before).toBeLessThanOrEqual(5);
+    socket.destroy();
+    await eventually(() => outcomes.slice(mark).every((o) => o.error || o.result), 'every request to settle');
+    expect(outcomes.slice(mark).every((o) => o.error !== undefined)).toBe(true);
+    await drained(server.server);
+    await eventually(() => openDescriptors() <= before, 'descriptors back');
+  });
+
+  it('aborts on the signal: the connection is destroyed and the promise rejects with bytesSent', async () => {
+    const controller = new AbortController();
+    const aborting = route('/aborting', fx.bigPath, { signal: controller.signal });
+    const mark = outcomes.length;
+    const socket = connect(server.port, '127.0.0.1');
+    socket.write(get(aborting));
+    await once(socket, 'data');
+    socket.pause();
+    controller.abort();
+    const { error } = await outcomeOf(aborting, mark);
+    expect(error?.name).toBe('AbortError');
+    expect(error?.bytesSent).toBeGreaterThan(0);
+    socket.resume();
+    await once(socket, 'close');
+  });
+
+  it('sends a 1 KiB file and its head in one TCP segment', { skip: !hasCommand('ss') }, async () => {
+    const socket = connect(server.port, '127.0.0.1');
+    await once(socket, 'connect');
+    let received = Buffer.alloc(0);
+    socket.on('data', (chunk) => (received = Buffer.concat([received, chunk])));
+    socket.write(get('/small.txt'));
+    await eventually(() => parseResponses(received).responses.length === 1, 'the response');
+    const [response] = parseResponses(received).responses;
+    expect(response.body.equals(fx.small)).toBe(true);
+    // The server side of this connection has sent exactly one data segment.
+    expect(await serverDataSegments(server.port, socket.localPort!)).toBe(1);
+    socket.write(get('/small.txt', { Range: 'bytes=0-99' }));
+    await eventually(() => parseResponses(received).responses.length === 2, 'the second response');
+    expect(await serverDataSegments(server.port, socket.localPort!)).toBe(2);
+    socket.destroy();
+  });
+});
+
+describe('responses wrapped by middleware', () => {
+  it('go through the wrapper (res.write/res.end), with the same statuses and headers', async () => {
+    const seen: number[] = [];
+    const wrapped = route('/wrapped', join(fx.dir, 'data.bin'), undefined, (res) => {
+      // What compression-style middleware does: replace write and end.
+      const write = res.write.bind(res) as (chunk: Buffer) => boolean;
+      res.write = ((chunk: Buffer) => {
+        seen.push(chunk.length);
+        return write(chunk);
+      }) as typeof res.write;
+    });
+    const r = await one(wrapped, { Range: 'bytes=10-29' });
+    expect(r.status).toBe(206);
+    expect(r.body.equals(fx.data.subarray(10, 30))).toBe(true);
+    expect(seen.reduce((a, b) => a + b, 0)).toBe(20);
+    const full = await request(`${server.url}${wrapped}`);
+    expect(full.body.equals(fx.data)).toBe(true);
+    expect((await outcomeOf(wrapped)).result).toEqual({ statusCode: 200, bytesSent: 300000, backend: 'response' });
+  });
+});
+
+describe('files that change', () => {
+  it('serves what the file holds at the request', async () => {
+    const path = join(fx.dir, 'changing.txt');
+    writeFileSync(path, 'first');
+    expect((await one('/changing.txt')).body.toString()).toBe('first');
+    writeFileSync(path, 'second, longer');
+    const r = await one('/changing.txt');
+    expect(r.body.toString()).toBe('second, longer');
+    expect(r.headers['content-length']).toBe('14');
+  });
+});
