@@ -129,7 +129,8 @@ function socketFd(socket: Socket): number | undefined {
 /** Why a socket closed under a transfer: its own error (a reset peer, say) if it had one. */
 function closedError(socket: Socket, bytesSent: number): TransferError {
   const cause = (socket as { errored?: NodeJS.ErrnoException | null }).errored;
-  if (cause?.errno && cause.syscall) return systemError(-cause.errno, cause.syscall, bytesSent);
+  // ECANCELED is Node's word (22 and later) for writes that destroy() cut off: the destroy is the cause.
+  if (cause?.errno && cause.syscall && cause.code !== 'ECANCELED') return systemError(-cause.errno, cause.syscall, bytesSent);
   return streamDestroyed(bytesSent);
 }
 
@@ -213,10 +214,10 @@ function runStream(target: Target, file: OpenFile, range: { offset: bigint; coun
         plan.signal?.addEventListener('abort', onAbort, { once: true });
         socket.once('close', onClose);
         raw.write(chunks, (error) => {
-          // Node completes a write that destroy() cancelled without an
-          // error; its bytes did not all reach the kernel, so they are not
-          // counted as sent.
-          if (!error && socket.destroyed) return onClose();
+          // A write that destroy() cancelled completes without an error
+          // (Node 20) or with ECANCELED (Node 22 and later); either way its
+          // bytes did not all reach the kernel, so they are not counted.
+          if (socket.destroyed) return onClose();
           finish(error && withBytesSent(error, sent.value));
         });
       });
@@ -306,11 +307,14 @@ export function sendFile(out: Socket | number | import('node:fs/promises').FileH
         throw error;
       }
     });
-    // The socket closed before the transfer's turn came: nothing will read the file.
-    result.catch(() => {
-      if (!ran) discard(opened);
+    return result.catch((error) => {
+      if (ran) throw error;
+      // The socket closed before the transfer's turn came: nothing will
+      // read the file, and the reason is the socket's (Node 22 and later
+      // report a cancelled write as ECANCELED).
+      discard(opened);
+      throw socket.destroyed ? closedError(socket, 0) : withBytesSent(error, 0);
     });
-    return result;
   }
 
   const fd = output.fd;

@@ -37,19 +37,34 @@ Driver::Driver(Napi::Env env, Report report)
                                            nullptr, nullptr, this, CallJs,
                                            &tsfn_));
   napi_unref_threadsafe_function(env, tsfn_);
+  // Registered after the threadsafe function, so it runs before Node's own
+  // teardown of that function: releasing it later, from the instance data's
+  // finalizer, deadlocks on newer Node versions.
+  napi_add_env_cleanup_hook(env, Shutdown, this);
+  hooked_ = true;
   thread_ = std::thread([this] { Run(); });
 }
 
 Driver::~Driver() {
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    stopping_ = true;
+  if (hooked_) {
+    napi_remove_env_cleanup_hook(env_, Shutdown, this);
+    Shutdown(this);
   }
-  Wake();
-  if (thread_.joinable()) thread_.join();
-  if (tsfn_) napi_release_threadsafe_function(tsfn_, napi_tsfn_abort);
   for (int fd : wake_)
     if (fd >= 0) close(fd);
+}
+
+void Driver::Shutdown(void* self) {
+  auto* d = static_cast<Driver*>(self);
+  d->hooked_ = false;
+  {
+    std::lock_guard<std::mutex> lock(d->mu_);
+    d->stopping_ = true;
+  }
+  d->Wake();
+  if (d->thread_.joinable()) d->thread_.join();
+  if (d->tsfn_) napi_release_threadsafe_function(d->tsfn_, napi_tsfn_abort);
+  d->tsfn_ = nullptr;
 }
 
 void Driver::Drive(DriverJob* job) {
@@ -75,11 +90,11 @@ bool Driver::Stop(DriverJob* job) {
 }
 
 void Driver::Hold() {
-  if (holds_++ == 0) napi_ref_threadsafe_function(env_, tsfn_);
+  if (holds_++ == 0 && tsfn_) napi_ref_threadsafe_function(env_, tsfn_);
 }
 
 void Driver::Release() {
-  if (--holds_ == 0) napi_unref_threadsafe_function(env_, tsfn_);
+  if (--holds_ == 0 && tsfn_) napi_unref_threadsafe_function(env_, tsfn_);
 }
 
 void Driver::Wake() {

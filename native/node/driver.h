@@ -53,6 +53,7 @@ class Driver {
 
   void Run();
   void Wake();
+  static void Shutdown(void* self);
   void Post(uint64_t id, int result, uint64_t sent);
   static void CallJs(napi_env env, napi_value, void* context, void* data);
 
@@ -63,6 +64,7 @@ class Driver {
   std::mutex mu_;
   std::map<uint64_t, DriverJob*> waiting_;
   bool stopping_ = false;
+  bool hooked_ = false;
   int holds_ = 0;
   std::thread thread_;
 };
