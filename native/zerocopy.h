@@ -106,6 +106,19 @@ int zc_leases_supported(void);
 /* Classifies an output descriptor. Returns 0 or an errno. */
 int zc_classify_output(int fd, enum zc_output_kind *kind);
 
+/* Buffers one call takes; with more, the loop simply calls again. */
+#define ZC_IOV_BATCH 16
+
+uint64_t zc_iov_bytes(const struct iovec *iov, int n);
+
+/* The step of a backend whose system call carries file bytes only, when
+ * no file bytes are due: one writev of the headers, joined by the trailers
+ * when no file bytes lie between them, or of the trailers. */
+int zc_write_buffers(zc_transfer *t, uint64_t *moved);
+
+/* Whether the input now ends before [off, off + len) does. */
+int zc_file_ends_before(const zc_transfer *t, uint64_t off, uint64_t len);
+
 /* Runs steps until the transfer is done (returns 0), the output is not
  * writable (EAGAIN), the file is shorter than promised (ZC_ETRUNCATED), an
  * error occurs (its errno), or about `budget` bytes have moved (returns

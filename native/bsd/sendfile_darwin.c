@@ -12,43 +12,19 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
-/* Buffers in one call. When there are more, the loop calls again. */
-#define IOV_BATCH 16
-
-static uint64_t iov_bytes(const struct iovec *iov, int n) {
-  uint64_t total = 0;
-  for (int i = 0; i < n; i++) total += iov[i].iov_len;
-  return total;
-}
-
-/* Headers, then the trailers too when no file bytes lie between them, in
- * one writev. */
-static int write_buffers(zc_transfer *t, uint64_t *moved) {
-  struct iovec iov[IOV_BATCH];
-  int n = 0;
-  for (int i = 0; i < t->nheaders && n < IOV_BATCH; i++) iov[n++] = t->headers[i];
-  if (n == t->nheaders && t->remaining == 0)
-    for (int i = 0; i < t->ntrailers && n < IOV_BATCH; i++) iov[n++] = t->trailers[i];
-  t->call = "writev";
-  ssize_t w = writev(t->out_fd, iov, n);
-  if (w < 0) return errno;
-  *moved = (uint64_t)w;
-  return 0;
-}
-
 static int darwin_step(zc_transfer *t, uint64_t *moved) {
   *moved = 0;
   /* A len of 0 means "to the end of the file", so a step with no file bytes
    * left never calls sendfile; trailers always go this way, because Darwin
    * drops the file part of a call whose sf_hdtr has headers and trailers. */
-  if (t->remaining == 0 || t->nheaders > IOV_BATCH) return write_buffers(t, moved);
+  if (t->remaining == 0 || t->nheaders > ZC_IOV_BATCH) return zc_write_buffers(t, moved);
 
   uint64_t file_len = zc_file_chunk(t);
   /* Darwin gives EINVAL for an empty list behind a non-NULL pointer: no
    * headers, no sf_hdtr at all. */
   struct sf_hdtr hdtr = {t->headers, t->nheaders, NULL, 0};
   /* len counts the headers on the way in as well as on the way out. */
-  off_t len = (off_t)(iov_bytes(t->headers, t->nheaders) + file_len);
+  off_t len = (off_t)(zc_iov_bytes(t->headers, t->nheaders) + file_len);
   t->call = "sendfile";
   int r = sendfile(t->in_fd, t->out_fd, (off_t)t->offset, &len,
                    t->nheaders > 0 ? &hdtr : NULL, 0);

@@ -13,41 +13,11 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
-/* Buffers per list in one call. When there are more, the loop calls again. */
-#define IOV_BATCH 16
-
-/* Whether the input now ends before [off, off + len) does. */
-static int file_short(const zc_transfer *t, uint64_t off, uint64_t len) {
-  struct stat st;
-  return fstat(t->in_fd, &st) == 0 && (uint64_t)st.st_size < off + len;
-}
-
-static uint64_t iov_bytes(const struct iovec *iov, int n) {
-  uint64_t total = 0;
-  for (int i = 0; i < n; i++) total += iov[i].iov_len;
-  return total;
-}
-
-/* Headers, then the trailers too when no file bytes lie between them, in
- * one writev. */
-static int write_buffers(zc_transfer *t, uint64_t *moved) {
-  struct iovec iov[IOV_BATCH];
-  int n = 0;
-  for (int i = 0; i < t->nheaders && n < IOV_BATCH; i++) iov[n++] = t->headers[i];
-  if (n == t->nheaders && t->remaining == 0)
-    for (int i = 0; i < t->ntrailers && n < IOV_BATCH; i++) iov[n++] = t->trailers[i];
-  t->call = "writev";
-  ssize_t w = writev(t->out_fd, iov, n);
-  if (w < 0) return errno;
-  *moved = (uint64_t)w;
-  return 0;
-}
-
 static int freebsd_step(zc_transfer *t, uint64_t *moved) {
   *moved = 0;
   /* nbytes 0 means "to the end of the file", so a step with no file bytes
    * left never calls sendfile. */
-  if (t->remaining == 0 || t->nheaders > IOV_BATCH) return write_buffers(t, moved);
+  if (t->remaining == 0 || t->nheaders > ZC_IOV_BATCH) return zc_write_buffers(t, moved);
 
   size_t len = (size_t)zc_file_chunk(t);
   uint64_t asked = len;
@@ -55,14 +25,14 @@ static int freebsd_step(zc_transfer *t, uint64_t *moved) {
   if (t->nheaders > 0) {
     hdtr.headers = t->headers;
     hdtr.hdr_cnt = t->nheaders;
-    asked += iov_bytes(t->headers, t->nheaders);
+    asked += zc_iov_bytes(t->headers, t->nheaders);
   }
   /* Trailers ride along only behind the last of the file. */
-  int with_trailers = len == t->remaining && t->ntrailers > 0 && t->ntrailers <= IOV_BATCH;
+  int with_trailers = len == t->remaining && t->ntrailers > 0 && t->ntrailers <= ZC_IOV_BATCH;
   if (with_trailers) {
     hdtr.trailers = t->trailers;
     hdtr.trl_cnt = t->ntrailers;
-    asked += iov_bytes(t->trailers, t->ntrailers);
+    asked += zc_iov_bytes(t->trailers, t->ntrailers);
   }
 
   off_t sbytes = 0;
@@ -83,7 +53,7 @@ static int freebsd_step(zc_transfer *t, uint64_t *moved) {
    * skips the headers when the offset is already past the end), so a short
    * count can hold trailer bytes where file bytes were due: the file's
    * size tells which. */
-  if (with_trailers && (uint64_t)sbytes < asked && file_short(t, t->offset, len))
+  if (with_trailers && (uint64_t)sbytes < asked && zc_file_ends_before(t, t->offset, len))
     return ZC_ETRUNCATED;
   return err;
 }

@@ -17,7 +17,6 @@
 #include <signal.h>
 #include <string.h>
 #include <sys/mman.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #define MMAP_WINDOW (8u << 20)
@@ -113,7 +112,9 @@ static void mmap_end(zc_transfer *t) {
   drop_lease(t);
 }
 
-static int file_step(zc_transfer *t, uint64_t *moved) {
+static int mmap_step(zc_transfer *t, uint64_t *moved) {
+  if (t->nheaders > 0 || t->remaining == 0) return zc_write_buffers(t, moved);
+  *moved = 0;
   if (lease_broken(t)) {
     drop_lease(t);
     return ZC_ETRUNCATED;
@@ -136,26 +137,7 @@ static int file_step(zc_transfer *t, uint64_t *moved) {
   if (errno != EFAULT) return errno;
   /* The mapping has no page here: the file ends before our offset now.
    * Moving nothing without an error is how a step says end of file. */
-  struct stat st;
-  if (fstat(t->in_fd, &st) == 0 && (uint64_t)st.st_size <= t->offset) return 0;
-  return EFAULT;
-}
-
-static int mmap_step(zc_transfer *t, uint64_t *moved) {
-  ssize_t n;
-  *moved = 0;
-  if (t->nheaders > 0) {
-    t->call = "writev";
-    n = writev(t->out_fd, t->headers, t->nheaders);
-  } else if (t->remaining > 0) {
-    return file_step(t, moved);
-  } else {
-    t->call = "writev";
-    n = writev(t->out_fd, t->trailers, t->ntrailers);
-  }
-  if (n < 0) return errno;
-  *moved = (uint64_t)n;
-  return 0;
+  return zc_file_ends_before(t, t->offset, 1) ? 0 : EFAULT;
 }
 
 const zc_backend zc_fallback_mmap = {

@@ -25,25 +25,17 @@ static void readwrite_end(zc_transfer *t) {
 }
 
 static int readwrite_step(zc_transfer *t, uint64_t *moved) {
-  ssize_t n;
+  if (t->nheaders > 0 || t->remaining == 0) return zc_write_buffers(t, moved);
   *moved = 0;
-  if (t->nheaders > 0) {
-    t->call = "writev";
-    n = writev(t->out_fd, t->headers, t->nheaders);
-  } else if (t->remaining > 0) {
-    size_t len = zc_file_chunk(t) < t->scratch_len ? (size_t)zc_file_chunk(t)
-                                                   : t->scratch_len;
-    t->call = "pread";
-    ssize_t got = pread(t->in_fd, t->scratch, len, (off_t)t->offset);
-    if (got <= 0) return got == 0 ? 0 : errno;
-    /* A short write leaves the rest unsent; the next step reads it again
-     * from the advanced offset rather than keeping state between steps. */
-    t->call = "write";
-    n = write(t->out_fd, t->scratch, (size_t)got);
-  } else {
-    t->call = "writev";
-    n = writev(t->out_fd, t->trailers, t->ntrailers);
-  }
+  size_t len = zc_file_chunk(t) < t->scratch_len ? (size_t)zc_file_chunk(t)
+                                                 : t->scratch_len;
+  t->call = "pread";
+  ssize_t got = pread(t->in_fd, t->scratch, len, (off_t)t->offset);
+  if (got <= 0) return got == 0 ? 0 : errno;
+  /* A short write leaves the rest unsent; the next step reads it again from
+   * the advanced offset rather than keeping state between steps. */
+  t->call = "write";
+  ssize_t n = write(t->out_fd, t->scratch, (size_t)got);
   if (n < 0) return errno;
   *moved = (uint64_t)n;
   return 0;

@@ -13,36 +13,12 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
-/* Buffers in one writev. When there are more, the loop calls again. */
-#define IOV_BATCH 16
-
-/* Whether the input now ends before [off, off + len) does. */
-static int file_short(const zc_transfer *t, uint64_t off, uint64_t len) {
-  struct stat st;
-  return fstat(t->in_fd, &st) == 0 && (uint64_t)st.st_size < off + len;
-}
-
-/* Headers, then the trailers too when no file bytes lie between them, in
- * one writev. */
-static int write_buffers(zc_transfer *t, uint64_t *moved) {
-  struct iovec iov[IOV_BATCH];
-  int n = 0;
-  for (int i = 0; i < t->nheaders && n < IOV_BATCH; i++) iov[n++] = t->headers[i];
-  if (n == t->nheaders && t->remaining == 0)
-    for (int i = 0; i < t->ntrailers && n < IOV_BATCH; i++) iov[n++] = t->trailers[i];
-  t->call = "writev";
-  ssize_t w = writev(t->out_fd, iov, n);
-  if (w < 0) return errno;
-  *moved = (uint64_t)w;
-  return 0;
-}
-
 static int hpux_step(zc_transfer *t, uint64_t *moved) {
   *moved = 0;
   /* nbytes 0 means "to the end of the file" here, so a step with no file
    * bytes left never calls sendfile. hdtrl has one slot for headers: more
    * than one header buffer goes out by writev first, nothing is joined. */
-  if (t->remaining == 0 || t->nheaders > 1) return write_buffers(t, moved);
+  if (t->remaining == 0 || t->nheaders > 1) return zc_write_buffers(t, moved);
 
   uint64_t len = zc_file_chunk(t);
   uint64_t asked = len;
@@ -72,7 +48,7 @@ static int hpux_step(zc_transfer *t, uint64_t *moved) {
   if (n == 0) return ZC_ETRUNCATED;
   /* A short count with the trailer in the call must not let trailer bytes
    * stand for file bytes that a shrunken file never supplied. */
-  if (with_trailer && (uint64_t)n < asked && file_short(t, t->offset, len)) return ZC_ETRUNCATED;
+  if (with_trailer && (uint64_t)n < asked && zc_file_ends_before(t, t->offset, len)) return ZC_ETRUNCATED;
   return 0;
 }
 

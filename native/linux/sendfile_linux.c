@@ -54,31 +54,20 @@ static ssize_t file_to_file(zc_transfer *t, size_t len) {
 }
 
 static int linux_step(zc_transfer *t, uint64_t *moved) {
+  if (t->nheaders > 0 || t->remaining == 0) return zc_write_buffers(t, moved);
+  size_t len = (size_t)zc_file_chunk(t);
   ssize_t n;
-  if (t->nheaders > 0) {
-    t->call = "writev";
-    n = writev(t->out_fd, t->headers, t->nheaders);
-  } else if (t->remaining > 0) {
-    size_t len = (size_t)zc_file_chunk(t);
-    if (t->out_kind == ZC_OUT_FILE) {
-      n = file_to_file(t, len);
-    } else {
-      /* sendfile takes a 64-bit offset here (_FILE_OFFSET_BITS=64 on
-       * 32-bit builds) and leaves the input's file position alone. */
-      off_t off = (off_t)t->offset;
-      t->call = "sendfile";
-      n = sendfile(t->out_fd, t->in_fd, &off, len);
-    }
+  if (t->out_kind == ZC_OUT_FILE) {
+    n = file_to_file(t, len);
   } else {
-    t->call = "writev";
-    n = writev(t->out_fd, t->trailers, t->ntrailers);
+    /* sendfile takes a 64-bit offset here (_FILE_OFFSET_BITS=64 on 32-bit
+     * builds) and leaves the input's file position alone. */
+    off_t off = (off_t)t->offset;
+    t->call = "sendfile";
+    n = sendfile(t->out_fd, t->in_fd, &off, len);
   }
-  if (n < 0) {
-    *moved = 0;
-    return errno;
-  }
-  *moved = (uint64_t)n;
-  return 0;
+  *moved = n < 0 ? 0 : (uint64_t)n;
+  return n < 0 ? errno : 0;
 }
 
 const zc_backend zc_linux_sendfile = {

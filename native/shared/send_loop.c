@@ -7,6 +7,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/uio.h>
 #include <netinet/in.h>
 
 const zc_backend *zc_find_backend(const char *name) {
@@ -44,6 +45,31 @@ int zc_classify_output(int fd, enum zc_output_kind *kind) {
     *kind = ZC_OUT_PIPE;
   }
   return 0;
+}
+
+uint64_t zc_iov_bytes(const struct iovec *iov, int n) {
+  uint64_t total = 0;
+  for (int i = 0; i < n; i++) total += iov[i].iov_len;
+  return total;
+}
+
+int zc_write_buffers(zc_transfer *t, uint64_t *moved) {
+  struct iovec iov[ZC_IOV_BATCH];
+  int n = 0;
+  *moved = 0;
+  for (int i = 0; i < t->nheaders && n < ZC_IOV_BATCH; i++) iov[n++] = t->headers[i];
+  if (n == t->nheaders && t->remaining == 0)
+    for (int i = 0; i < t->ntrailers && n < ZC_IOV_BATCH; i++) iov[n++] = t->trailers[i];
+  t->call = "writev";
+  ssize_t w = writev(t->out_fd, iov, n);
+  if (w < 0) return errno;
+  *moved = (uint64_t)w;
+  return 0;
+}
+
+int zc_file_ends_before(const zc_transfer *t, uint64_t off, uint64_t len) {
+  struct stat st;
+  return fstat(t->in_fd, &st) == 0 && (uint64_t)st.st_size < off + len;
 }
 
 /* Drops `n` bytes from the front of an iovec array. */

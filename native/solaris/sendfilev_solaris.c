@@ -17,12 +17,6 @@
  * when there are more, the vector stops early and the loop calls again. */
 #define SFV_MAX 16
 
-/* Whether the input now ends before [off, off + len) does. */
-static int file_short(const zc_transfer *t, uint64_t off, uint64_t len) {
-  struct stat st;
-  return fstat(t->in_fd, &st) == 0 && (uint64_t)st.st_size < off + len;
-}
-
 /* Appends an SFV_FD_SELF entry per buffer while the vector has room and
  * returns how many buffers it took. Empty buffers are left out: the manual
  * gives EINVAL for an sfv_len of 0. */
@@ -87,11 +81,11 @@ static int solaris_step(zc_transfer *t, uint64_t *moved) {
     /* Nothing moved and no transient error: the file ends at or before our
      * offset (Solaris 11 says so with 0, older releases with EINVAL). The
      * loop only sees end of file once headers are done, so say it here. */
-    if (err == 0 || file_short(t, t->offset, file_len)) return ZC_ETRUNCATED;
+    if (err == 0 || zc_file_ends_before(t, t->offset, file_len)) return ZC_ETRUNCATED;
   }
   /* A short count with trailers in the vector must not let trailer bytes
    * stand for file bytes that a shrunken file never supplied. */
-  if (with_trailers && xferred < asked && file_short(t, t->offset, file_len))
+  if (with_trailers && xferred < asked && zc_file_ends_before(t, t->offset, file_len))
     return ZC_ETRUNCATED;
   return err;
 }
