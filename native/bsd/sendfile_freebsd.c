@@ -33,6 +33,10 @@ static int freebsd_step(zc_transfer *t, uint64_t *moved) {
     hdtr.trailers = t->trailers;
     hdtr.trl_cnt = t->ntrailers;
     asked += zc_iov_bytes(t->trailers, t->ntrailers);
+    /* With the offset at or past the end of the file, FreeBSD skips the
+     * headers yet sends the trailers, which would go out where the headers
+     * belong: look before a call that carries both. */
+    if (t->nheaders > 0 && zc_file_ends_before(t, t->offset, 1)) return ZC_ETRUNCATED;
   }
 
   off_t sbytes = 0;
