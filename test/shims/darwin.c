@@ -39,28 +39,6 @@
 
 #define LIST_MAX 64
 
-static int check_socket(int s) {
-  struct stat st;
-  if (fstat(s, &st) != 0) return EBADF;
-  if (!S_ISSOCK(st.st_mode)) return ENOTSOCK;
-  int type = 0;
-  socklen_t len = sizeof type;
-  if (getsockopt(s, SOL_SOCKET, SO_TYPE, &type, &len) != 0) return errno;
-  if (type != SOCK_STREAM) return EINVAL;
-  struct sockaddr_storage addr;
-  len = sizeof addr;
-  if (getpeername(s, (struct sockaddr *)&addr, &len) != 0) return ENOTCONN;
-  return 0;
-}
-
-static int check_file(int fd) {
-  struct stat st;
-  if (fstat(fd, &st) != 0) return EBADF;
-  int mode = fcntl(fd, F_GETFL);
-  if (mode < 0 || (mode & O_ACCMODE) == O_WRONLY) return EBADF;
-  return S_ISREG(st.st_mode) ? 0 : ENOTSUP;
-}
-
 /* A list as the kernel's writev would take it: NULL is none, a count
  * outside 1..LIST_MAX behind a pointer is EINVAL. */
 static int take_list(struct iovec *iov, int count, const struct iovec **list, int *n,
@@ -77,8 +55,8 @@ static int take_list(struct iovec *iov, int count, const struct iovec **list, in
 }
 
 int sendfile(int fd, int s, off_t offset, off_t *len, struct sf_hdtr *hdtr, int flags) {
-  int err = check_file(fd);
-  if (err == 0) err = check_socket(s);
+  int err = shim_check_input(fd, ENOTSUP);
+  if (err == 0) err = shim_check_socket(s, 0, EINVAL);
   if (err == 0 && (offset < 0 || len == NULL || flags != 0)) err = EINVAL;
   off_t want = len ? *len : 0;
   if (len) *len = 0;

@@ -3,6 +3,9 @@
 #include "shim.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <sys/sendfile.h>
@@ -54,6 +57,31 @@ static fault next_fault(uint64_t wanted) {
   }
   pthread_mutex_unlock(&rng_lock);
   return f;
+}
+
+int shim_check_socket(int s, int inet_only, int refused) {
+  struct stat st;
+  if (fstat(s, &st) != 0) return EBADF;
+  if (!S_ISSOCK(st.st_mode)) return ENOTSOCK;
+  int type = 0;
+  socklen_t len = sizeof type;
+  if (getsockopt(s, SOL_SOCKET, SO_TYPE, &type, &len) != 0) return errno;
+  struct sockaddr_storage addr;
+  len = sizeof addr;
+  if (getsockname(s, (struct sockaddr *)&addr, &len) != 0) return errno;
+  int inet = addr.ss_family == AF_INET || addr.ss_family == AF_INET6;
+  if (type != SOCK_STREAM || (inet_only && !inet)) return refused;
+  len = sizeof addr;
+  if (getpeername(s, (struct sockaddr *)&addr, &len) != 0) return ENOTCONN;
+  return 0;
+}
+
+int shim_check_input(int fd, int not_regular) {
+  struct stat st;
+  if (fstat(fd, &st) != 0) return EBADF;
+  int mode = fcntl(fd, F_GETFL);
+  if (mode < 0 || (mode & O_ACCMODE) == O_WRONLY) return EBADF;
+  return S_ISREG(st.st_mode) ? 0 : not_regular;
 }
 
 uint64_t shim_file_size(int fd) {

@@ -35,33 +35,11 @@
 
 #define LIST_MAX 64
 
-static int check_socket(int s) {
-  struct stat st;
-  if (fstat(s, &st) != 0) return EBADF;
-  if (!S_ISSOCK(st.st_mode)) return ENOTSOCK;
-  int type = 0;
-  socklen_t len = sizeof type;
-  if (getsockopt(s, SOL_SOCKET, SO_TYPE, &type, &len) != 0) return errno;
-  if (type != SOCK_STREAM) return EINVAL;
-  struct sockaddr_storage addr;
-  len = sizeof addr;
-  if (getpeername(s, (struct sockaddr *)&addr, &len) != 0) return ENOTCONN;
-  return 0;
-}
-
-static int check_file(int fd) {
-  struct stat st;
-  if (fstat(fd, &st) != 0) return EBADF;
-  int mode = fcntl(fd, F_GETFL);
-  if (mode < 0 || (mode & O_ACCMODE) == O_WRONLY) return EBADF;
-  return S_ISREG(st.st_mode) ? 0 : EINVAL;
-}
-
 int sendfile(int fd, int s, off_t offset, size_t nbytes, struct sf_hdtr *hdtr,
              off_t *sbytes, int flags) {
   if (sbytes) *sbytes = 0;
-  int err = offset < 0 || flags != 0 ? EINVAL : check_file(fd);
-  if (err == 0) err = check_socket(s);
+  int err = offset < 0 || flags != 0 ? EINVAL : shim_check_input(fd, EINVAL);
+  if (err == 0) err = shim_check_socket(s, 0, EINVAL);
   const struct iovec *headers = NULL, *trailers = NULL;
   int nheaders = 0, ntrailers = 0;
   if (err == 0 && hdtr != NULL) {

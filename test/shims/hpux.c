@@ -35,35 +35,10 @@
 
 #include "shim.h"
 
-static int check_socket(int s) {
-  struct stat st;
-  if (fstat(s, &st) != 0) return EBADF;
-  if (!S_ISSOCK(st.st_mode)) return ENOTSOCK;
-  int type = 0;
-  socklen_t len = sizeof type;
-  if (getsockopt(s, SOL_SOCKET, SO_TYPE, &type, &len) != 0) return errno;
-  struct sockaddr_storage addr;
-  len = sizeof addr;
-  if (getsockname(s, (struct sockaddr *)&addr, &len) != 0) return errno;
-  if (type != SOCK_STREAM || (addr.ss_family != AF_INET && addr.ss_family != AF_INET6))
-    return EOPNOTSUPP;
-  len = sizeof addr;
-  if (getpeername(s, (struct sockaddr *)&addr, &len) != 0) return ENOTCONN;
-  return 0;
-}
-
-static int check_file(int fd) {
-  struct stat st;
-  if (fstat(fd, &st) != 0) return EBADF;
-  int mode = fcntl(fd, F_GETFL);
-  if (mode < 0 || (mode & O_ACCMODE) == O_WRONLY) return EBADF;
-  return S_ISREG(st.st_mode) ? 0 : EINVAL;
-}
-
 sbsize_t sendfile(int s, int fd, off_t offset, bsize_t nbytes,
                   const struct iovec *hdtrl, int flags) {
-  int err = check_socket(s);
-  if (err == 0) err = check_file(fd);
+  int err = shim_check_socket(s, 1, EOPNOTSUPP);
+  if (err == 0) err = shim_check_input(fd, EINVAL);
   if (err == 0 && (offset < 0 || (flags & ~SF_DISCONNECT) != 0)) err = EINVAL;
   if (err != 0) {
     errno = err;

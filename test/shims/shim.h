@@ -25,6 +25,15 @@ shim_result shim_transfer(int out_fd, const struct iovec *headers, int nheaders,
                           int in_fd, uint64_t off, uint64_t len,
                           const struct iovec *trailers, int ntrailers);
 
+/* The checks these systems make of the output socket: 0, or ENOTSOCK, the
+ * errno `refused` for a socket of the wrong kind (not SOCK_STREAM, or with
+ * `inet_only` not AF_INET/AF_INET6), or ENOTCONN. */
+int shim_check_socket(int s, int inet_only, int refused);
+
+/* The checks of the input: 0, EBADF when it is not open for reading, or the
+ * errno `not_regular` when it is not a regular file. */
+int shim_check_input(int fd, int not_regular);
+
 /* The size of the file behind fd, for calls whose 0 means "to the end". */
 uint64_t shim_file_size(int fd);
 
