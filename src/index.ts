@@ -126,6 +126,20 @@ function socketFd(socket: Socket): number | undefined {
 }
 
 /** 'stream', or the native backend to ask for ('auto' lets the addon pick the best one for the output). */
+/** Progress counts as activity for the socket's idle timeout, and is the caller's to watch. */
+function progressed(socket: Socket | undefined, plan: Plan, bytesSent: number): void {
+  (socket as unknown as { _unrefTimer?: () => void } | undefined)?._unrefTimer?.();
+  try {
+    plan.onProgress?.(bytesSent);
+  } catch (error) {
+    // The caller's bug, reported as an uncaught exception of its own, not
+    // thrown into the middle of the transfer's bookkeeping.
+    process.nextTick(() => {
+      throw error;
+    });
+  }
+}
+
 /** Why a socket closed under a transfer: its own error (a reset peer, say) if it had one. */
 function closedError(socket: Socket, bytesSent: number): TransferError {
   const cause = (socket as { errored?: NodeJS.ErrnoException | null }).errored;
@@ -169,7 +183,7 @@ function runNative(target: Target, file: OpenFile, range: { offset: bigint; coun
         plan.headers,
         plan.trailers,
         backend,
-        () => (socket as unknown as { _unrefTimer?: () => void })?._unrefTimer?.(),
+        (sent) => progressed(socket, plan, sent),
         (errno, syscall, sent) => {
           cleanup();
           if (errno === 0) resolve({ bytesSent: sent, backend: transfer.backend });
@@ -235,7 +249,7 @@ function runStream(target: Target, file: OpenFile, range: { offset: bigint; coun
       headers: plan.headers,
       trailers: plan.trailers,
       write,
-      progress: () => (socket as unknown as { _unrefTimer?: () => void })?._unrefTimer?.(),
+      progress: (bytes) => progressed(socket, plan, bytes),
     },
     sent,
   ).catch((error) => {

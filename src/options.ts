@@ -21,6 +21,8 @@ export interface SendFileOptions {
   signal?: AbortSignal;
   /** `'auto'` (default) or one of `capabilities().backends`. */
   backend?: string;
+  /** Called as the transfer moves, with the header, file and trailer bytes handed to the output so far. */
+  onProgress?: (bytesSent: number) => void;
 }
 
 export type Output =
@@ -38,6 +40,7 @@ export interface Plan {
   trailers: Buffer | null;
   signal: AbortSignal | undefined;
   backend: string;
+  onProgress: ((bytesSent: number) => void) | undefined;
 }
 
 const MAX_OFFSET = (1n << 63n) - 1n;
@@ -132,9 +135,14 @@ export function parseOptions(options: unknown, backends: readonly string[]): Pla
   if (backend !== 'auto' && !backends.includes(backend)) {
     throw invalidArgValue('options.backend', backend, `must be 'auto' or one of ${backends.map((b) => `'${b}'`).join(', ')}`);
   }
+  const onProgress = o.onProgress;
+  if (onProgress !== undefined && typeof onProgress !== 'function') {
+    throw invalidArgType('options.onProgress', 'of type function', onProgress);
+  }
   return {
     offset,
     count,
+    onProgress,
     headers: parseChunks('options.headers', o.headers),
     trailers: parseChunks('options.trailers', o.trailers),
     signal,

@@ -175,6 +175,20 @@ describe(`conformance: ${build} build${faults ? ` with faults (seed ${faults})` 
       expect(got.subarray(0, trusted).equals(want.subarray(0, trusted))).toBe(true);
     });
 
+    it('reports progress that only grows and ends at bytesSent', async () => {
+      const peer = await connect();
+      peer.server.pause();
+      setTimeout(() => peer.server.resume(), 30);
+      const seen: number[] = [];
+      const result = await sendFile(peer.client, file, { headers: 'h', backend, onProgress: (n) => seen.push(n) });
+      peer.client.end();
+      await peer.received;
+      expect(seen.length).toBeGreaterThan(0);
+      expect(seen.every((n, i) => i === 0 || n > seen[i - 1])).toBe(true);
+      expect(seen.at(-1)).toBe(result.bytesSent);
+      await expect(sendFile(peer.client, file, { onProgress: 5 as never })).rejects.toMatchObject({ code: 'ERR_INVALID_ARG_TYPE' });
+    });
+
     it('refuses a file already too short, sending nothing and leaving the socket usable', async () => {
       const peer = await connect();
       const error = await sendFile(peer.client, file, { offset: 10, count: content.length, headers: 'x', backend }).catch(

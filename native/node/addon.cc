@@ -95,11 +95,8 @@ class Transfer : public Napi::ObjectWrap<Transfer> {
 
   // A report from the driver, on the JS thread.
   void OnReport(int result, uint64_t sent) {
-    if (result == EINPROGRESS) {
-      Progress(sent);
-    } else {
-      Finish(result);
-    }
+    Progress(sent);
+    if (result != EINPROGRESS) Finish(result);
   }
 
  private:
