@@ -14,7 +14,7 @@ import {
   withBytesSent,
   type TransferError,
 } from './errors.js';
-import { binding, loadError } from './native.js';
+import { binding, loadError, type NativeTransfer } from './native.js';
 import { parseInput, parseOptions, parseOutput, type Input, type Plan, type SendFileOptions } from './options.js';
 import { enqueue, type RawWriter } from './socket-queue.js';
 import { fdWriter, sendStream, STREAM_CHUNK } from './stream.js';
@@ -125,7 +125,6 @@ function socketFd(socket: Socket): number | undefined {
   return typeof fd === 'number' && fd >= 0 ? fd : undefined;
 }
 
-/** 'stream', or the native backend to ask for ('auto' lets the addon pick the best one for the output). */
 /** Progress counts as activity for the socket's idle timeout, and is the caller's to watch. */
 function progressed(socket: Socket | undefined, plan: Plan, bytesSent: number): void {
   (socket as unknown as { _unrefTimer?: () => void } | undefined)?._unrefTimer?.();
@@ -148,6 +147,7 @@ function closedError(socket: Socket, bytesSent: number): TransferError {
   return streamDestroyed(bytesSent);
 }
 
+/** 'stream', or the native backend to ask for ('auto' lets the addon pick the best one for the output). */
 function chooseBackend(requested: string, target: Target): string {
   if (requested === 'auto') return target.fd !== undefined && binding ? 'auto' : 'stream';
   if (requested !== 'stream' && target.fd === undefined) {
@@ -173,9 +173,9 @@ function runNative(target: Target, file: OpenFile, range: { offset: bigint; coun
       plan.signal?.removeEventListener('abort', onAbort);
       socket?.removeListener('close', onClose);
     };
-    let transfer: ReturnType<typeof newTransfer>;
-    const newTransfer = () =>
-      new binding!.Transfer(
+    let transfer: NativeTransfer;
+    try {
+      transfer = new binding!.Transfer(
         target.fd!,
         file.fd,
         range.offset,
@@ -194,8 +194,6 @@ function runNative(target: Target, file: OpenFile, range: { offset: bigint; coun
           } else reject(systemError(errno, syscall, sent));
         },
       );
-    try {
-      transfer = newTransfer();
     } catch (error) {
       const e = error as { errno?: number; syscall?: string };
       return reject(e.errno ? systemError(e.errno, e.syscall ?? 'dup', 0) : Object.assign(error as Error, { bytesSent: 0 }));
