@@ -1,0 +1,95 @@
+// The results as one SVG chart: a Vega-Lite spec, compiled to Vega and
+// rendered headless with view.toSVG() (no canvas needed for SVG).
+'use strict';
+
+const { formatBytes, num } = require('./util');
+
+const COLORS = { zerocopy: '#1f77b4', baseline: '#ff7f0e', limit: '#2ca02c', peer: '#7f7f7f' };
+const KIND_LABELS = { zerocopy: 'zerocopy', baseline: 'Node streams', limit: 'kernel limit (C)', peer: 'other servers' };
+
+function panel(title, rows) {
+  const values = rows.map((r) => ({
+    name: r.name,
+    value: Number.isFinite(r.value) ? r.value : 0,
+    label: Number.isFinite(r.value) ? num(r.value) : r.note ?? 'n/a',
+    kind: KIND_LABELS[r.kind] ?? r.kind,
+  }));
+  return {
+    title: { text: title, anchor: 'start', fontSize: 13 },
+    data: { values },
+    width: 520,
+    height: { step: 18 },
+    encoding: {
+      y: { field: 'name', type: 'nominal', sort: null, title: null, axis: { labelLimit: 200 } },
+      x: { field: 'value', type: 'quantitative', title: null },
+    },
+    layer: [
+      {
+        mark: { type: 'bar' },
+        encoding: {
+          color: {
+            field: 'kind',
+            type: 'nominal',
+            scale: { domain: Object.values(KIND_LABELS), range: Object.keys(KIND_LABELS).map((k) => COLORS[k]) },
+            legend: { title: null, orient: 'top' },
+          },
+        },
+      },
+      { mark: { type: 'text', align: 'left', dx: 3, fontSize: 10 }, encoding: { text: { field: 'label' } } },
+    ],
+  };
+}
+
+function chartSpec(results) {
+  const { machine, date } = results;
+  const panels = [];
+  if (results.tcp) {
+    const rows = results.tcp.rows.map((r) => ({ ...r, name: r.kind === 'zerocopy' ? `sendFile ${r.method}` : r.method }));
+    const note = (r) => (r.ok ? undefined : 'failed');
+    panels.push(panel(`TCP over loopback, ${formatBytes(results.tcp.size)} file: GB/s (more is better)`, rows.map((r) => ({ ...r, value: r.gbps, note: note(r) }))));
+    panels.push(panel('TCP over loopback: sender CPU seconds per GB (less is better)', rows.map((r) => ({ ...r, value: r.cpuPerGB, note: note(r) }))));
+  }
+  if (results.http) {
+    const sizes = [...new Set(results.http.rows.map((r) => r.size))];
+    for (const size of sizes) {
+      const rows = results.http.rows.filter((r) => r.size === size);
+      const large = size >= results.http.large;
+      const note = (r) => (r.skipped ? 'skipped' : r.failed ? 'failed' : undefined);
+      panels.push(
+        panel(
+          `HTTP, ${formatBytes(size)} file: ${large ? 'GB/s' : 'requests/s'} (more is better)`,
+          rows.map((r) => ({ name: r.server, kind: r.kind, value: large ? r.gbps : r.rps, note: note(r) })),
+        ),
+      );
+    }
+  }
+  return {
+    $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
+    title: {
+      text: 'zerocopy benchmark',
+      subtitle: [
+        `${machine.cores} x ${machine.cpu}, ${machine.memoryGiB} GiB, ${machine.os} ${machine.arch}, Node ${machine.node}`,
+        `${date.slice(0, 10)}; ${results.options.rounds === 1 ? 'one round' : `medians of ${results.options.rounds} rounds`}; everything over loopback, every process on this one machine`,
+      ],
+      anchor: 'start',
+      fontSize: 16,
+    },
+    vconcat: panels,
+    spacing: 22,
+    config: { view: { stroke: null }, font: 'sans-serif', axis: { labelFontSize: 11 }, axisY: { minExtent: 140 } },
+    background: 'white',
+    padding: 12,
+  };
+}
+
+async function renderChart(results) {
+  const vl = await import('vega-lite');
+  const vega = await import('vega');
+  const spec = chartSpec(results);
+  const view = new vega.View(vega.parse(vl.compile(spec).spec), { renderer: 'none' });
+  const svg = await view.toSVG();
+  view.finalize();
+  return svg;
+}
+
+module.exports = { renderChart, chartSpec };

@@ -1,0 +1,212 @@
+// The HTTP benchmark: every server of peers.js in its own process, the
+// load generator in another: wrk for small files, bench/c/httpget.c (one
+// keep-alive connection, bodies discarded with recv(MSG_TRUNC)) for files
+// of LARGE and more, where wrk's 8 KiB reads would measure wrk.
+'use strict';
+
+const fs = require('node:fs');
+const http = require('node:http');
+const path = require('node:path');
+const { createHash } = require('node:crypto');
+const { CACHE, GB, MiB, compileC, cpuSeconds, median, run, lastJson, tail, ratio } = require('./util');
+const { servers, ensureApt } = require('./peers');
+
+const LARGE = 16 * MiB;
+
+const WRK_REPORT = `-- Written by bench/lib/http.js: wrk's summary as one JSON line.
+done = function(summary, latency, requests)
+  local e = summary.errors
+  io.write(string.format('{"requests":%d,"bytes":%d,"duration_us":%d,"connect":%d,"read":%d,"write":%d,"status":%d,"timeout":%d,"p50_us":%d,"p99_us":%d}\\n',
+    summary.requests, summary.bytes, summary.duration, e.connect, e.read, e.write, e.status, e.timeout,
+    latency:percentile(50), latency:percentile(99)))
+end
+`;
+
+/** GETs the file once and checks status, Content-Length and (below LARGE) every byte. */
+function verify(port, name, size, sha256) {
+  return new Promise((resolve, reject) => {
+    const req = http.get({ host: '127.0.0.1', port, path: `/${name}`, agent: false }, (res) => {
+      if (res.statusCode !== 200) {
+        res.resume();
+        return reject(new Error(`GET /${name} answered ${res.statusCode}`));
+      }
+      if (Number(res.headers['content-length']) !== size) {
+        res.destroy();
+        return reject(new Error(`GET /${name}: Content-Length ${res.headers['content-length']}, the file has ${size} bytes`));
+      }
+      if (size >= LARGE) {
+        // httpget checks each large response's length as it goes.
+        res.destroy();
+        return resolve();
+      }
+      const hash = createHash('sha256');
+      let bytes = 0;
+      res.on('data', (chunk) => {
+        bytes += chunk.length;
+        hash.update(chunk);
+      });
+      res.on('end', () => {
+        if (bytes !== size) reject(new Error(`GET /${name}: ${bytes} body bytes, the file has ${size}`));
+        else if (hash.digest('hex') !== sha256) reject(new Error(`GET /${name}: the body differs from the file`));
+        else resolve();
+      });
+      res.on('error', reject);
+    });
+    req.on('error', reject);
+    req.setTimeout(30000, () => req.destroy(new Error(`GET /${name}: no answer in 30 s`)));
+  });
+}
+
+/**
+ * One measurement of one server on one file: the load generator's own
+ * numbers, and the server's CPU seconds over the same span.
+ */
+async function load({ server, file, duration, connections, tools }) {
+  const pids = server.pids();
+  const cpu0 = cpuSeconds(pids);
+  let requests, seconds, problem;
+  if (file.size >= LARGE) {
+    const result = await run(tools.httpget, [String(server.port), `/${file.name}`, String(file.size), String(duration)], {
+      timeoutMs: (duration + 120) * 1000,
+    });
+    const out = lastJson(result.stdout);
+    if (!out) problem = result.timedOut ? 'httpget timed out' : `httpget failed: ${tail(result.stderr)}`;
+    else {
+      ({ requests, seconds } = out);
+      if (out.error) problem = `httpget: ${out.error}`;
+    }
+  } else {
+    const url = `http://127.0.0.1:${server.port}/${file.name}`;
+    const result = await run(tools.wrk, ['-t1', `-c${connections}`, `-d${duration}s`, '--timeout', '10s', '-s', tools.wrkScript, url], {
+      timeoutMs: (duration + 60) * 1000,
+    });
+    const out = lastJson(result.stdout);
+    if (!out) problem = result.timedOut ? 'wrk timed out' : `wrk failed: ${tail(result.stderr || result.stdout)}`;
+    else {
+      requests = out.requests;
+      seconds = out.duration_us / 1e6;
+      const errors = ['connect', 'read', 'write', 'status', 'timeout'].filter((k) => out[k] > 0).map((k) => `${out[k]} ${k === 'status' ? 'non-2xx/3xx' : k} errors`);
+      if (errors.length) problem = `wrk: ${errors.join(', ')}`;
+    }
+  }
+  const cpu = cpuSeconds(pids) - cpu0;
+  if (problem || !(requests > 0)) return { problem: problem ?? 'no request completed' };
+  const bytes = requests * file.size;
+  return { rps: requests / seconds, gbps: bytes / GB / seconds, cpuPerGB: cpu / (bytes / GB), cpuUsPerRequest: (cpu / requests) * 1e6, requests, seconds, cpu };
+}
+
+async function httpBench({ root, files, rounds, duration, connections, install, zerocopyVersion, log }) {
+  const needWrk = files.some((f) => f.size < LARGE);
+  const needGet = files.some((f) => f.size >= LARGE);
+  const tools = {};
+  let toolProblem;
+  if (needWrk) {
+    try {
+      tools.wrk = await ensureApt('wrk', 'wrk', { install });
+      tools.wrkScript = path.join(CACHE, 'wrk-report.lua');
+      fs.mkdirSync(CACHE, { recursive: true });
+      fs.writeFileSync(tools.wrkScript, WRK_REPORT);
+      const version = await run(tools.wrk, ['-v']);
+      tools.wrkVersion = (version.stdout.match(/wrk \S+/) ?? ['wrk'])[0];
+    } catch (error) {
+      toolProblem = `wrk: ${error.message}`;
+      log(`  no load generator for small files: ${toolProblem}`);
+    }
+  }
+  if (needGet) tools.httpget = await compileC('httpget');
+
+  const list = servers({ install, zerocopyVersion });
+  const entries = [];
+  for (const server of list) {
+    const entry = { name: server.name, kind: server.kind, version: undefined, skipped: undefined, server, running: undefined, problems: new Map() };
+    entries.push(entry);
+    try {
+      entry.version = await server.prepare();
+      entry.running = await server.start({ root });
+      log(`  ${server.name}: ${entry.version}, port ${entry.running.port}`);
+    } catch (error) {
+      entry.skipped = error.message;
+      log(`  ${server.name}: skipped: ${error.message}`);
+    }
+  }
+
+  const results = new Map(); // `${server}\0${file}` -> runs
+  try {
+    const live = entries.filter((e) => e.running);
+    // Check every answer once, and warm each server up (JIT, caches), untimed.
+    for (const file of files) {
+      if (file.size < LARGE && !tools.wrk) continue;
+      for (const entry of live) {
+        try {
+          await verify(entry.running.port, file.name, file.size, file.sha256);
+          const warm = await load({ server: entry.running, file, duration: 1, connections, tools });
+          if (warm.problem) throw new Error(`warm-up: ${warm.problem}`);
+        } catch (error) {
+          entry.problems.set(file.name, error.message);
+          log(`  ${entry.name} ${file.label}: FAILED ${error.message}`);
+        }
+      }
+    }
+    for (let round = 0; round < rounds; round++) {
+      for (const file of files) {
+        if (file.size < LARGE && !tools.wrk) continue;
+        const usable = live.filter((e) => !e.problems.has(file.name));
+        const order = usable.map((_, i) => usable[(i + round) % usable.length]);
+        for (const entry of order) {
+          const m = await load({ server: entry.running, file, duration, connections, tools });
+          const key = `${entry.name}\0${file.name}`;
+          if (!results.has(key)) results.set(key, []);
+          if (m.problem) {
+            entry.problems.set(file.name, m.problem);
+            log(`  round ${round + 1} ${file.label} ${entry.name}: FAILED ${m.problem}`);
+            continue;
+          }
+          results.get(key).push(m);
+          log(
+            `  round ${round + 1} ${file.label.padEnd(7)} ${entry.name.padEnd(18)} ${Math.round(m.rps).toString().padStart(7)} req/s ` +
+              `${m.gbps.toFixed(2).padStart(6)} GB/s ${m.cpuPerGB.toFixed(3).padStart(7)} CPU s/GB`,
+          );
+        }
+      }
+    }
+  } finally {
+    for (const entry of entries) await entry.running?.stop();
+  }
+
+  const rows = [];
+  for (const file of files) {
+    for (const entry of entries) {
+      const runs = results.get(`${entry.name}\0${file.name}`) ?? [];
+      const row = { server: entry.name, kind: entry.kind, version: entry.version, size: file.size, label: file.label, runs };
+      if (entry.skipped) row.skipped = entry.skipped;
+      else if (file.size < LARGE && !tools.wrk) row.skipped = toolProblem;
+      else if (entry.problems.has(file.name)) row.failed = entry.problems.get(file.name);
+      Object.assign(row, {
+        rps: median(runs.map((r) => r.rps)),
+        gbps: median(runs.map((r) => r.gbps)),
+        cpuPerGB: median(runs.map((r) => r.cpuPerGB)),
+        cpuUsPerRequest: median(runs.map((r) => r.cpuUsPerRequest)),
+      });
+      rows.push(row);
+    }
+    const send = rows.find((r) => r.size === file.size && r.server === 'send');
+    const nginx = rows.find((r) => r.size === file.size && r.server === 'nginx');
+    for (const row of rows.filter((r) => r.size === file.size)) {
+      row.rpsVsSend = ratio(row.rps, send?.rps);
+      row.gbpsVsNginx = ratio(row.gbps, nginx?.gbps);
+    }
+  }
+  return {
+    rounds,
+    duration,
+    connections,
+    loadGenerators: {
+      small: !needWrk ? undefined : tools.wrk ? `${tools.wrkVersion} -t1 -c${connections}` : `none (${toolProblem})`,
+      large: needGet ? 'bench/c/httpget.c, 1 keep-alive connection, bodies discarded with recv(MSG_TRUNC)' : undefined,
+    },
+    servers: entries.map((e) => ({ name: e.name, kind: e.kind, version: e.version, skipped: e.skipped })),
+    rows,
+  };
+}
+
+module.exports = { httpBench, LARGE };

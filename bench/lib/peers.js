@@ -1,0 +1,243 @@
+// The HTTP servers under test, each in a process of its own on loopback,
+// and the tools the benchmark needs (wrk, nginx, Bun), installed on demand:
+// wrk and nginx from Debian's packages with apt-get, Bun from the npm
+// package that carries its runtime, into .bench/bun.
+'use strict';
+
+const fs = require('node:fs');
+const os = require('node:os');
+const path = require('node:path');
+const { CACHE, ROOT, run, tail, which, startChild, stopChild, childPids, freePort } = require('./util');
+
+const SERVERS = path.join(__dirname, '..', 'servers');
+/** The Bun runtime the benchmark installs when there is no `bun` on PATH. */
+const BUN_SPEC = '^1';
+
+const installs = new Map();
+
+/** apt-get install PACKAGE unless BINARY is already there; resolves with the binary's path. */
+function ensureApt(pkg, binary, { install }) {
+  if (installs.has(pkg)) return installs.get(pkg);
+  const promise = (async () => {
+    let found = which(binary);
+    if (found) return found;
+    if (!install) throw new Error(`${binary} is not installed (--no-install)`);
+    if (process.getuid?.() !== 0) throw new Error(`${binary} is not installed, and apt-get install ${pkg} needs root`);
+    if (!which('apt-get')) throw new Error(`${binary} is not installed, and there is no apt-get to install ${pkg}`);
+    const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
+    const args = ['install', '-y', '--no-install-recommends', pkg];
+    let result = await run('apt-get', args, { env, timeoutMs: 600000 });
+    if (result.code !== 0) {
+      // Perhaps the package lists are missing or stale: once more after an update.
+      await run('apt-get', ['update'], { env, timeoutMs: 600000 });
+      result = await run('apt-get', args, { env, timeoutMs: 600000 });
+    }
+    found = which(binary);
+    if (!found) throw new Error(`apt-get install ${pkg} failed: ${tail(result.stderr || result.stdout)}`);
+    return found;
+  })();
+  installs.set(pkg, promise);
+  return promise;
+}
+
+function bunPackage() {
+  if (os.platform() !== 'linux') return undefined;
+  const glibc = process.report?.getReport?.().header?.glibcVersionRuntime;
+  const musl = glibc ? '' : '-musl';
+  if (os.arch() === 'arm64') return `@oven/bun-linux-aarch64${musl}`;
+  if (os.arch() !== 'x64') return undefined;
+  // Bun's default x64 build needs AVX2; its baseline build does not.
+  let avx2 = false;
+  try {
+    avx2 = /\bavx2\b/.test(fs.readFileSync('/proc/cpuinfo', 'utf8'));
+  } catch {}
+  return `@oven/bun-linux-x64${musl}${avx2 ? '' : '-baseline'}`;
+}
+
+/** A `bun` on PATH, or the runtime from npm in .bench/bun (installed there when missing). */
+async function ensureBun({ install }) {
+  const onPath = which('bun');
+  if (onPath) return onPath;
+  const pkg = bunPackage();
+  if (!pkg) throw new Error(`no Bun runtime package for ${os.platform()}-${os.arch()}`);
+  const prefix = path.join(CACHE, 'bun');
+  const binary = path.join(prefix, 'node_modules', ...pkg.split('/'), 'bin', 'bun');
+  if (!fs.existsSync(binary)) {
+    if (!install) throw new Error('bun is not installed (--no-install)');
+    fs.mkdirSync(prefix, { recursive: true });
+    if (!fs.existsSync(path.join(prefix, 'package.json'))) fs.writeFileSync(path.join(prefix, 'package.json'), '{ "private": true }\n');
+    const result = await run('npm', ['install', '--no-audit', '--no-fund', '--no-package-lock', '--ignore-scripts', `${pkg}@${BUN_SPEC}`], {
+      cwd: prefix,
+      timeoutMs: 600000,
+    });
+    if (!fs.existsSync(binary)) throw new Error(`npm install ${pkg} failed: ${tail(result.stderr || result.stdout)}`);
+    fs.chmodSync(binary, 0o755);
+  }
+  return binary;
+}
+
+function packageVersion(name) {
+  try {
+    return require(require.resolve(`${name}/package.json`, { paths: [ROOT] })).version;
+  } catch {
+    return undefined;
+  }
+}
+
+/** A Node server script from bench/servers, one process. */
+function nodeServer(script, args = []) {
+  return async ({ root }) => {
+    const { child, message } = await startChild(process.execPath, [path.join(SERVERS, script), root, ...args], { cwd: ROOT });
+    return { port: message.port, pids: () => [child.pid], stop: () => stopChild(child) };
+  };
+}
+
+function requireModule(name) {
+  return async () => {
+    const version = packageVersion(name);
+    if (!version) throw new Error(`npm package ${name} is not installed (npm install --include=dev)`);
+    return `${name} ${version}`;
+  };
+}
+
+/**
+ * The servers. `prepare` installs what is missing and resolves with a
+ * version string, or rejects with the reason the server is skipped.
+ * `start` resolves with its port, its process ids (for CPU time) and stop().
+ */
+function servers({ install, zerocopyVersion }) {
+  let nginxBinary;
+  let bunBinary;
+  return [
+    {
+      name: 'serveFile',
+      kind: 'zerocopy',
+      prepare: async () => `zerocopy ${zerocopyVersion}, node:http`,
+      start: nodeServer('zerocopy-servefile.js'),
+    },
+    {
+      name: 'serveStatic',
+      kind: 'zerocopy',
+      prepare: async () => `zerocopy ${zerocopyVersion}, node:http, defaults`,
+      start: nodeServer('zerocopy-servestatic.js'),
+    },
+    {
+      name: 'serveStatic cache',
+      kind: 'zerocopy',
+      prepare: async () => `zerocopy ${zerocopyVersion}, node:http, { cache: true }`,
+      start: nodeServer('zerocopy-servestatic.js', ['cache']),
+    },
+    {
+      name: 'send',
+      kind: 'peer',
+      prepare: async () => `${await requireModule('send')()}, node:http`,
+      start: nodeServer('send.js'),
+    },
+    {
+      name: '@fastify/static',
+      kind: 'peer',
+      prepare: async () => `${await requireModule('@fastify/static')()}, fastify ${packageVersion('fastify') ?? '?'}`,
+      start: nodeServer('fastify-static.js'),
+    },
+    {
+      name: 'Bun',
+      kind: 'peer',
+      prepare: async () => {
+        bunBinary = await ensureBun({ install });
+        const result = await run(bunBinary, ['--version'], { timeoutMs: 20000 });
+        if (result.code !== 0) throw new Error(`bun --version failed: ${tail(result.stderr)}`);
+        return `Bun ${result.stdout.trim()}, Bun.serve + Bun.file`;
+      },
+      start: async ({ root }) => {
+        const { child, message } = await startChild(bunBinary, [path.join(SERVERS, 'bun.js'), root], { cwd: ROOT });
+        return { port: message.port, pids: () => [child.pid], stop: () => stopChild(child) };
+      },
+    },
+    {
+      name: 'nginx',
+      kind: 'peer',
+      prepare: async () => {
+        nginxBinary = await ensureApt('nginx', 'nginx', { install });
+        const result = await run(nginxBinary, ['-v'], { timeoutMs: 20000 });
+        return `${(result.stderr.match(/nginx\/\S+/) ?? ['nginx'])[0]}, sendfile on, tcp_nopush on, 1 worker`;
+      },
+      start: async ({ root }) => {
+        const dir = path.join(CACHE, 'nginx');
+        fs.mkdirSync(path.join(dir, 'temp'), { recursive: true });
+        stopStaleNginx(dir);
+        const port = await freePort();
+        const conf = path.join(dir, 'nginx.conf');
+        fs.writeFileSync(conf, nginxConfig({ dir, root, port }));
+        const { child } = await startChild(nginxBinary, ['-p', dir, '-e', path.join(dir, 'error.log'), '-c', conf], { waitForJson: false });
+        // Ready when it answers.
+        const deadline = Date.now() + 20000;
+        for (;;) {
+          if (child.exitCode !== null) throw new Error(`nginx exited: ${tail(fs.readFileSync(path.join(dir, 'error.log'), 'utf8'))}`);
+          try {
+            await fetch(`http://127.0.0.1:${port}/`, { method: 'HEAD' });
+            break;
+          } catch {
+            if (Date.now() > deadline) {
+              await stopChild(child);
+              throw new Error('nginx did not answer within 20 s');
+            }
+            await new Promise((r) => setTimeout(r, 100));
+          }
+        }
+        const workers = childPids(child.pid);
+        return { port, pids: () => [child.pid, ...workers], stop: () => stopChild(child) };
+      },
+    },
+  ];
+}
+
+/**
+ * An nginx left running by an earlier bench that was killed outright (its
+ * master is not our child, so nothing else would stop it): only one whose
+ * command line names this bench's own config.
+ */
+function stopStaleNginx(dir) {
+  let pid;
+  try {
+    pid = Number(fs.readFileSync(path.join(dir, 'nginx.pid'), 'utf8').trim());
+    const cmdline = fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8');
+    if (pid > 0 && cmdline.includes(path.join(dir, 'nginx.conf'))) process.kill(pid, 'SIGTERM');
+  } catch {}
+}
+
+/**
+ * nginx as a file server should be set up: sendfile on, tcp_nopush on, no
+ * access log. One worker process, as every other server here is one
+ * process (the Node servers run JavaScript on one thread; Bun serves on one).
+ * keepalive_requests is raised from 1000 so that, as with Node's and Bun's
+ * servers, connections are not closed every 1000 requests.
+ */
+function nginxConfig({ dir, root, port }) {
+  const temp = (name) => `${name}_temp_path ${path.join(dir, 'temp', name)};`;
+  return `# Written by bench/lib/peers.js for one benchmark run.
+${process.getuid?.() === 0 ? 'user root root;\n' : ''}daemon off;
+master_process on;
+worker_processes 1;
+pid ${path.join(dir, 'nginx.pid')};
+error_log ${path.join(dir, 'error.log')} warn;
+events { worker_connections 1024; }
+http {
+  sendfile on;
+  tcp_nopush on;
+  access_log off;
+  keepalive_requests 1000000;
+  default_type application/octet-stream;
+  ${temp('client_body')}
+  ${temp('proxy')}
+  ${temp('fastcgi')}
+  ${temp('uwsgi')}
+  ${temp('scgi')}
+  server {
+    listen 127.0.0.1:${port};
+    root ${root};
+  }
+}
+`;
+}
+
+module.exports = { servers, ensureApt };

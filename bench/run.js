@@ -1,0 +1,324 @@
+#!/usr/bin/env node
+// `npm run bench` (and `zerocopy bench`): zerocopy against Node's streams,
+// the kernel's own limit, and other file servers, on this machine.
+// Never part of `npm test`: it takes minutes, installs peers on demand, and
+// its numbers depend on the machine and what else runs on it.
+'use strict';
+
+const fs = require('node:fs');
+const os = require('node:os');
+const path = require('node:path');
+const { createHash } = require('node:crypto');
+const { parseArgs } = require('node:util');
+const { ROOT, GiB, KiB, UsageError, parseSize, formatBytes, generateFile, warmPageCache, machine, printTable, fixed, num } = require('./lib/util');
+
+const USAGE = `usage: npm run bench -- [options]
+       zerocopy bench [options]
+       node bench/run.js [options]
+
+Loopback TCP: sends one file from the page cache to a C receiver that
+discards with recv(MSG_TRUNC), with every sendFile() backend of this
+machine, stream.pipeline(fs.createReadStream(), socket), and a C sendfile(2)
+loop (the kernel's own limit), each sender in its own process. GB/s and
+sender CPU seconds per GB, medians over rounds that alternate the methods.
+
+HTTP: serveFile, serveStatic (with and without its descriptor cache), send,
+@fastify/static, Bun (Bun.serve + Bun.file) and nginx (sendfile on,
+tcp_nopush on), each in its own process on loopback, loaded by wrk (small
+files) or a C client that discards bodies (large files) in another.
+Requests/s, GB/s, server CPU seconds per GB. wrk and nginx are installed
+with apt-get, and Bun from npm into .bench/, when missing; a server that
+cannot be had is reported as skipped.
+
+Options:
+  --size N          TCP file size: bytes, or with K, M or G (binary); default 1G
+  --rounds N        rounds, alternating the methods; medians are reported;
+                    default 5
+  --only WHAT       tcp or http; default both
+  --http-sizes L    HTTP file sizes, comma-separated; default 4k,100k,1g
+  --duration S      seconds per HTTP measurement; default 5
+  --connections N   wrk connections for small files; default 32
+  --out DIR         where latest.json and chart.svg go; default bench/results
+  --no-install      do not install missing peers (they are reported skipped)
+  --help            this text
+
+Machine-dependent: run it on a quiet machine. Exit status: 0 ran (targets
+met or not: the table says), 1 failed, 2 usage error.`;
+
+function parseCommandLine(argv) {
+  let values;
+  try {
+    ({ values } = parseArgs({
+      args: argv,
+      options: {
+        size: { type: 'string', default: '1G' },
+        rounds: { type: 'string', default: '5' },
+        only: { type: 'string' },
+        'http-sizes': { type: 'string', default: '4k,100k,1g' },
+        duration: { type: 'string', default: '5' },
+        connections: { type: 'string', default: '32' },
+        out: { type: 'string', default: path.join(__dirname, 'results') },
+        'no-install': { type: 'boolean', default: false },
+        help: { type: 'boolean', short: 'h', default: false },
+      },
+      strict: true,
+      allowPositionals: false,
+    }));
+  } catch (error) {
+    throw new UsageError(error.message.split('\n')[0]);
+  }
+  if (values.help) return { help: true };
+  const integer = (name, min, max) => {
+    const text = values[name];
+    if (!/^\d+$/.test(text) || Number(text) < min || Number(text) > max) throw new UsageError(`--${name}: expected an integer from ${min} to ${max}, got '${text}'`);
+    return Number(text);
+  };
+  if (values.only !== undefined && !['tcp', 'http'].includes(values.only)) throw new UsageError(`--only: expected tcp or http, got '${values.only}'`);
+  const httpSizes = values['http-sizes']
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean)
+    .map((text) => ({ text: text.toLowerCase(), size: parseSize(text, 'http-sizes') }));
+  if (httpSizes.length === 0) throw new UsageError('--http-sizes: name at least one size');
+  return {
+    size: parseSize(values.size),
+    rounds: integer('rounds', 1, 1000),
+    only: values.only,
+    httpSizes: [...new Map(httpSizes.map((s) => [s.size, s])).values()],
+    duration: integer('duration', 1, 3600),
+    connections: integer('connections', 1, 10000),
+    out: path.resolve(values.out),
+    install: !values['no-install'],
+  };
+}
+
+const log = (line) => console.log(line);
+const kindName = (r) => (r.kind === 'zerocopy' ? `sendFile ${r.method}` : r.method);
+const times = (x) => (Number.isFinite(x) ? `${x.toFixed(2)}x` : '-');
+
+function printTcp(tcp) {
+  console.log(`\nLoopback TCP, ${formatBytes(tcp.size)} file from the page cache, ${tcp.rounds === 1 ? 'one round' : `medians of ${tcp.rounds} rounds`}:\n`);
+  printTable(
+    [
+      { title: 'method', key: 'name' },
+      { title: 'GB/s', key: 'gbps', align: 'right' },
+      { title: 'CPU s/GB', key: 'cpu', align: 'right' },
+      { title: '(user', key: 'user', align: 'right' },
+      { title: 'sys)', key: 'sys', align: 'right' },
+      { title: 'GB/s vs pipeline', key: 'vsPipe', align: 'right' },
+      { title: 'GB/s vs C', key: 'vsC', align: 'right' },
+      { title: 'CPU vs C', key: 'cpuVsC', align: 'right' },
+      { title: 'status', key: 'status' },
+    ],
+    tcp.rows.map((r) => ({
+      name: kindName(r),
+      gbps: fixed(r.gbps, 2),
+      cpu: fixed(r.cpuPerGB, 3),
+      user: fixed(r.userPerGB, 3),
+      sys: fixed(r.systemPerGB, 3),
+      vsPipe: times(r.gbpsVsPipeline),
+      vsC: times(r.gbpsVsC),
+      cpuVsC: times(r.cpuVsC),
+      status: r.ok ? 'ok' : `FAILED: ${r.problems[0] ?? 'no run'}`,
+    })),
+  );
+  console.log(
+    [
+      '',
+      '  GB/s: 10^9 bytes per wall second, from connected until the receiver has counted the last byte.',
+      "  CPU s/GB: the sending process's user+system CPU seconds per 10^9 bytes (every thread; getrusage in C,",
+      '  process.cpuUsage() in Node); on loopback that includes the kernel work of delivering to the receiver.',
+    ].join('\n'),
+  );
+}
+
+function printHttp(httpResults) {
+  const sizes = [...new Set(httpResults.rows.map((r) => r.size))];
+  const { small, large } = httpResults.loadGenerators;
+  const load = [small && `${small} (files under ${formatBytes(httpResults.large)})`, large && `${large} (larger files)`].filter(Boolean).join('; ');
+  console.log(`\nHTTP on loopback, ${httpResults.rounds === 1 ? 'one round' : `medians of ${httpResults.rounds} rounds`} of ${httpResults.duration} s; load: ${load}:`);
+  for (const size of sizes) {
+    console.log(`\n  ${formatBytes(size)} file:\n`);
+    printTable(
+      [
+        { title: 'server', key: 'server' },
+        { title: 'req/s', key: 'rps', align: 'right' },
+        { title: 'GB/s', key: 'gbps', align: 'right' },
+        { title: 'CPU s/GB', key: 'cpu', align: 'right' },
+        { title: 'CPU us/req', key: 'us', align: 'right' },
+        { title: 'req/s vs send', key: 'vsSend', align: 'right' },
+        { title: 'GB/s vs nginx', key: 'vsNginx', align: 'right' },
+        { title: 'status', key: 'status' },
+      ],
+      httpResults.rows
+        .filter((r) => r.size === size)
+        .map((r) => ({
+          server: r.server,
+          rps: num(r.rps),
+          gbps: fixed(r.gbps, 3),
+          cpu: num(r.cpuPerGB),
+          us: num(r.cpuUsPerRequest),
+          vsSend: times(r.rpsVsSend),
+          vsNginx: times(r.gbpsVsNginx),
+          status: r.skipped ? `skipped: ${r.skipped}` : r.failed ? `FAILED: ${r.failed}` : 'ok',
+        })),
+      '    ',
+    );
+  }
+  console.log('\n  Servers (each one process on 127.0.0.1):');
+  for (const s of httpResults.servers) console.log(`    ${s.name}: ${s.skipped ? `skipped: ${s.skipped}` : s.version}`);
+  console.log(
+    [
+      '',
+      '  GB/s: file bytes (not headers) per second. CPU s/GB and us/req: user+system CPU of the server process(es)',
+      '  (/proc/<pid>/stat; nginx: master and worker) over the measurement, per 10^9 file bytes and per request.',
+    ].join('\n'),
+  );
+}
+
+/** The issue's targets, as measured in this run. */
+function targets(results) {
+  const out = [];
+  const add = (target, value, goal, pass, note) =>
+    out.push({ target, measured: Number.isFinite(value) ? value : null, goal, met: Number.isFinite(value) ? pass(value) : null, note });
+  const tcp = results.tcp;
+  if (tcp) {
+    const first = tcp.rows.find((r) => r.kind === 'zerocopy');
+    add(`sendFile (${first.method}) over loopback: GB/s vs the C loop`, first.gbpsVsC, '>= 0.90x', (v) => v >= 0.9);
+    add(`sendFile (${first.method}) over loopback: CPU s/GB vs the C loop`, first.cpuVsC, '<= 1.10x', (v) => v <= 1.1);
+  }
+  const http = results.http;
+  const row = (server, size) => http?.rows.find((r) => r.server === server && r.size === size);
+  const why = (size, ...peers) => {
+    if (!http) return 'HTTP not run';
+    const r = row('serveFile', size) ?? row('serveStatic', size);
+    if (!r) return `${formatBytes(size)} not in --http-sizes`;
+    for (const p of peers) {
+      const pr = row(p, size);
+      if (pr?.skipped) return `${p} skipped: ${pr.skipped}`;
+      if (pr?.failed) return `${p} failed: ${pr.failed}`;
+    }
+    return undefined;
+  };
+  add('serveFile at 1 GiB: GB/s vs nginx', row('serveFile', GiB)?.gbpsVsNginx, '>= 0.85x', (v) => v >= 0.85, why(GiB, 'serveFile', 'nginx'));
+  const bun = row('Bun', GiB);
+  add('serveFile at 1 GiB: GB/s vs Bun', bun && row('serveFile', GiB).gbps / bun.gbps, '> 1.00x', (v) => v > 1, why(GiB, 'serveFile', 'Bun'));
+  add('serveStatic at 100 KiB: req/s vs send', row('serveStatic', 100 * KiB)?.rpsVsSend, '>= 2.00x', (v) => v >= 2, why(100 * KiB, 'serveStatic', 'send'));
+  add('serveStatic at 4 KiB: req/s vs send', row('serveStatic', 4 * KiB)?.rpsVsSend, '>= 1.30x', (v) => v >= 1.3, why(4 * KiB, 'serveStatic', 'send'));
+  return out;
+}
+
+function printTargets(list) {
+  console.log('\nTargets (ratios measured side by side in this run):\n');
+  printTable(
+    [
+      { title: 'target', key: 'target' },
+      { title: 'measured', key: 'measured', align: 'right' },
+      { title: 'goal', key: 'goal', align: 'right' },
+      { title: 'met', key: 'met' },
+    ],
+    list.map((t) => ({
+      target: t.target,
+      measured: t.measured === null ? '-' : `${t.measured.toFixed(2)}x`,
+      goal: t.goal,
+      met: t.met === null ? `not measured${t.note ? ` (${t.note})` : ''}` : t.met ? 'yes' : 'NO',
+    })),
+  );
+}
+
+async function main() {
+  let options;
+  try {
+    options = parseCommandLine(process.argv.slice(2));
+  } catch (error) {
+    if (!(error instanceof UsageError)) throw error;
+    process.stderr.write(`bench: ${error.message} (try --help)\n`);
+    process.exit(2);
+  }
+  if (options.help) {
+    console.log(USAGE);
+    return;
+  }
+
+  const { capabilities } = require(ROOT);
+  const caps = capabilities();
+  const zerocopyVersion = require(path.join(ROOT, 'package.json')).version;
+  const date = new Date().toISOString();
+  const info = machine();
+  console.log(
+    `machine: ${info.cores} x ${info.cpu}, ${info.memoryGiB} GiB, ${info.os} ${info.arch}; Node ${info.node}; zerocopy ${zerocopyVersion} ` +
+      `(backends: ${caps.backends.join(', ')}${caps.native ? '' : `; addon not loaded: ${caps.loadError}`}); ${date}`,
+  );
+
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'zerocopy-bench-'));
+  fs.chmodSync(dir, 0o755); // nginx's worker reads the files
+  process.on('exit', () => fs.rmSync(dir, { recursive: true, force: true }));
+  for (const signal of ['SIGINT', 'SIGTERM']) process.on(signal, () => process.exit(128 + os.constants.signals[signal]));
+
+  const runTcp = options.only !== 'http';
+  const runHttp = options.only !== 'tcp';
+  const need = (runTcp ? options.size : 0) + (runHttp ? options.httpSizes.reduce((a, s) => a + s.size, 0) : 0);
+  const free = fs.statfsSync(dir);
+  if (free.bavail * free.bsize < need * 1.05) throw new Error(`${os.tmpdir()} has ${formatBytes(free.bavail * free.bsize)} free, the files need ${formatBytes(need)}`);
+
+  const results = { date, machine: info, zerocopy: { version: zerocopyVersion, capabilities: caps }, options: { ...options, out: undefined } };
+
+  if (runTcp) {
+    const file = path.join(dir, 'tcp.bin');
+    log(`\n[tcp] writing a ${formatBytes(options.size)} file in ${dir}`);
+    generateFile(file, options.size);
+    warmPageCache(file);
+    const { tcpBench } = require('./lib/tcp');
+    log(`[tcp] ${options.rounds} rounds: ${[...caps.backends.map((b) => `sendFile ${b}`), 'stream.pipeline', 'C sendfile(2) loop'].join(', ')}`);
+    results.tcp = await tcpBench({ file, size: options.size, rounds: options.rounds, backends: caps.backends, log });
+  }
+
+  if (runHttp) {
+    const root = path.join(dir, 'www');
+    fs.mkdirSync(root, { mode: 0o755 });
+    const files = [];
+    log('');
+    for (const { text, size } of options.httpSizes) {
+      const name = `${text}.bin`;
+      const file = path.join(root, name);
+      log(`[http] writing ${name} (${formatBytes(size)})`);
+      generateFile(file, size);
+      warmPageCache(file);
+      const sha256 = size < 64 * 1024 * 1024 ? createHash('sha256').update(fs.readFileSync(file)).digest('hex') : undefined;
+      files.push({ name, size, label: formatBytes(size), sha256 });
+    }
+    const { httpBench, LARGE } = require('./lib/http');
+    log('[http] servers:');
+    results.http = await httpBench({
+      root,
+      files,
+      rounds: options.rounds,
+      duration: options.duration,
+      connections: options.connections,
+      install: options.install,
+      zerocopyVersion,
+      log,
+    });
+    results.http.large = LARGE;
+  }
+
+  results.targets = targets(results);
+  if (results.tcp) printTcp(results.tcp);
+  if (results.http) printHttp(results.http);
+  printTargets(results.targets);
+
+  fs.mkdirSync(options.out, { recursive: true });
+  const jsonFile = path.join(options.out, 'latest.json');
+  fs.writeFileSync(jsonFile, `${JSON.stringify(results, null, 2)}\n`);
+  const { renderChart } = require('./lib/chart');
+  const svgFile = path.join(options.out, 'chart.svg');
+  fs.writeFileSync(svgFile, await renderChart(results));
+  console.log(`\nwrote ${path.relative(process.cwd(), jsonFile) || jsonFile} and ${path.relative(process.cwd(), svgFile) || svgFile}`);
+  const failed = (results.tcp?.rows ?? []).some((r) => !r.ok);
+  if (failed) process.exitCode = 1;
+}
+
+main().catch((error) => {
+  console.error(`bench: ${error?.stack ?? error}`);
+  process.exit(1);
+});
