@@ -1,6 +1,6 @@
 // zerocopy: send a file to a socket, pipe or file without copying it
 // through JavaScript, on every system Node runs on.
-import { fstat } from 'node:fs';
+import { fstat, fstatSync } from 'node:fs';
 import { open } from 'node:fs/promises';
 import type { Socket } from 'node:net';
 import { arch, platform } from 'node:os';
@@ -93,7 +93,9 @@ async function openInput(input: Input): Promise<OpenFile> {
     fd = input.fd;
   }
   try {
-    const st = await fstatAsync(fd, { bigint: true });
+    // An open descriptor's fstat reads the inode the kernel already holds:
+    // no reason to pay a threadpool round trip for it.
+    const st = input.kind === 'fd' ? fstatSync(fd, { bigint: true }) : await fstatAsync(fd, { bigint: true });
     if (st.isDirectory()) throw systemError(21 /* EISDIR */, 'read');
     if (!st.isFile()) throw invalidArgValue('input', input.kind === 'path' ? input.path : fd, 'must be a regular file');
     return { fd, size: st.size, close };

@@ -1,5 +1,6 @@
-/* Linux: sendfile(2) for the file part; headers and trailers go out with
- * writev(2), held together with the file by TCP_CORK on TCP sockets. */
+/* Linux: sendfile(2) for the file part. On TCP, headers go out with
+ * MSG_MORE and trailers inside a TCP_CORK, so that both leave in the same
+ * segments as the file; elsewhere headers and trailers go by writev(2). */
 #define _GNU_SOURCE
 #include "../zerocopy.h"
 
@@ -7,6 +8,7 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <sys/sendfile.h>
+#include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -15,8 +17,9 @@ static int set_cork(int fd, int on) {
 }
 
 static int linux_begin(zc_transfer *t) {
-  if (t->out_kind != ZC_OUT_TCP || (t->nheaders == 0 && t->ntrailers == 0))
-    return 0;
+  /* Headers alone are held back by MSG_MORE (see linux_step); trailers
+   * follow the file in a call of their own, so they need the cork. */
+  if (t->out_kind != ZC_OUT_TCP || t->ntrailers == 0) return 0;
   int corked = 0;
   socklen_t len = sizeof corked;
   t->call = "setsockopt";
@@ -27,6 +30,20 @@ static int linux_begin(zc_transfer *t) {
   int err = set_cork(t->out_fd, 1);
   if (err == 0) t->cork_restore = 1;
   return err;
+}
+
+/* Headers with MSG_MORE: the kernel holds them for the file's first bytes,
+ * and sendfile pushes when it ends, so a small response leaves as one
+ * segment without the two setsockopt calls of a cork. */
+static int send_headers_more(zc_transfer *t, uint64_t *moved) {
+  struct msghdr msg;
+  memset(&msg, 0, sizeof msg);
+  msg.msg_iov = t->headers;
+  msg.msg_iovlen = t->nheaders < ZC_IOV_BATCH ? t->nheaders : ZC_IOV_BATCH;
+  t->call = "sendmsg";
+  ssize_t n = sendmsg(t->out_fd, &msg, MSG_MORE | MSG_NOSIGNAL);
+  *moved = n < 0 ? 0 : (uint64_t)n;
+  return n < 0 ? errno : 0;
 }
 
 static void linux_end(zc_transfer *t) {
@@ -54,6 +71,8 @@ static ssize_t file_to_file(zc_transfer *t, size_t len) {
 }
 
 static int linux_step(zc_transfer *t, uint64_t *moved) {
+  if (t->nheaders > 0 && t->remaining > 0 && t->out_kind == ZC_OUT_TCP)
+    return send_headers_more(t, moved);
   if (t->nheaders > 0 || t->remaining == 0) return zc_write_buffers(t, moved);
   size_t len = (size_t)zc_file_chunk(t);
   ssize_t n;

@@ -5,13 +5,17 @@
 #include <poll.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <vector>
 
 namespace {
 
-// Bytes one step run may move before the driver reports progress (the
-// socket's idle timer) and turns to other transfers.
+// Bytes one step run may move before the driver turns to other transfers.
 constexpr uint64_t kRunBudget = 32ull << 20;
+
+// Progress reports wake the event loop; they refresh idle timers and feed
+// progress displays, for which a few a second are plenty.
+constexpr auto kReportEvery = std::chrono::milliseconds(100);
 
 int MakeWakePipe(int fds[2]) {
   if (pipe(fds) != 0) return errno;
@@ -147,7 +151,11 @@ void Driver::Run() {
       if (job->aborted) r = ECANCELED;
       if (r == EAGAIN || r == EINPROGRESS) {
         waiting_[job->id] = job;
-        if (sent != before) Post(job->id, EINPROGRESS, sent);
+        auto now = std::chrono::steady_clock::now();
+        if (sent != before && now - job->reported >= kReportEvery) {
+          job->reported = now;
+          Post(job->id, EINPROGRESS, sent);
+        }
       } else {
         Post(job->id, r, sent);
       }

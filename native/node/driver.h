@@ -9,6 +9,7 @@
 #include <napi.h>
 
 #include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <map>
@@ -22,6 +23,7 @@ struct DriverJob {
   const zc_backend* backend = nullptr;
   zc_transfer* t = nullptr;
   std::atomic<bool> aborted{false};
+  std::chrono::steady_clock::time_point reported{};  // last progress report
 };
 
 class Driver {
