@@ -6,9 +6,11 @@
 // directory renamed) is noticed too. A descriptor in use by a response stays
 // open until that response is done with it.
 import { stat as statPath } from 'node:fs/promises';
-import { watch, type FSWatcher, type Stats } from 'node:fs';
+import { constants as fsConstants, fstatSync, watch, type FSWatcher, type Stats } from 'node:fs';
 import { open, type FileHandle } from 'node:fs/promises';
-import { OPEN_FLAGS } from './serve.js';
+
+/** Open flags: never block on a FIFO someone left where a file was expected. */
+const OPEN_FLAGS = fsConstants.O_RDONLY | (fsConstants.O_NONBLOCK ?? 0);
 
 export interface OpenedFile {
   handle: FileHandle;
@@ -39,11 +41,13 @@ interface Entry {
 }
 
 /** Opens `path`: a regular file stays open for the caller; anything else is closed at once. */
-async function openFresh(path: string): Promise<{ handle: FileHandle; stat: Stats } | { kind: 'directory' } | { kind: 'other' }> {
+export async function openFresh(path: string): Promise<{ handle: FileHandle; stat: Stats } | { kind: 'directory' } | { kind: 'other' }> {
   const handle = await open(path, OPEN_FLAGS);
   let keep = false;
   try {
-    const stat = await handle.stat();
+    // fstat of an open descriptor reads the inode the kernel already holds:
+    // not worth a second threadpool round trip per request.
+    const stat = fstatSync(handle.fd);
     if (stat.isDirectory()) return { kind: 'directory' };
     if (!stat.isFile()) return { kind: 'other' };
     keep = true;

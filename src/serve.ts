@@ -4,8 +4,8 @@
 // or TLS: the head travels as sendFile's `headers`) or through the response's
 // own write() (HTTP/2, and responses wrapped by middleware).
 import { randomBytes } from 'node:crypto';
-import { constants as fsConstants, type Stats } from 'node:fs';
-import { open, type FileHandle } from 'node:fs/promises';
+import type { Stats } from 'node:fs';
+import type { FileHandle } from 'node:fs/promises';
 import { STATUS_CODES, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { Http2ServerRequest, Http2ServerResponse } from 'node:http2';
 import { extname } from 'node:path';
@@ -15,6 +15,7 @@ import fresh from 'fresh';
 import mime from 'mime-types';
 import parseRange from 'range-parser';
 import { AbortError, invalidArgType, invalidArgValue, streamDestroyed, type TransferError } from './errors.js';
+import { openFresh } from './file-cache.js';
 import { canWriteRaw, endTakenOver, responseSocket, responseTurn, takeHead } from './http1.js';
 import { sendFile } from './index.js';
 import { sendStream } from './stream.js';
@@ -489,8 +490,6 @@ export async function respond(req: ServeRequest, res: ServeResponse, rep: Repres
 
 // --- Opening --------------------------------------------------------------------
 
-/** Open flags: never block on a FIFO someone left where a file was expected. */
-export const OPEN_FLAGS = fsConstants.O_RDONLY | (fsConstants.O_NONBLOCK ?? 0);
 
 /** The status for an error opening a file: 404 for what does not exist, 403 for what may not be read. */
 export function openErrorStatus(error: unknown): number | undefined {
@@ -531,17 +530,17 @@ export async function serveFile(req: ServeRequest, res: ServeResponse, path: str
   await responseTurn(req, res);
   if (file.includes('\0')) return writeError(req, res, 404);
 
-  let handle: FileHandle;
+  let opened: Awaited<ReturnType<typeof openFresh>>;
   try {
-    handle = await open(file, OPEN_FLAGS);
+    opened = await openFresh(file);
   } catch (error) {
     const status = openErrorStatus(error);
     if (status === undefined) throw error;
     return writeError(req, res, status);
   }
+  if ('kind' in opened) return writeError(req, res, 404);
+  const { handle, stat } = opened;
   try {
-    const stat = await handle.stat();
-    if (!stat.isFile()) return await writeError(req, res, 404);
     return await respond(req, res, { fd: handle, stat, name: file }, settings);
   } finally {
     await handle.close();
