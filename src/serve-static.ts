@@ -233,7 +233,7 @@ export function serveStatic(root: string, options?: ServeStaticOptions): StaticH
       await respond(
         req,
         res,
-        { fd: file.handle, stat: file.stat, name: servedPath, encoding: chosen.encoding, varyEncoding: precompressed.length > 0 },
+        { fd: file.fd, stat: file.stat, name: servedPath, encoding: chosen.encoding, varyEncoding: precompressed.length > 0 },
         settings,
       );
     } catch (error) {

@@ -4,7 +4,7 @@
 // or TLS: the head travels as sendFile's `headers`) or through the response's
 // own write() (HTTP/2, and responses wrapped by middleware).
 import { randomBytes } from 'node:crypto';
-import type { Stats } from 'node:fs';
+import { closeSync, type Stats } from 'node:fs';
 import type { FileHandle } from 'node:fs/promises';
 import { STATUS_CODES, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { Http2ServerRequest, Http2ServerResponse } from 'node:http2';
@@ -539,10 +539,10 @@ export async function serveFile(req: ServeRequest, res: ServeResponse, path: str
     return writeError(req, res, status);
   }
   if ('kind' in opened) return writeError(req, res, 404);
-  const { handle, stat } = opened;
+  const { fd, stat } = opened;
   try {
-    return await respond(req, res, { fd: handle, stat, name: file }, settings);
+    return await respond(req, res, { fd, stat, name: file }, settings);
   } finally {
-    await handle.close();
+    closeSync(fd);
   }
 }
