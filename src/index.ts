@@ -114,14 +114,21 @@ function fileRange(plan: Plan, size: bigint): { offset: bigint; count: bigint } 
   return { offset: plan.offset, count };
 }
 
-interface Target {
-  /** The output descriptor, or undefined where only the stream backend can write. */
-  fd: number | undefined;
-  raw?: RawWriter;
-  socket?: Socket;
-}
+type Target = { kind: 'fd'; fd: number } | { kind: 'socket'; socket: Socket; raw: RawWriter };
 
-function socketFd(socket: Socket): number | undefined {
+/**
+ * The descriptor to hand to the addon, or undefined where only the stream
+ * backend can write (TLS, a socket without a handle).
+ *
+ * A socket's descriptor number is read here and used in the same tick,
+ * never kept across an await: Node closes a destroyed socket's descriptor at
+ * once, and the next connection may be given the same number. The addon
+ * duplicates it before this tick ends, so from then on it is ours.
+ */
+function outputFd(target: Target): number | undefined {
+  if (target.kind === 'fd') return target.fd;
+  const { socket } = target;
+  if (socket.destroyed) throw closedError(socket, 0);
   if ((socket as { encrypted?: boolean }).encrypted) return undefined; // raw writes would skip TLS
   const fd = (socket as unknown as { _handle?: { fd?: number } })._handle?.fd;
   return typeof fd === 'number' && fd >= 0 ? fd : undefined;
@@ -150,16 +157,17 @@ function closedError(socket: Socket, bytesSent: number): TransferError {
 }
 
 /** 'stream', or the native backend to ask for ('auto' lets the addon pick the best one for the output). */
-function chooseBackend(requested: string, target: Target): string {
-  if (requested === 'auto') return target.fd !== undefined && binding ? 'auto' : 'stream';
-  if (requested !== 'stream' && target.fd === undefined) {
+function chooseBackend(requested: string, fd: number | undefined): string {
+  if (requested === 'auto') return fd !== undefined && binding ? 'auto' : 'stream';
+  if (requested !== 'stream' && fd === undefined) {
     throw invalidArgValue('options.backend', requested, 'cannot write to a socket without its own descriptor (TLS, or not connected); use \'stream\'');
   }
   return requested;
 }
 
-function runNative(target: Target, file: OpenFile, range: { offset: bigint; count: bigint }, plan: Plan, backend: string): Promise<SendFileResult> {
-  const { socket } = target;
+/** Runs the transfer in the addon. `fd` must have been read from the target in this same tick (see outputFd). */
+function runNative(target: Target, fd: number, file: OpenFile, range: { offset: bigint; count: bigint }, plan: Plan, backend: string): Promise<SendFileResult> {
+  const socket = target.kind === 'socket' ? target.socket : undefined;
   return new Promise((resolve, reject) => {
     let why: 'signal' | 'destroyed' | undefined;
     const onAbort = () => {
@@ -178,7 +186,7 @@ function runNative(target: Target, file: OpenFile, range: { offset: bigint; coun
     let transfer: NativeTransfer;
     try {
       transfer = new binding!.Transfer(
-        target.fd!,
+        fd,
         file.fd,
         range.offset,
         range.count,
@@ -207,10 +215,11 @@ function runNative(target: Target, file: OpenFile, range: { offset: bigint; coun
 }
 
 function runStream(target: Target, file: OpenFile, range: { offset: bigint; count: bigint }, plan: Plan): Promise<number> {
-  const { socket, raw } = target;
+  const socket = target.kind === 'socket' ? target.socket : undefined;
   const sent = { value: 0 };
   let write: (chunks: Buffer[]) => Promise<void>;
-  if (socket && raw) {
+  if (target.kind === 'socket') {
+    const { socket, raw } = target;
     // Each write settles when the socket has handed it to the kernel (or to
     // TLS): that is the back-pressure. Abort and close end the wait early.
     write = (chunks) =>
@@ -236,7 +245,7 @@ function runStream(target: Target, file: OpenFile, range: { offset: bigint; coun
         });
       });
   } else {
-    const writeFd = fdWriter(target.fd!);
+    const writeFd = fdWriter(target.fd);
     write = async (chunks) => {
       if (plan.signal?.aborted) throw new AbortError(plan.signal.reason, sent.value);
       await writeFd(chunks);
@@ -271,9 +280,11 @@ async function transfer(target: Target, opened: Promise<OpenFile>, plan: Plan): 
   try {
     const range = fileRange(plan, file.size);
     if (plan.signal?.aborted) throw new AbortError(plan.signal.reason, 0);
-    const backend = chooseBackend(plan.backend, target);
+    // From here to the addon's duplicate of the descriptor: one tick, no await.
+    const fd = outputFd(target);
+    const backend = chooseBackend(plan.backend, fd);
     if (backend === 'stream') return { bytesSent: await runStream(target, file, range, plan), backend };
-    return await runNative(target, file, range, plan, backend);
+    return await runNative(target, fd!, file, range, plan, backend);
   } finally {
     await file.close();
   }
@@ -313,7 +324,7 @@ export function sendFile(out: Socket | number | import('node:fs/promises').FileH
     const result = enqueue(socket, async (raw) => {
       ran = true;
       try {
-        return await transfer({ fd: socketFd(socket), raw, socket }, opened, plan);
+        return await transfer({ kind: 'socket', socket, raw }, opened, plan);
       } catch (error) {
         // Half a response is worse than none: a socket that got part of
         // this transfer cannot be used for anything else.
@@ -335,7 +346,7 @@ export function sendFile(out: Socket | number | import('node:fs/promises').FileH
   const previous = fdQueues.get(fd) ?? Promise.resolve();
   const opened = openInput(source);
   opened.catch(() => {});
-  const result = previous.then(() => transfer({ fd }, opened, plan));
+  const result = previous.then(() => transfer({ kind: 'fd', fd }, opened, plan));
   const settled = result.catch(() => {});
   fdQueues.set(fd, settled);
   void settled.then(() => {
