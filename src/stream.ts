@@ -45,29 +45,35 @@ export async function sendStream(job: StreamJob, sentSoFar: { value: number }): 
   // One chunk is read ahead while the previous one is being written.
   let next: Promise<Buffer> | null = left > 0n ? readChunk(job.fd, position, take()) : null;
   let pendingHeaders = job.headers;
-  for (;;) {
-    const out: Buffer[] = [];
-    if (pendingHeaders) out.push(pendingHeaders);
-    pendingHeaders = null;
-    if (next) {
-      const wanted = take();
-      const chunk = await next;
-      if (chunk.length < wanted) {
-        throw fileTruncated(`it ended at byte ${position + BigInt(chunk.length)}, before ${end}`, sentSoFar.value);
+  try {
+    for (;;) {
+      const out: Buffer[] = [];
+      if (pendingHeaders) out.push(pendingHeaders);
+      pendingHeaders = null;
+      if (next) {
+        const wanted = take();
+        const chunk = await next;
+        if (chunk.length < wanted) {
+          throw fileTruncated(`it ended at byte ${position + BigInt(chunk.length)}, before ${end}`, sentSoFar.value);
+        }
+        position += BigInt(chunk.length);
+        left -= BigInt(chunk.length);
+        next = left > 0n ? readChunk(job.fd, position, take()) : null;
+        next?.catch(() => {}); // read errors surface when awaited; a write error may come first
+        out.push(chunk);
       }
-      position += BigInt(chunk.length);
-      left -= BigInt(chunk.length);
-      next = left > 0n ? readChunk(job.fd, position, take()) : null;
-      next?.catch(() => {}); // read errors surface when awaited; a write error may come first
-      out.push(chunk);
+      // Small files leave in one write: headers, body and trailers together.
+      if (!next && job.trailers) out.push(job.trailers);
+      const bytes = out.reduce((n, b) => n + b.length, 0);
+      if (bytes > 0) await job.write(out);
+      sentSoFar.value += bytes;
+      job.progress(sentSoFar.value);
+      if (!next) return sentSoFar.value;
     }
-    // Small files leave in one write: headers, body and trailers together.
-    if (!next && job.trailers) out.push(job.trailers);
-    const bytes = out.reduce((n, b) => n + b.length, 0);
-    if (bytes > 0) await job.write(out);
-    sentSoFar.value += bytes;
-    job.progress(sentSoFar.value);
-    if (!next) return sentSoFar.value;
+  } finally {
+    // The caller closes the input once we settle: a read still queued on the
+    // threadpool would then read whatever descriptor took over its number.
+    await next?.catch(() => {});
   }
 }
 
