@@ -59,3 +59,6 @@ function load(): { binding?: NativeBinding; loadError?: string } {
 }
 
 export const { binding, loadError } = load();
+
+/** What the addon offers on this system, asked once. */
+export const nativeCaps = binding?.capabilities();

@@ -1,9 +1,14 @@
 // The `stream` backend: fs reads and ordinary writes, for TLS sockets,
 // sockets without a descriptor, and machines without the addon. Same
 // contract as the native backends; the bytes pass through JavaScript.
+// Serving uses its reading loop too, to write through an HTTP/2 or wrapped
+// response.
 import { read, write } from 'node:fs';
+import type { Socket } from 'node:net';
 import { promisify } from 'node:util';
-import { fileTruncated } from './errors.js';
+import type { TransferPlan } from './arguments.js';
+import { AbortError, fileTruncated, withBytesSent } from './errors.js';
+import { closedError, type RawWriter } from './net-socket.js';
 
 export const STREAM_CHUNK = 256 * 1024;
 
@@ -93,4 +98,85 @@ export function fdWriter(fd: number): (chunks: Buffer[]) => Promise<void> {
       }
     }
   };
+}
+
+/** What a write can wait on: an output that says when it closed, and when it has room again. */
+export interface WaitableOutput {
+  once(event: 'close' | 'drain', listener: () => void): unknown;
+  removeListener(event: 'close' | 'drain', listener: () => void): unknown;
+}
+
+/**
+ * Starts a write with `start` and resolves once the output has taken it:
+ * when `start` calls `settle`, or after 'drain' when `start` returns false
+ * (a full stream buffer). The output closing or the signal aborting ends the
+ * wait early with their error. Both of our writers through Node streams wait
+ * this way: the socket writer below and serving's response writer.
+ */
+export function writeAndWait(
+  output: WaitableOutput,
+  gone: () => boolean,
+  signal: AbortSignal | undefined,
+  errors: { closed(): Error; aborted(): Error },
+  start: (settle: (error?: Error | null) => void) => boolean | void,
+): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    if (signal?.aborted) return reject(errors.aborted());
+    if (gone()) return reject(errors.closed());
+    let settled = false;
+    const settle = (error?: Error | null) => {
+      if (settled) return;
+      settled = true;
+      signal?.removeEventListener('abort', onAbort);
+      output.removeListener('close', onClose);
+      output.removeListener('drain', onDrain);
+      if (error) reject(error);
+      else resolve();
+    };
+    const onAbort = () => settle(errors.aborted());
+    const onClose = () => settle(errors.closed());
+    const onDrain = () => settle();
+    signal?.addEventListener('abort', onAbort, { once: true });
+    output.once('close', onClose);
+    if (start(settle) === false && !settled) output.once('drain', onDrain);
+  });
+}
+
+export type StreamOutput = { kind: 'socket'; socket: Socket; raw: RawWriter } | { kind: 'fd'; fd: number };
+
+/** Runs a whole transfer on the stream backend; resolves with the bytes sent. */
+export function streamTransfer(
+  output: StreamOutput,
+  input: { fd: number; offset: bigint; count: bigint },
+  plan: TransferPlan,
+  progress: (bytesSent: number) => void,
+): Promise<number> {
+  const sent = { value: 0 };
+  const { signal } = plan;
+  let write: (chunks: Buffer[]) => Promise<void>;
+  if (output.kind === 'socket') {
+    const { socket, raw } = output;
+    // Each write settles when the socket has handed it to the kernel (or to
+    // TLS): that is the back-pressure.
+    const errors = { closed: () => closedError(socket, sent.value), aborted: () => new AbortError(signal?.reason, sent.value) };
+    write = (chunks) =>
+      writeAndWait(socket, () => socket.destroyed, signal, errors, (settle) =>
+        raw.write(chunks, (error) => {
+          // A write that destroy() cancelled completes without an error
+          // (Node 20) or with ECANCELED (Node 22 and later); either way its
+          // bytes did not all reach the kernel, so they are not counted.
+          if (socket.destroyed) return settle(errors.closed());
+          settle(error && withBytesSent(error, sent.value));
+        }),
+      );
+  } else {
+    const writeFd = fdWriter(output.fd);
+    write = async (chunks) => {
+      if (signal?.aborted) throw new AbortError(signal.reason, sent.value);
+      await writeFd(chunks);
+    };
+  }
+  return sendStream({ ...input, headers: plan.headers, trailers: plan.trailers, write, progress }, sent).catch((error) => {
+    throw withBytesSent(error, sent.value);
+  });
 }

@@ -1,9 +1,27 @@
-// Puts a transfer in a socket's own write queue, so that it keeps its place
-// among the caller's writes: what was written before goes out first, and
-// writes and end() made while it runs wait for it, as they would for any
-// pending write. The queue entry is an empty buffer that the socket's
-// _write/_writev recognise; everything else passes through unchanged.
+// Everything sendFile relies on inside a net.Socket, in one place, as
+// http/http1.ts fences node:http's internals. What this relies on
+// (lib/net.js, lib/_tls_wrap.js and lib/internal/streams, the same from
+// Node 20 to 26, which test/socket.test.ts passes on):
+// - `socket._handle.fd` is the connection's descriptor while the socket is
+//   alive. destroy() closes it at once, and the next connection may be given
+//   the same number: read it only in the tick that uses it.
+// - A TLS socket's `_handle.fd` is the raw TCP descriptor under the
+//   encryption (`socket.encrypted` says so): writing there would bypass TLS.
+// - `socket._unrefTimer()` restarts the idle timeout, as Node's own writes do.
+// - `socket.errored` holds the error a socket was destroyed with: a reset
+//   peer's ECONNRESET, or (Node 22 and later) ECANCELED for writes that a
+//   plain destroy() cut off.
+// - Writable's `_write`/`_writev` are called in queue order, one batch at a
+//   time, and `socket.connecting` is true until the descriptor is connected.
+//
+// The write-queue hook: a transfer takes its place in the socket's own write
+// queue, so that it keeps its place among the caller's writes: what was
+// written before goes out first, and writes and end() made while it runs
+// wait for it, as they would for any pending write. The queue entry is an
+// empty buffer that the socket's _write/_writev recognise; everything else
+// passes through unchanged.
 import type { Socket } from 'node:net';
+import { streamDestroyed, systemError, type TransferError } from './errors.js';
 
 type Next = (error?: Error | null) => void;
 type Entry = { chunk: unknown; encoding?: string };
@@ -119,4 +137,34 @@ export function enqueue<T>(socket: Socket, run: (raw: RawWriter) => Promise<T>):
       }
     });
   });
+}
+
+/**
+ * The socket's descriptor, to be used in this tick only, or undefined where
+ * only the stream backend may write (TLS, no handle). Throws the socket's
+ * closed error when it is destroyed: its number may already be another
+ * connection's.
+ */
+export function socketFd(socket: Socket): number | undefined {
+  if (socket.destroyed) throw closedError(socket, 0);
+  if ((socket as { encrypted?: boolean }).encrypted) return undefined;
+  const fd = (socket as unknown as { _handle?: { fd?: number } })._handle?.fd;
+  return typeof fd === 'number' && fd >= 0 ? fd : undefined;
+}
+
+export function isTls(socket: Socket): boolean {
+  return (socket as { encrypted?: boolean }).encrypted === true;
+}
+
+/** Counts a transfer's progress as activity for the socket's idle timeout. */
+export function refreshIdleTimer(socket: Socket): void {
+  (socket as unknown as { _unrefTimer?: () => void })._unrefTimer?.();
+}
+
+/** Why a socket closed under a transfer: its own error (a reset peer, say) if it had one. */
+export function closedError(socket: Socket, bytesSent: number): TransferError {
+  const cause = (socket as { errored?: NodeJS.ErrnoException | null }).errored;
+  // ECANCELED is Node's word (22 and later) for writes that destroy() cut off: the destroy is the cause.
+  if (cause?.errno && cause.syscall && cause.code !== 'ECANCELED') return systemError(-cause.errno, cause.syscall, bytesSent);
+  return streamDestroyed(bytesSent);
 }

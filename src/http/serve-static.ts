@@ -1,23 +1,16 @@
 // serveStatic: a request handler that maps the URL path onto a folder and
-// answers with serveFile's logic, for node:http, Connect/Express and (through
-// fastifyServeStatic) Fastify.
+// answers with serveFile's logic, for node:http, Connect/Express and HTTP/2;
+// http/fastify.ts mounts the same server in Fastify.
 import type { Stats } from 'node:fs';
-import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { IncomingMessage } from 'node:http';
 import { join, resolve, sep } from 'node:path';
 import Negotiator from 'negotiator';
-import { invalidArgType, invalidArgValue } from './errors.js';
+import { invalidArgType, invalidArgValue } from '../errors.js';
 import { FileOpener, type FileCacheOptions, type OpenedFile } from './file-cache.js';
 import { responseTurn } from './http1.js';
-import {
-  isClientGone,
-  openErrorStatus,
-  parseServeOptions,
-  respond,
-  writeError,
-  type ServeFileOptions,
-  type ServeRequest,
-  type ServeResponse,
-} from './serve.js';
+import { parseServeOptions, type ServeFileOptions, type ServeRequest, type ServeResponse } from './options.js';
+import { openErrorStatus, respond } from './respond.js';
+import { isClientGone, writeError } from './write.js';
 
 export type Encoding = 'br' | 'gzip';
 
@@ -112,7 +105,8 @@ function encodeLocation(url: string): string {
   );
 }
 
-interface Target {
+/** The path a request asks for under the root, and the URL to redirect relative to. */
+export interface RequestPath {
   /** The URL path to map onto the root. */
   pathname: string;
   /** The URL as the client sent it, for redirects (Express: `originalUrl`). */
@@ -121,15 +115,17 @@ interface Target {
 
 const METHODS = new Set(['GET', 'HEAD']);
 
-/** Where a handler keeps its serve function, for fastifyServeStatic. */
-const kServe = Symbol('serve');
+/** A folder's files, served: what serveStatic and the framework adapters wrap. */
+export interface StaticServer {
+  /** Answers the request or passes it to `next`; rejects only when it could not answer at all. */
+  serve(req: ServeRequest, res: ServeResponse, path: RequestPath, next: Next | undefined): Promise<void>;
+  /** Closes the descriptors the cache holds. */
+  close(): Promise<void>;
+  /** Descriptors the cache holds open now. */
+  readonly cachedFiles: number;
+}
 
-/**
- * A request handler serving the files under `root`: `handler(req, res, next?)`
- * for node:http, Connect/Express middleware and HTTP/2. It resolves once the
- * request is answered or passed on, and never rejects.
- */
-export function serveStatic(root: string, options?: ServeStaticOptions): StaticHandler {
+export function createStaticServer(root: string, options?: ServeStaticOptions): StaticServer {
   if (typeof root !== 'string' || root.length === 0) throw invalidArgType('root', 'a non-empty string', root);
   const o = options ?? {};
   if (typeof o !== 'object') throw invalidArgType('options', 'of type object', o);
@@ -172,7 +168,7 @@ export function serveStatic(root: string, options?: ServeStaticOptions): StaticH
     return { file: original };
   }
 
-  async function serve(req: ServeRequest, res: ServeResponse, target: Target, next: Next | undefined): Promise<void> {
+  async function serve(req: ServeRequest, res: ServeResponse, target: RequestPath, next: Next | undefined): Promise<void> {
     const pass = next && fallthrough;
     const method = req.method ?? 'GET';
     if (!METHODS.has(method)) {
@@ -249,20 +245,13 @@ export function serveStatic(root: string, options?: ServeStaticOptions): StaticH
     }
   }
 
-  const handler = (req: ServeRequest, res: ServeResponse, next?: Next): Promise<void> => {
-    const url = req.url ?? '/';
-    const original = (req as { originalUrl?: string }).originalUrl ?? url;
-    return serve(req, res, { pathname: url, original }, next).catch((error) => {
-      // Only a failure to answer at all lands here (the client left while an
-      // error was being written): nothing is left to tell anyone.
-      if (!isClientGone(error)) res.destroy();
-    });
+  return {
+    serve,
+    close: () => opener.close(),
+    get cachedFiles() {
+      return opener.size;
+    },
   };
-  return Object.defineProperties(handler, {
-    close: { value: () => opener.close() },
-    cachedFiles: { get: () => opener.size },
-    [kServe]: { value: serve },
-  }) as unknown as StaticHandler;
 }
 
 /** A path that does not exist is no file; any other error opening it is the handler's to report. */
@@ -271,49 +260,24 @@ function fail(error: unknown): undefined {
   throw error;
 }
 
-// --- Fastify ----------------------------------------------------------------------
-
-/** The little of Fastify's interface the plugin uses (Fastify stays a dev dependency). */
-// eslint-disable-next-line @typescript-eslint/no-explicit-any -- any FastifyInstance must fit
-type Loose = any;
-interface FastifyLike {
-  prefix?: string;
-  route(options: Loose): unknown;
-  addHook(name: 'onClose', hook: Loose): unknown;
-}
-
-export interface FastifyServeStaticOptions extends ServeStaticOptions {
-  root: string;
-}
-
 /**
- * A Fastify plugin serving `root` under the prefix it is registered with:
- * `fastify.register(fastifyServeStatic, { root: './public', prefix: '/static' })`.
- * It takes over the raw response (`reply.hijack()`); 404s are answered by
- * serveStatic, not Fastify's not-found handler.
+ * A request handler serving the files under `root`: `handler(req, res, next?)`
+ * for node:http, Connect/Express middleware and HTTP/2. It resolves once the
+ * request is answered or passed on, and never rejects.
  */
-export function fastifyServeStatic(fastify: FastifyLike, options: FastifyServeStaticOptions, done: (error?: Error) => void): void {
-  let handler: StaticHandler;
-  try {
-    if (typeof options !== 'object' || options === null) throw invalidArgType('options', 'of type object', options);
-    handler = serveStatic(options.root, options);
-  } catch (error) {
-    return done(error as Error);
-  }
-  const serve = (handler as unknown as { [kServe]: (req: ServeRequest, res: ServeResponse, target: Target, next?: Next) => Promise<void> })[kServe];
-  const prefix = (fastify.prefix ?? '').replace(/\/+$/, '');
-  const route = async (request: { raw: IncomingMessage }, reply: { raw: ServerResponse; hijack(): void }) => {
-    reply.hijack();
-    const url = request.raw.url ?? '/';
-    // The path below the prefix: '' for the prefix itself, which redirects
-    // to the prefix with a trailing slash.
-    const pathname = prefix && url.startsWith(prefix) ? url.slice(prefix.length) : url;
-    await serve(request.raw, reply.raw, { pathname, original: url }).catch(() => reply.raw.destroy());
+export function serveStatic(root: string, options?: ServeStaticOptions): StaticHandler {
+  const server = createStaticServer(root, options);
+  const handler = (req: ServeRequest, res: ServeResponse, next?: Next): Promise<void> => {
+    const url = req.url ?? '/';
+    const original = (req as { originalUrl?: string }).originalUrl ?? url;
+    return server.serve(req, res, { pathname: url, original }, next).catch((error) => {
+      // Only a failure to answer at all lands here (the client left while an
+      // error was being written): nothing is left to tell anyone.
+      if (!isClientGone(error)) res.destroy();
+    });
   };
-  fastify.route({ method: ['GET', 'HEAD'], url: '/', exposeHeadRoute: false, handler: route });
-  fastify.route({ method: ['GET', 'HEAD'], url: '/*', exposeHeadRoute: false, handler: route });
-  fastify.addHook('onClose', (_instance: unknown, hookDone: () => void) => {
-    handler.close().then(() => hookDone(), () => hookDone());
-  });
-  done();
+  return Object.defineProperties(handler, {
+    close: { value: () => server.close() },
+    cachedFiles: { get: () => server.cachedFiles },
+  }) as unknown as StaticHandler;
 }

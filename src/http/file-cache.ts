@@ -6,11 +6,8 @@
 // directory renamed) is noticed too. A descriptor in use by a response stays
 // open until that response is done with it.
 import { stat as statPath } from 'node:fs/promises';
-import { closeSync, constants as fsConstants, fstatSync, open, watch, type FSWatcher, type Stats } from 'node:fs';
-import { promisify } from 'node:util';
-
-/** Open flags: never block on a FIFO someone left where a file was expected. */
-const OPEN_FLAGS = fsConstants.O_RDONLY | (fsConstants.O_NONBLOCK ?? 0);
+import { closeSync, watch, type FSWatcher, type Stats } from 'node:fs';
+import { openRegular } from '../open-file.js';
 
 export interface OpenedFile {
   fd: number;
@@ -38,28 +35,6 @@ interface Entry {
   evicted: boolean;
   handleClosed: boolean;
   watcher?: FSWatcher;
-}
-
-/** Opens `path`: a regular file stays open for the caller; anything else is closed at once. */
-// Plain descriptors rather than FileHandles: a regular file's close(2) is
-// cheap enough to make on the spot, where FileHandle.close() costs a
-// threadpool round trip per request.
-const openFd = promisify(open);
-
-export async function openFresh(path: string): Promise<{ fd: number; stat: Stats } | { kind: 'directory' } | { kind: 'other' }> {
-  const fd = await openFd(path, OPEN_FLAGS);
-  let keep = false;
-  try {
-    // fstat of an open descriptor reads the inode the kernel already holds:
-    // not worth a second threadpool round trip per request.
-    const stat = fstatSync(fd);
-    if (stat.isDirectory()) return { kind: 'directory' };
-    if (!stat.isFile()) return { kind: 'other' };
-    keep = true;
-    return { fd, stat };
-  } finally {
-    if (!keep) closeSync(fd);
-  }
 }
 
 function closeEntry(entry: Entry): Promise<void> {
@@ -91,8 +66,8 @@ export class FileOpener {
 
   async lookup(path: string): Promise<Lookup> {
     if (!this.caching || this.closed) {
-      const opened = await openFresh(path);
-      if ('kind' in opened) return opened;
+      const opened = await openRegular(path);
+      if (opened.kind !== 'file') return opened;
       const { fd, stat } = opened;
       return { kind: 'file', file: { fd, stat, release: async () => closeSync(fd) } };
     }
@@ -120,9 +95,9 @@ export class FileOpener {
   }
 
   private async load(path: string): Promise<Loaded> {
-    const opened = await openFresh(path);
-    if ('kind' in opened) return opened;
-    const entry: Entry = { path, ...opened, validated: Date.now(), refs: 0, evicted: false, handleClosed: false };
+    const opened = await openRegular(path);
+    if (opened.kind !== 'file') return opened;
+    const entry: Entry = { path, fd: opened.fd, stat: opened.stat, validated: Date.now(), refs: 0, evicted: false, handleClosed: false };
     try {
       entry.watcher = watch(path, { persistent: false }, () => this.evict(entry));
       entry.watcher.on('error', () => this.evict(entry));

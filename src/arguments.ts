@@ -1,5 +1,6 @@
-// Argument checking: everything a caller can get wrong is caught here,
-// before anything is opened or sent.
+// sendFile's arguments: everything a caller can get wrong is caught here,
+// before anything is opened or sent, and turned into the output, the input
+// and the plan of the transfer.
 import { Socket } from 'node:net';
 import type { FileHandle } from 'node:fs/promises';
 import { constants as osConstants } from 'node:os';
@@ -33,7 +34,8 @@ export type Input =
   | { kind: 'path'; path: string }
   | { kind: 'fd'; fd: number };
 
-export interface Plan {
+/** What to send, as the options asked for it; the file's size decides the rest. */
+export interface TransferPlan {
   offset: bigint;
   count: bigint | undefined;
   headers: Buffer | null;
@@ -117,7 +119,7 @@ function parseChunks(name: string, value: unknown): Buffer | null {
   return joined.length === 0 ? null : joined;
 }
 
-export function parseOptions(options: unknown, backends: readonly string[]): Plan {
+export function parseOptions(options: unknown, backends: readonly string[]): TransferPlan {
   if (options === undefined || options === null) options = {};
   if (typeof options !== 'object') throw invalidArgType('options', 'of type object', options);
   const o = options as SendFileOptions;

@@ -1,0 +1,47 @@
+// capabilities(): what this process can do, as the addon reports it.
+import { arch, platform } from 'node:os';
+import { binding, loadError, nativeCaps } from './native.js';
+import { STREAM_CHUNK } from './stream.js';
+
+export interface Capabilities {
+  platform: NodeJS.Platform;
+  arch: string;
+  /** Whether the native addon loaded in this process. */
+  native: boolean;
+  /** Why it did not, when it did not. */
+  loadError?: string;
+  /** Backends this process can use, best first; `stream` is always last. */
+  backends: string[];
+  /** Whether the preferred backend keeps file bytes out of user space. */
+  zeroCopy: boolean;
+  /** How headers and trailers join the file: in the system call (`vector`), held by TCP_CORK (`cork`), or written separately (`copy`). */
+  headersTrailers: 'vector' | 'cork' | 'copy';
+  /** Whether the mmap backend holds a read lease on the file, so that another process opening it for writing or truncating it stops the transfer cleanly. */
+  leases: boolean;
+  /** Whether a regular file can be the output. */
+  fileToFile: boolean;
+  /** Whether a pipe can be the output. */
+  fileToPipe: boolean;
+  /** The most bytes one system call moves. */
+  maxChunk: number;
+}
+
+/** Every backend's name, best first; `stream` is always last. */
+export const allBackends: readonly string[] = [...(nativeCaps?.backends.map((b) => b.name) ?? []), 'stream'];
+
+export function capabilities(): Capabilities {
+  const caps: Capabilities = {
+    platform: platform(),
+    arch: arch(),
+    native: binding !== undefined,
+    backends: [...allBackends],
+    zeroCopy: nativeCaps?.backends[0]?.zeroCopy ?? false,
+    headersTrailers: nativeCaps?.headersTrailers ?? 'copy',
+    leases: nativeCaps?.leases ?? false,
+    fileToFile: true,
+    fileToPipe: true,
+    maxChunk: nativeCaps?.maxChunk ?? STREAM_CHUNK,
+  };
+  if (loadError !== undefined) caps.loadError = loadError;
+  return caps;
+}

@@ -1,0 +1,141 @@
+// Answering a request with an open file: the part serveFile and serveStatic
+// share. It sets the representation's headers (the caller's own win), asks
+// rfc9110.ts what to answer, and hands the answer to a writer: sendFile() on
+// the connection itself (node:http over TCP or TLS: the head travels as
+// sendFile's `headers`), or the response's own write() (HTTP/2, responses
+// wrapped by middleware).
+import { randomBytes } from 'node:crypto';
+import type { Stats } from 'node:fs';
+import { STATUS_CODES, type IncomingMessage } from 'node:http';
+import { extname } from 'node:path';
+import etag from 'etag';
+import mime from 'mime-types';
+import { canWriteRaw } from './http1.js';
+import type { ServeRequest, ServeResponse, ServeResult, Settings } from './options.js';
+import { evaluatePreconditions, multipartFraming, selectRanges, type Validators } from './rfc9110.js';
+import { headersAlreadySent, writeRaw, writeStatus, writeThrough, type ResponsePlan } from './write.js';
+
+/** An open file to answer with, and what to say about it. */
+export interface Representation {
+  fd: number;
+  stat: Stats;
+  /** The name the Content-Type comes from (the original name for a precompressed sibling). */
+  name: string;
+  /** The Content-Encoding of the bytes, for precompressed siblings. */
+  encoding?: string;
+  /** Whether the answer depends on Accept-Encoding. */
+  varyEncoding?: boolean;
+}
+
+function stringHeader(res: ServeResponse, name: string): string | undefined {
+  const value = res.getHeader(name);
+  if (value === undefined) return undefined;
+  return Array.isArray(value) ? value.join(', ') : String(value);
+}
+
+/** Sets a header unless the caller already has: the caller's win. */
+function setDefault(res: ServeResponse, name: string, value: string): void {
+  if (!res.hasHeader(name)) res.setHeader(name, value);
+}
+
+function addVary(res: ServeResponse, field: string): void {
+  const current = stringHeader(res, 'vary');
+  if (current === undefined) return void res.setHeader('Vary', field);
+  const fields = current.split(',').map((f) => f.trim().toLowerCase());
+  if (!fields.includes('*') && !fields.includes(field.toLowerCase())) res.setHeader('Vary', `${current}, ${field}`);
+}
+
+function etagFor(rep: Representation, kind: 'strong' | 'weak'): string {
+  const tag = etag(rep.stat, { weak: kind === 'weak' });
+  // A precompressed sibling is another representation: its tag must differ
+  // even when its size and mtime match the original's.
+  return rep.encoding ? tag.replace(/"$/, `-${rep.encoding}"`) : tag;
+}
+
+/** Sets the headers that describe the representation, the caller's own winning. */
+function describe(res: ServeResponse, rep: Representation, settings: Settings, ranges: boolean): void {
+  const type = settings.contentType ?? (mime.contentType(extname(rep.name)) || 'application/octet-stream');
+  setDefault(res, 'Content-Type', type);
+  if (settings.cacheControl) setDefault(res, 'Cache-Control', settings.cacheControl);
+  if (settings.lastModified) setDefault(res, 'Last-Modified', rep.stat.mtime.toUTCString());
+  if (settings.etag) setDefault(res, 'ETag', etagFor(rep, settings.etag));
+  if (ranges) setDefault(res, 'Accept-Ranges', 'bytes');
+  if (rep.encoding) res.setHeader('Content-Encoding', rep.encoding);
+  if (rep.varyEncoding) addVary(res, 'Accept-Encoding');
+  res.removeHeader('Transfer-Encoding');
+  res.removeHeader('Content-Range');
+}
+
+function failed(res: ServeResponse, statusCode: number): ResponsePlan {
+  for (const name of ['content-encoding', 'content-range', 'content-language', 'content-disposition']) res.removeHeader(name);
+  return { statusCode, parts: [], text: `${STATUS_CODES[statusCode]}\n` };
+}
+
+/** Sets the response's headers and decides its status and body. */
+function plan(req: ServeRequest, res: ServeResponse, rep: Representation, settings: Settings): ResponsePlan {
+  const method = req.method ?? 'GET';
+  const size = rep.stat.size;
+  const ranges = settings.acceptRanges && stringHeader(res, 'accept-ranges')?.toLowerCase() !== 'none';
+  describe(res, rep, settings, ranges);
+  const header = (name: string) => {
+    const value = req.headers[name];
+    return Array.isArray(value) ? value.join(', ') : value;
+  };
+  // Validators as the response states them: the caller's, if it set its own.
+  const validators: Validators = { etag: stringHeader(res, 'etag'), lastModified: stringHeader(res, 'last-modified'), mtimeMs: rep.stat.mtimeMs };
+
+  const precondition = evaluatePreconditions(method, header, validators);
+  if (precondition === 412) return failed(res, 412);
+  if (precondition === 304) {
+    for (const name of ['content-type', 'content-length', 'content-range', 'transfer-encoding']) res.removeHeader(name);
+    return { statusCode: 304, parts: [] };
+  }
+
+  const decision = ranges ? selectRanges(method, header, validators, size, settings.maxRanges) : { kind: 'whole' as const };
+  if (decision.kind === 'unsatisfiable') {
+    const p = failed(res, 416);
+    res.setHeader('Content-Range', `bytes */${size}`);
+    return p;
+  }
+  if (decision.kind === 'ranges' && decision.ranges.length === 1) {
+    const [{ start, end }] = decision.ranges;
+    res.setHeader('Content-Range', `bytes ${start}-${end}/${size}`);
+    res.setHeader('Content-Length', String(end - start + 1));
+    return { statusCode: 206, parts: [{ start, end }] };
+  }
+  if (decision.kind === 'ranges') {
+    const boundary = randomBytes(10).toString('hex');
+    const { parts, trailer, length } = multipartFraming(decision.ranges, stringHeader(res, 'content-type'), size, boundary);
+    res.setHeader('Content-Type', `multipart/byteranges; boundary=${boundary}`);
+    res.setHeader('Content-Length', String(length));
+    return { statusCode: 206, parts, trailer };
+  }
+  res.setHeader('Content-Length', String(size));
+  return { statusCode: 200, parts: size > 0 ? [{ start: 0, end: size - 1 }] : [] };
+}
+
+/** Answers `req` with an open file. Resolves when the response is complete. */
+export async function respond(req: ServeRequest, res: ServeResponse, rep: Representation, settings: Settings): Promise<ServeResult> {
+  if (res.headersSent) throw headersAlreadySent();
+  const p = plan(req, res, rep, settings);
+  if (p.parts.length === 0 || req.method === 'HEAD') return writeStatus(req, res, p.statusCode, p.text);
+  if (canWriteRaw(req, res)) return writeRaw(req as IncomingMessage, res, rep.fd, p, settings);
+  return writeThrough(res, rep.fd, p, settings);
+}
+
+/** The status for an error opening a file: 404 for what does not exist, 403 for what may not be read. */
+export function openErrorStatus(error: unknown): number | undefined {
+  switch ((error as { code?: string })?.code) {
+    case 'ENOENT':
+    case 'ENOTDIR':
+    case 'ENAMETOOLONG':
+    case 'ELOOP':
+    case 'EISDIR':
+      return 404;
+    case 'EACCES':
+    case 'EPERM':
+      return 403;
+    default:
+      return undefined;
+  }
+}

@@ -1,0 +1,48 @@
+// serveFile(): answers one HTTP request with one file, named by the caller.
+import { closeSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { invalidArgType, invalidArgValue } from '../errors.js';
+import { openRegular, type Opened } from '../open-file.js';
+import { responseTurn } from './http1.js';
+import { parseServeOptions, type ServeFileOptions, type ServeRequest, type ServeResponse, type ServeResult } from './options.js';
+import { openErrorStatus, respond } from './respond.js';
+import { headersAlreadySent, writeError } from './write.js';
+
+/**
+ * Answers an HTTP request with a file: status and headers from the file and
+ * the request (conditional requests, ranges), the body by sendFile() on the
+ * connection. Resolves when the response is complete.
+ */
+export async function serveFile(req: ServeRequest, res: ServeResponse, path: string | URL, options?: ServeFileOptions): Promise<ServeResult> {
+  if (typeof req !== 'object' || req === null || typeof req.headers !== 'object') throw invalidArgType('req', 'an http.IncomingMessage or http2.Http2ServerRequest', req);
+  if (typeof res !== 'object' || res === null || typeof res.setHeader !== 'function') throw invalidArgType('res', 'an http.ServerResponse or http2.Http2ServerResponse', res);
+  let file: string;
+  if (path instanceof URL) {
+    if (path.protocol !== 'file:') throw invalidArgValue('path', path.href, 'must be a file: URL');
+    file = fileURLToPath(path);
+  } else if (typeof path === 'string' && path.length > 0) {
+    file = path;
+  } else {
+    throw invalidArgType('path', 'a non-empty string or a file: URL', path);
+  }
+  const settings = parseServeOptions(options);
+  if (res.headersSent) throw headersAlreadySent();
+  await responseTurn(req, res);
+  if (file.includes('\0')) return writeError(req, res, 404);
+
+  let opened: Opened;
+  try {
+    opened = await openRegular(file);
+  } catch (error) {
+    const status = openErrorStatus(error);
+    if (status === undefined) throw error;
+    return writeError(req, res, status);
+  }
+  if (opened.kind !== 'file') return writeError(req, res, 404);
+  const { fd, stat } = opened;
+  try {
+    return await respond(req, res, { fd, stat, name: file }, settings);
+  } finally {
+    closeSync(fd);
+  }
+}

@@ -1,0 +1,173 @@
+// The writers of a response: a status with a short text (written by Node
+// itself), a file body on the connection itself by sendFile() (node:http),
+// and a file body through the response's own write() (HTTP/2, wrapped
+// responses).
+import { STATUS_CODES, type IncomingMessage, type ServerResponse } from 'node:http';
+import { AbortError, streamDestroyed, type TransferError } from '../errors.js';
+import { sendFile } from '../send-file.js';
+import { sendStream, writeAndWait } from '../stream.js';
+import { endTakenOver, responseSocket, takeHead } from './http1.js';
+import type { ServeRequest, ServeResponse, ServeResult, Settings } from './options.js';
+import type { Part } from './rfc9110.js';
+
+/** The answer: a status, and the file's parts (or a short text) to send with it. */
+export interface ResponsePlan {
+  statusCode: number;
+  /** File ranges to send, in order; empty for no file body. */
+  parts: Part[];
+  /** Bytes after the last part (the closing multipart delimiter). */
+  trailer?: Buffer;
+  /** A short text body instead of file bytes (412, 416). */
+  text?: string;
+}
+
+const CLIENT_GONE = new Set(['ERR_STREAM_DESTROYED', 'ERR_STREAM_PREMATURE_CLOSE', 'ECONNRESET', 'EPIPE', 'ABORT_ERR', 'ERR_HTTP2_INVALID_STREAM', 'ERR_HTTP2_STREAM_ERROR']);
+
+/** Whether a serveFile() rejection only says that the client went away (or the signal aborted). */
+export function isClientGone(error: unknown): boolean {
+  return CLIENT_GONE.has((error as { code?: string })?.code ?? '');
+}
+
+export function headersAlreadySent(): Error {
+  return Object.assign(new Error('Cannot serve a file: the response headers were already sent'), { code: 'ERR_HTTP_HEADERS_SENT' });
+}
+
+/** Headers describing a representation that must not stay on a response that is not one. */
+const REPRESENTATION_HEADERS = ['content-type', 'content-length', 'content-encoding', 'content-range', 'content-language', 'content-disposition', 'transfer-encoding', 'etag', 'last-modified'];
+
+/**
+ * Resolves when the response has finished; rejects when the connection (or
+ * stream) closed first.
+ */
+function completion(res: ServeResponse, bytesSent: () => number): Promise<void> {
+  return new Promise((resolve, reject) => {
+    if (res.writableFinished) return resolve();
+    const onFinish = () => {
+      res.removeListener('close', onClose);
+      resolve();
+    };
+    const onClose = () => {
+      res.removeListener('finish', onFinish);
+      // 'close' can follow 'finish' within the same tick on HTTP/2.
+      if (res.writableFinished) return resolve();
+      reject(Object.assign(new Error('The connection closed before the response was complete'), { code: 'ERR_STREAM_PREMATURE_CLOSE', bytesSent: bytesSent() }));
+    };
+    res.once('finish', onFinish);
+    res.once('close', onClose);
+  });
+}
+
+/** A response without file bytes, written by Node itself. */
+export async function writeStatus(req: ServeRequest, res: ServeResponse, statusCode: number, text?: string): Promise<ServeResult> {
+  const body = text !== undefined && req.method !== 'HEAD' && statusCode !== 304 ? Buffer.from(text, 'utf8') : undefined;
+  if (text !== undefined) {
+    res.setHeader('Content-Type', 'text/plain; charset=utf-8');
+    res.setHeader('Content-Length', String(Buffer.byteLength(text)));
+    res.setHeader('X-Content-Type-Options', 'nosniff');
+  } else if (statusCode !== 304 && !res.hasHeader('content-length')) {
+    res.setHeader('Content-Length', '0');
+  }
+  const done = completion(res, () => 0);
+  res.writeHead(statusCode);
+  if (body) res.end(body);
+  else res.end();
+  await done;
+  return { statusCode, bytesSent: body?.length ?? 0 };
+}
+
+/** Answers with an error status and a one-line text body, dropping what described a file. */
+export function writeError(req: ServeRequest, res: ServeResponse, statusCode: number, headers?: Record<string, string>): Promise<ServeResult> {
+  for (const name of REPRESENTATION_HEADERS) res.removeHeader(name);
+  for (const [name, value] of Object.entries(headers ?? {})) res.setHeader(name, value);
+  return writeStatus(req, res, statusCode, `${STATUS_CODES[statusCode]}\n`);
+}
+
+/** Sends the plan's head and parts on the connection itself, by sendFile(). */
+export async function writeRaw(req: IncomingMessage, res: ServerResponse, fd: number, p: ResponsePlan, settings: Settings): Promise<ServeResult> {
+  let total = 0;
+  let headLength = 0;
+  const body = () => Math.max(0, total - headLength);
+  let backend: string | undefined;
+  try {
+    const socket = await responseSocket(req, res);
+    const head = takeHead(res, p.statusCode);
+    if (!head) throw new Error('serveFile: node:http rendered a head it cannot send raw');
+    headLength = head.length;
+    for (let i = 0; i < p.parts.length; i++) {
+      const part = p.parts[i];
+      const first = i === 0;
+      const last = i === p.parts.length - 1;
+      const headers = first ? (part.header ? [head, part.header] : head) : part.header;
+      const result = await sendFile(socket, fd, {
+        offset: part.start,
+        count: part.end - part.start + 1,
+        headers,
+        trailers: last ? p.trailer : undefined,
+        signal: settings.signal,
+        backend: settings.backend,
+      }).catch((error: TransferError) => {
+        total += error.bytesSent ?? 0;
+        throw error;
+      });
+      total += result.bytesSent;
+      backend = result.backend;
+    }
+  } catch (error) {
+    // Node believes the head is out: whatever went, this connection can
+    // carry nothing more that a client could frame.
+    res.destroy();
+    throw Object.assign(error as TransferError, { bytesSent: body() });
+  }
+  const done = completion(res, body);
+  endTakenOver(res);
+  await done;
+  return { statusCode: p.statusCode, bytesSent: body(), backend };
+}
+
+/** Sends the plan through the response's own writeHead()/write()/end(): HTTP/2, wrapped responses. */
+export async function writeThrough(res: ServeResponse, fd: number, p: ResponsePlan, settings: Settings): Promise<ServeResult> {
+  const sent = { value: 0 };
+  // Http2ServerResponse has no `destroyed`: its 'close' is what says so.
+  let closed = false;
+  const onClose = () => {
+    closed = true;
+  };
+  res.once('close', onClose);
+  const { signal } = settings;
+  const errors = { closed: () => streamDestroyed(sent.value), aborted: () => new AbortError(signal?.reason, sent.value) };
+  // Resolves once the response has taken the chunks, after 'drain' when it asks for one.
+  const write = (chunks: Buffer[]) =>
+    writeAndWait(res, () => closed || res.destroyed, signal, errors, (settle) => {
+      let ok = true;
+      for (const chunk of chunks) ok = (res as ServerResponse).write(chunk) && ok;
+      if (ok) settle();
+      return ok;
+    });
+  try {
+    res.writeHead(p.statusCode);
+    for (let i = 0; i < p.parts.length; i++) {
+      const part = p.parts[i];
+      await sendStream(
+        {
+          fd,
+          offset: BigInt(part.start),
+          count: BigInt(part.end - part.start + 1),
+          headers: part.header ?? null,
+          trailers: i === p.parts.length - 1 ? p.trailer ?? null : null,
+          write,
+          progress: () => {},
+        },
+        sent,
+      );
+    }
+  } catch (error) {
+    res.destroy();
+    throw Object.assign(error as TransferError, { bytesSent: sent.value });
+  } finally {
+    res.removeListener('close', onClose);
+  }
+  const done = completion(res, () => sent.value);
+  res.end();
+  await done;
+  return { statusCode: p.statusCode, bytesSent: sent.value, backend: 'response' };
+}

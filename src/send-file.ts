@@ -1,0 +1,206 @@
+// sendFile(): one transfer from start to end. It checks the arguments,
+// starts opening the input, takes the transfer's place in line on its
+// output (the socket's own write queue, or a queue per descriptor), and when
+// its turn comes runs it on the native addon or the stream backend.
+import type { FileHandle } from 'node:fs/promises';
+import type { Socket } from 'node:net';
+import { parseInput, parseOptions, parseOutput, type Input, type Output, type SendFileOptions, type TransferPlan } from './arguments.js';
+import { allBackends } from './capabilities.js';
+import { AbortError, fileTruncated, invalidArgValue, nativeError, streamDestroyed, systemError, withBytesSent, type TransferError } from './errors.js';
+import { binding, type NativeTransfer } from './native.js';
+import { closedError, enqueue, isTls, refreshIdleTimer, socketFd } from './net-socket.js';
+import { openInput, type InputFile } from './open-file.js';
+import { streamTransfer, type StreamOutput } from './stream.js';
+
+export interface SendFileResult {
+  /** Header, file and trailer bytes sent. */
+  bytesSent: number;
+  /** The backend that carried the file bytes. */
+  backend: string;
+}
+
+interface Range {
+  offset: bigint;
+  count: bigint;
+}
+
+/** Works out the file range, refusing before anything is sent when the file is too short for it. */
+function fileRange(plan: TransferPlan, size: bigint): Range {
+  const count = plan.count ?? (size > plan.offset ? size - plan.offset : 0n);
+  if (plan.offset + count > size) {
+    throw fileTruncated(`it holds ${size} bytes, the range ends at byte ${plan.offset + count}`, 0);
+  }
+  return { offset: plan.offset, count };
+}
+
+/**
+ * The descriptor to hand to the addon, or undefined where only the stream
+ * backend can write. A socket's number is read here, in the tick that the
+ * addon duplicates it in, and never kept across an await (see net-socket.ts).
+ */
+function outputFd(output: StreamOutput): number | undefined {
+  return output.kind === 'fd' ? output.fd : socketFd(output.socket);
+}
+
+/** Progress counts as activity for the socket's idle timeout, and is the caller's to watch. */
+function progressed(output: StreamOutput, plan: TransferPlan, bytesSent: number): void {
+  if (output.kind === 'socket') refreshIdleTimer(output.socket);
+  try {
+    plan.onProgress?.(bytesSent);
+  } catch (error) {
+    // The caller's bug, reported as an uncaught exception of its own, not
+    // thrown into the middle of the transfer's bookkeeping.
+    process.nextTick(() => {
+      throw error;
+    });
+  }
+}
+
+/** 'stream', or the native backend to ask for ('auto' lets the addon pick the best one for the output). */
+function chooseBackend(requested: string, fd: number | undefined): string {
+  if (requested === 'auto') return fd !== undefined && binding ? 'auto' : 'stream';
+  if (requested !== 'stream' && fd === undefined) {
+    throw invalidArgValue('options.backend', requested, 'cannot write to a socket without its own descriptor (TLS, or not connected); use \'stream\'');
+  }
+  return requested;
+}
+
+/** Runs the transfer in the addon. `fd` must have been read from the output in this same tick (see outputFd). */
+function runNative(output: StreamOutput, fd: number, file: InputFile, range: Range, plan: TransferPlan, backend: string): Promise<SendFileResult> {
+  const socket = output.kind === 'socket' ? output.socket : undefined;
+  return new Promise((resolve, reject) => {
+    let why: 'signal' | 'destroyed' | undefined;
+    const onAbort = () => {
+      why = 'signal';
+      transfer.abort(false);
+    };
+    const onClose = () => {
+      why ??= 'destroyed';
+      // Shut the connection down: our duplicate descriptor would keep it open.
+      transfer.abort(true);
+    };
+    const cleanup = () => {
+      plan.signal?.removeEventListener('abort', onAbort);
+      socket?.removeListener('close', onClose);
+    };
+    let transfer: NativeTransfer;
+    try {
+      transfer = new binding!.Transfer(
+        fd,
+        file.fd,
+        range.offset,
+        range.count,
+        plan.headers,
+        plan.trailers,
+        backend,
+        (sent) => progressed(output, plan, sent),
+        (errno, syscall, sent) => {
+          cleanup();
+          if (errno === 0) return resolve({ bytesSent: sent, backend: transfer.backend });
+          const cancelled = () => (why === 'signal' ? new AbortError(plan.signal?.reason, sent) : closedError(socket!, sent));
+          reject(nativeError(errno, syscall, sent, range.offset + range.count, cancelled));
+        },
+      );
+    } catch (error) {
+      const e = error as { errno?: number; syscall?: string };
+      return reject(e.errno ? systemError(e.errno, e.syscall ?? 'dup', 0) : withBytesSent(error, 0));
+    }
+    plan.signal?.addEventListener('abort', onAbort, { once: true });
+    socket?.once('close', onClose);
+    transfer.start();
+  });
+}
+
+/** Closes the input of a transfer that will not run, once it is open. */
+function discard(opened: Promise<InputFile>): void {
+  opened.then((file) => file.close()).catch(() => {});
+}
+
+/** Runs a transfer whose turn on its output has come. */
+async function transfer(output: StreamOutput, opened: Promise<InputFile>, plan: TransferPlan): Promise<SendFileResult> {
+  if (plan.signal?.aborted) {
+    discard(opened);
+    throw new AbortError(plan.signal.reason, 0);
+  }
+  const file = await opened;
+  try {
+    const range = fileRange(plan, file.size);
+    if (plan.signal?.aborted) throw new AbortError(plan.signal.reason, 0);
+    // From here to the addon's duplicate of the descriptor: one tick, no await.
+    const fd = outputFd(output);
+    const backend = chooseBackend(plan.backend, fd);
+    if (backend !== 'stream') return await runNative(output, fd!, file, range, plan, backend);
+    const bytesSent = await streamTransfer(output, { fd: file.fd, ...range }, plan, (sent) => progressed(output, plan, sent));
+    return { bytesSent, backend };
+  } finally {
+    file.close();
+  }
+}
+
+/** Takes the transfer's place in the socket's own write queue, among the caller's writes. */
+function sendToSocket(socket: Socket, source: Input, plan: TransferPlan): Promise<SendFileResult> {
+  if (socket.destroyed || socket.writableEnded) {
+    return Promise.reject(socket.destroyed ? streamDestroyed(0) : Object.assign(new Error('write after end'), { code: 'ERR_STREAM_WRITE_AFTER_END', bytesSent: 0 }));
+  }
+  // Opening starts now; the transfer takes its place in the socket's queue now too.
+  const opened = openInput(source);
+  opened.catch(() => {});
+  let ran = false;
+  const result = enqueue(socket, async (raw) => {
+    ran = true;
+    try {
+      return await transfer({ kind: 'socket', socket, raw }, opened, plan);
+    } catch (error) {
+      // Half a response is worse than none: a socket that got part of
+      // this transfer cannot be used for anything else.
+      if (((error as TransferError).bytesSent ?? 0) > 0) socket.destroy();
+      throw error;
+    }
+  });
+  return result.catch((error) => {
+    if (ran) throw error;
+    // The socket closed before the transfer's turn came: nothing will
+    // read the file, and the reason is the socket's (Node 22 and later
+    // report a cancelled write as ECANCELED).
+    discard(opened);
+    throw socket.destroyed ? closedError(socket, 0) : withBytesSent(error, 0);
+  });
+}
+
+// Transfers to one descriptor run one after another, in call order.
+const fdQueues = new Map<number, Promise<unknown>>();
+
+/** Queues the transfer behind the ones already sending to this descriptor. */
+function sendToFd(fd: number, source: Input, plan: TransferPlan): Promise<SendFileResult> {
+  const previous = fdQueues.get(fd) ?? Promise.resolve();
+  const opened = openInput(source);
+  opened.catch(() => {});
+  const result = previous.then(() => transfer({ kind: 'fd', fd }, opened, plan));
+  const settled = result.catch(() => {});
+  fdQueues.set(fd, settled);
+  void settled.then(() => {
+    if (fdQueues.get(fd) === settled) fdQueues.delete(fd);
+  });
+  return result;
+}
+
+/**
+ * Sends `[offset, offset + count)` of `input` to `out`, with optional header
+ * and trailer bytes around it.
+ */
+export function sendFile(out: Socket | number | FileHandle, input: string | URL | number | FileHandle, options?: SendFileOptions): Promise<SendFileResult> {
+  let output: Output;
+  let source: Input;
+  let plan: TransferPlan;
+  try {
+    output = parseOutput(out);
+    source = parseInput(input);
+    plan = parseOptions(options, allBackends);
+    if (output.kind === 'socket' && plan.backend !== 'auto' && plan.backend !== 'stream' && isTls(output.socket)) {
+      throw invalidArgValue('options.backend', plan.backend, 'cannot write to a TLS socket: it would bypass encryption; use \'stream\'');
+    }
+  } catch (error) {
+    return Promise.reject(error);
+  }
+  return output.kind === 'socket' ? sendToSocket(output.socket, source, plan) : sendToFd(output.fd, source, plan);
+}
