@@ -21,9 +21,9 @@ import { join, resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { finished } from 'node:stream/promises';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
-import { capabilities, sendFile, serveStatic } from './index.js';
+import { capabilities, sendFile, serveStatic } from '../index.js';
 
-const packageRoot = join(__dirname, '..', '..');
+const packageRoot = join(__dirname, '..', '..', '..');
 
 class UsageError extends Error {
   constructor(
