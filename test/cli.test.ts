@@ -168,6 +168,9 @@ describe('usage errors', () => {
     [['frob'], /unknown command 'frob' \(see zerocopy --help\)/],
     [['--frob'], /unknown option '--frob'/],
     [['help', 'frob'], /no help for 'frob'/],
+    // Names every JavaScript object has are no commands either.
+    [['help', 'toString'], /no help for 'toString'/],
+    [['help', '__proto__'], /no help for '__proto__'/],
     [['send'], /missing FILE \(see zerocopy send --help\)/],
     [['send', 'f'], /missing HOST:PORT/],
     [['send', 'f', 'nowhere'], /bad address 'nowhere'/],

@@ -50,7 +50,7 @@ async function run(argv: string[]): Promise<number> {
   if (command === '--version' || command === '-V') return print(version());
   if (command === 'help') {
     if (rest.length === 0) return print(HELP.main);
-    if (rest.length > 1 || !(rest[0] in HELP) || rest[0] === 'main') throw new UsageError(`no help for '${rest.join(' ')}'`);
+    if (rest.length > 1 || !Object.hasOwn(HELP, rest[0]) || rest[0] === 'main') throw new UsageError(`no help for '${rest.join(' ')}'`);
     return print(HELP[rest[0] as keyof typeof HELP]);
   }
   switch (command) {
