@@ -180,16 +180,7 @@ describe('HTTPS', { skip: !findCommand('openssl') }, () => {
   });
   afterAll(async () => server?.close());
 
-  const fetchTls = (path: string, headers: Record<string, string> = {}) =>
-    new Promise<{ status: number; headers: Record<string, string | string[] | undefined>; body: Buffer }>((resolve, reject) => {
-      const req = https.request(`${server.url}${path}`, { ca, headers, agent: false }, (res) => {
-        const chunks: Buffer[] = [];
-        res.on('data', (c) => chunks.push(c));
-        res.on('end', () => resolve({ status: res.statusCode!, headers: res.headers, body: Buffer.concat(chunks) }));
-      });
-      req.on('error', reject);
-      req.end();
-    });
+  const fetchTls = (path: string, headers: Record<string, string> = {}) => request(`${server.url}${path}`, { ca, headers });
 
   it('sends head and body through the stream backend, with the same statuses and headers', async () => {
     const r = await fetchTls('/data.bin');

@@ -1,9 +1,10 @@
 // HTTP for the serve tests: servers on loopback that close every
 // connection they still hold when the test is done, a raw HTTP/1.1 client
 // that shows the exact bytes a server sent (heads, bodies, pipelining,
-// who closed), node:http and curl as ordinary clients.
+// who closed), node:http(s) and curl as ordinary clients.
 import { execFile } from 'node:child_process';
 import * as http from 'node:http';
+import * as https from 'node:https';
 import { connect, type AddressInfo, type Server, type Socket } from 'node:net';
 import { eventually } from './waiting.js';
 
@@ -150,13 +151,17 @@ export function rawExchange(
   });
 }
 
-/** One request with node:http on a fresh connection; the body as a Buffer. */
+/**
+ * One request with node:http, or node:https for an https: URL (pass `ca`
+ * for a self-signed server), on a fresh connection; the body as a Buffer.
+ */
 export function request(
   url: string,
-  options: http.RequestOptions = {},
+  options: https.RequestOptions = {},
 ): Promise<{ status: number; headers: http.IncomingHttpHeaders; body: Buffer }> {
+  const client = url.startsWith('https:') ? https : http;
   return new Promise((resolve, reject) => {
-    const req = http.request(url, { agent: false, ...options }, (res) => {
+    const req = client.request(url, { agent: false, ...options }, (res) => {
       const chunks: Buffer[] = [];
       res.on('data', (c) => chunks.push(c));
       res.on('end', () => resolve({ status: res.statusCode!, headers: res.headers, body: Buffer.concat(chunks) }));
