@@ -1,8 +1,8 @@
 // Waiting in tests: for a time, for a promise with a deadline, for a
 // condition to become true, for a rejection of a given kind, and watching
-// whether the event loop itself was kept waiting. Every wait has a limit
-// and a failure that says what did not happen, so that a stuck test fails
-// with a reason rather than at the runner's 60 s timeout.
+// whether the event loop itself was kept waiting. within() and eventually()
+// fail after their limit saying what did not happen, so that a stuck test
+// fails with a reason rather than at the runner's 60 s timeout.
 import { performance } from 'node:perf_hooks';
 import { expect } from 'vitest';
 
