@@ -7,19 +7,34 @@
 // against a SHA-256 of the file.
 'use strict';
 
-const { fork } = require('node:child_process');
-const { createHash, randomBytes } = require('node:crypto');
+const { createHash } = require('node:crypto');
 const fs = require('node:fs');
 const net = require('node:net');
 const os = require('node:os');
 const path = require('node:path');
 const { once } = require('node:events');
+const readline = require('node:readline');
 const { pipeline } = require('node:stream/promises');
 const { parseArgs } = require('node:util');
+// The benchmark's helpers: sizes, files, child processes, medians, tables.
+const {
+  GB, // throughput and CPU cost are per 10^9 bytes
+  MiB,
+  UsageError,
+  fixed,
+  formatBytes,
+  generateFile,
+  machine,
+  median,
+  parseSize,
+  printTable,
+  ratio,
+  startChild,
+  stopChild,
+  tail,
+} = require('../bench/lib/util');
 
 const ROLE_ENV = 'ZEROCOPY_DEMO_ROLE';
-const GB = 1e9; // throughput and CPU cost are per 10^9 bytes
-const MiB = 1 << 20;
 const WARM_UP = 16 * MiB; // untimed first transfer per method
 
 // How many times the CPU copies each file byte on the sending side, as
@@ -41,6 +56,8 @@ const copies = (name) => (Object.hasOwn(CPU_COPIES, name) ? String(CPU_COPIES[na
 // Listens on loopback. For each connection it counts the bytes and, once
 // the sender has ended, reports `received` at once (that stops the
 // sender's clock), then hashes and reports `verified` with the SHA-256.
+// Reports are JSON lines on stdout, the first one `listening` (the form
+// bench/lib/util.js startChild waits for); it exits when its stdin closes.
 //
 // Hashing as bytes arrive would make the receiver the bottleneck (SHA-256
 // runs at about loopback speed) and flatten every row to its speed, and
@@ -51,6 +68,7 @@ const copies = (name) => (Object.hasOwn(CPU_COPIES, name) ? String(CPU_COPIES[na
 const HOLD_LIMIT = 1024 * MiB;
 
 function receiver() {
+  const report = (message) => process.stdout.write(`${JSON.stringify(message)}\n`);
   const port = Number(process.env.ZEROCOPY_DEMO_PORT || 0);
   const size = Number(process.env.ZEROCOPY_DEMO_SIZE);
   // Written once now so that every page is faulted in before the first
@@ -69,27 +87,28 @@ function receiver() {
     });
     socket.on('end', () => {
       reported = true;
-      process.send({ type: 'received', key, bytes });
+      report({ type: 'received', key, bytes });
       const sha256 = store
         ? createHash('sha256').update(store.subarray(0, Math.min(bytes, store.length))).digest('hex')
         : hash.digest('hex');
-      process.send({ type: 'verified', key, bytes, sha256 });
+      report({ type: 'verified', key, bytes, sha256 });
       socket.end();
     });
     socket.on('error', () => {}); // reported through 'close'
     socket.on('close', () => {
       if (reported) return;
       reported = true;
-      process.send({ type: 'received', key, bytes });
-      process.send({ type: 'verified', key, bytes, sha256: null, error: 'connection closed before the end' });
+      report({ type: 'received', key, bytes });
+      report({ type: 'verified', key, bytes, sha256: null, error: 'connection closed before the end' });
     });
   });
   server.on('error', (error) => {
-    process.send({ type: 'error', message: `receiver: ${error.message}` });
+    // The parent reads stderr when the receiver exits.
+    process.stderr.write(`receiver: ${error.message}\n`);
     process.exit(1);
   });
-  server.listen(port, '127.0.0.1', () => process.send({ type: 'listening', port: server.address().port }));
-  process.on('disconnect', () => process.exit(0)); // the parent has gone
+  server.listen(port, '127.0.0.1', () => report({ type: 'listening', port: server.address().port }));
+  process.stdin.on('end', () => process.exit(0)).resume(); // the parent has gone
 }
 
 // ------------------------------------------------------------------ sender
@@ -111,18 +130,8 @@ socket), and verifies every byte with SHA-256.
 
 Exit status: 0 all bytes matched, 1 a mismatch or failure, 2 usage error.`;
 
-class UsageError extends Error {}
 /** An expected failure: reported by its message alone. */
 class DemoError extends Error {}
-
-function parseSize(text) {
-  const m = /^(\d+)(?:([kmg])(?:ib)?)?$/i.exec(text.trim());
-  if (!m) throw new UsageError(`--size: expected bytes or a number with K, M or G (e.g. 64M, 1G), got '${text}'`);
-  const scale = { '': 1, k: 1 << 10, m: 1 << 20, g: 1 << 30 }[(m[2] ?? '').toLowerCase()];
-  const n = Number(m[1]) * scale;
-  if (!Number.isSafeInteger(n) || n < 1) throw new UsageError(`--size: must be from 1 byte to 2^53 - 1, got '${text}'`);
-  return n;
-}
 
 function parseInteger(name, text, min, max) {
   if (!/^\d+$/.test(text.trim()) || Number(text) < min || Number(text) > max) {
@@ -156,71 +165,69 @@ function parseCommandLine(argv) {
   };
 }
 
-function formatBytes(n) {
-  for (const [unit, scale] of [['GiB', 1 << 30], ['MiB', 1 << 20], ['KiB', 1 << 10]]) {
-    if (n >= scale && n % scale === 0) return `${n / scale} ${unit}`;
-  }
-  return n >= MiB ? `${(n / MiB).toFixed(1)} MiB` : `${n} bytes`;
-}
-
-/**
- * Writes `size` bytes: one random 1 MiB block, repeated, with the block
- * number stamped into every 4 KiB page so no two pages are alike. Returns
- * the SHA-256 of the file and of its first `prefix` bytes.
- */
-function generateFile(file, size, prefix) {
-  const block = randomBytes(MiB);
+/** The SHA-256 of the file and of its first `prefix` bytes, in one read (which also leaves it in the page cache). */
+function hashFile(file, prefix) {
   const hash = createHash('sha256');
   const prefixHash = createHash('sha256');
-  const fd = fs.openSync(file, 'w');
+  const buffer = Buffer.allocUnsafe(4 * MiB);
+  const fd = fs.openSync(file, 'r');
   try {
-    for (let index = 0, done = 0; done < size; index++) {
-      for (let page = 0; page < MiB; page += 4096) block.writeBigUInt64LE(BigInt(index), page);
-      const chunk = size - done < MiB ? block.subarray(0, size - done) : block;
+    for (let done = 0, n; (n = fs.readSync(fd, buffer, 0, buffer.length, null)) > 0; done += n) {
+      const chunk = buffer.subarray(0, n);
       hash.update(chunk);
       if (done < prefix) prefixHash.update(chunk.subarray(0, prefix - done));
-      for (let off = 0; off < chunk.length; ) off += fs.writeSync(fd, chunk, off, chunk.length - off);
-      done += chunk.length;
     }
-    fs.fsyncSync(fd); // no writeback of this file competing with the measurements
   } finally {
     fs.closeSync(fd);
   }
   return { sha256: hash.digest('hex'), prefixSha256: prefixHash.digest('hex') };
 }
 
-function startReceiver(port, size) {
-  const child = fork(__filename, [], {
-    env: { ...process.env, [ROLE_ENV]: 'receiver', ZEROCOPY_DEMO_PORT: String(port), ZEROCOPY_DEMO_SIZE: String(size) },
-    execArgv: [],
-    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
-  });
+/**
+ * Starts the receiver in a child process and waits until it listens.
+ * `wait(type, key)` resolves with its report of that type for the
+ * connection from local port `key`, or with `{ error }` once the receiver
+ * has failed or gone.
+ */
+async function startReceiver(port, size) {
+  let started;
+  try {
+    started = await startChild(process.execPath, [__filename], {
+      env: { ...process.env, [ROLE_ENV]: 'receiver', ZEROCOPY_DEMO_PORT: String(port), ZEROCOPY_DEMO_SIZE: String(size) },
+    });
+  } catch (error) {
+    throw new DemoError(`the receiver did not start: ${error.message}`);
+  }
+  const { child, message } = started;
   const waiting = new Map(); // `${type}:${key}` -> resolve
-  const early = new Map(); // messages that came before anyone waited for them
+  const early = new Map(); // reports that came before anyone waited for them
   let failure = null;
   const fail = (error) => {
     failure = error;
     for (const resolve of waiting.values()) resolve({ error: error.message });
     waiting.clear();
   };
-  child.on('message', (message) => {
-    if (message.type === 'error') return fail(new Error(message.message));
-    const id = `${message.type}:${message.key ?? ''}`;
+  readline.createInterface({ input: child.stdout }).on('line', (line) => {
+    const report = JSON.parse(line);
+    const id = `${report.type}:${report.key ?? ''}`;
     const resolve = waiting.get(id);
     if (resolve) {
       waiting.delete(id);
-      resolve(message);
-    } else early.set(id, message);
+      resolve(report);
+    } else early.set(id, report);
   });
-  child.on('exit', (code, signal) => fail(new Error(`receiver exited (${signal ?? `code ${code}`})`)));
+  let stderr = '';
+  child.stderr.on('data', (d) => (stderr += d));
+  child.on('exit', (code, signal) => fail(new Error(`receiver exited (${signal ?? `code ${code}`})${stderr ? `: ${tail(stderr)}` : ''}`)));
   return {
     child,
+    port: message.port,
     wait(type, key = '') {
       const id = `${type}:${key}`;
       if (early.has(id)) {
-        const message = early.get(id);
+        const report = early.get(id);
         early.delete(id);
-        return Promise.resolve(message);
+        return Promise.resolve(report);
       }
       if (failure) return Promise.resolve({ error: failure.message });
       return new Promise((resolve) => waiting.set(id, resolve));
@@ -278,32 +285,14 @@ async function measure({ method, file, size, expectedHash, receiver, port, sendF
   };
 }
 
-function median(values) {
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = sorted.length >> 1;
-  return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
-}
-
-function printTable(rows) {
-  const columns = [
-    { title: 'method', align: 'left' },
-    { title: 'CPU copies', align: 'right' },
-    { title: 'GB/s', align: 'right' },
-    { title: 'vs pipeline', align: 'right' },
-    { title: 'CPU s/GB', align: 'right' },
-    { title: 'bytes', align: 'left' },
-  ];
-  const widths = columns.map((c, i) => Math.max(c.title.length, ...rows.map((r) => r[i].length)));
-  const line = (cells) =>
-    '  ' +
-    cells
-      .map((cell, i) => (columns[i].align === 'left' ? cell.padEnd(widths[i]) : cell.padStart(widths[i])))
-      .join('  ')
-      .trimEnd();
-  console.log(line(columns.map((c) => c.title)));
-  console.log(line(widths.map((w) => '-'.repeat(w))));
-  for (const row of rows) console.log(line(row));
-}
+const COLUMNS = [
+  { title: 'method', key: 'method' },
+  { title: 'CPU copies', key: 'copies', align: 'right' },
+  { title: 'GB/s', key: 'gbps', align: 'right' },
+  { title: 'vs pipeline', key: 'vsPipeline', align: 'right' },
+  { title: 'CPU s/GB', key: 'cpuPerGB', align: 'right' },
+  { title: 'bytes', key: 'bytes' },
+];
 
 async function main() {
   let options;
@@ -326,12 +315,8 @@ async function main() {
 
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'zerocopy-demo-'));
   const file = path.join(dir, 'data.bin');
-  let receiver;
-  const cleanup = () => {
-    receiver?.child.kill();
-    fs.rmSync(dir, { recursive: true, force: true });
-  };
-  process.on('exit', cleanup);
+  // On any exit: bench/lib/util.js stops the receiver, this removes the file.
+  process.on('exit', () => fs.rmSync(dir, { recursive: true, force: true }));
   for (const signal of ['SIGINT', 'SIGTERM']) {
     process.on(signal, () => process.exit(128 + os.constants.signals[signal]));
   }
@@ -341,24 +326,23 @@ async function main() {
     throw new DemoError(`${os.tmpdir()} has ${formatBytes(free.bavail * free.bsize)} free, the file needs ${formatBytes(size)}`);
   }
 
-  const cpus = os.cpus();
+  const info = machine();
   console.log(
-    `machine: ${cpus.length} x ${cpus[0]?.model.trim() ?? 'unknown CPU'}, ${os.platform()} ${os.release()} ${os.arch()}; ` +
+    `machine: ${info.cores} x ${info.cpu}, ${info.os} ${info.arch}; ` +
       `Node ${process.version}; file ${formatBytes(size)} (${size} bytes); ${rounds} round${rounds === 1 ? '' : 's'}; ` +
       `${new Date().toISOString()}`,
   );
   if (!caps.native) console.log(`note: native addon not loaded (${caps.loadError}); only the stream backend is available`);
 
   const warmUpSize = Math.min(size, WARM_UP);
-  const { sha256, prefixSha256 } = generateFile(file, size, warmUpSize);
+  generateFile(file, size);
+  const { sha256, prefixSha256 } = hashFile(file, warmUpSize);
   if (size > HOLD_LIMIT) {
     console.log(`note: above ${formatBytes(HOLD_LIMIT)} the receiver hashes as bytes arrive, which may cap GB/s for every row`);
   }
 
-  receiver = startReceiver(options.port, size);
-  const listening = await receiver.wait('listening');
-  if (listening.error) throw new DemoError(listening.error);
-  const common = { file, receiver, port: listening.port, sendFile };
+  const receiver = await startReceiver(options.port, size);
+  const common = { file, receiver, port: receiver.port, sendFile };
 
   const results = new Map(methods.map((m) => [m, { runs: [], problems: [] }]));
   // Warm-up, not timed but verified: first-use costs (JIT, the addon's
@@ -389,17 +373,17 @@ async function main() {
     };
   });
   const baseline = summary.find((s) => s.method === 'pipeline');
-  const rows = summary.map((s) => [
-    s.method === 'pipeline' ? 'pipeline (baseline)' : s.method,
-    copies(s.method),
-    s.gbps.toFixed(2),
-    `${(s.gbps / baseline.gbps).toFixed(2)}x`,
-    s.cpuPerGB.toFixed(3),
-    s.ok ? 'match' : `MISMATCH: ${s.problem}`,
-  ]);
+  const rows = summary.map((s) => ({
+    method: s.method === 'pipeline' ? 'pipeline (baseline)' : s.method,
+    copies: copies(s.method),
+    gbps: fixed(s.gbps, 2),
+    vsPipeline: `${fixed(ratio(s.gbps, baseline.gbps), 2)}x`,
+    cpuPerGB: fixed(s.cpuPerGB, 3),
+    bytes: s.ok ? 'match' : `MISMATCH: ${s.problem}`,
+  }));
 
   console.log();
-  printTable(rows);
+  printTable(COLUMNS, rows);
   console.log();
   const notes = [
     `${caps.backends.join(', ')}: sendFile(socket, path, { backend }); pipeline: stream.pipeline(fs.createReadStream(path), socket)`,
@@ -414,7 +398,7 @@ async function main() {
   console.log(notes.map((note) => `  ${note}`).join('\n'));
 
   if (summary.some((s) => !s.ok)) process.exitCode = 1;
-  receiver.child.disconnect();
+  await stopChild(receiver.child);
 }
 
 if (process.env[ROLE_ENV] === 'receiver') {

@@ -2,13 +2,15 @@
 // user would run it (`node bin/zerocopy.js ...`): exit statuses, what it
 // prints, the bytes it moves. Never its speeds.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { createHash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { connect, createServer, type Server, type Socket } from 'node:net';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { sha256 } from './support/bytes.js';
+import type { Exited } from './support/processes.js';
 
 const root = join(__dirname, '..');
 const bin = join(root, 'bin', 'zerocopy.js');
@@ -18,20 +20,13 @@ const { capabilities } = createRequire(__filename)(root) as { capabilities(): { 
 const hasScript = spawnSync('script', ['-qec', 'true', '/dev/null'], { stdio: 'ignore' }).status === 0;
 if (!hasScript) console.warn('cli.test.ts: skipping the progress tests: they need `script` (util-linux) for a pseudo-terminal');
 
-interface Exit {
-  code: number | null;
-  signal: NodeJS.Signals | null;
-  stdout: string;
-  stderr: string;
-}
-
 const children: ChildProcess[] = [];
 
 class Child {
   readonly proc: ChildProcess;
   stdout = '';
   stderr = '';
-  readonly exited: Promise<Exit>;
+  readonly exited: Promise<Exited>;
 
   constructor(command: string, args: string[], cwd: string) {
     this.proc = spawn(command, args, { cwd, stdio: ['ignore', 'pipe', 'pipe'] });
@@ -89,8 +84,6 @@ function zerocopyOnTerminal(args: string[]): Child {
   const command = [process.execPath, bin, ...args].map(shellQuote).join(' ');
   return new Child('script', ['-qec', command, '/dev/null'], root);
 }
-
-const sha256 = (data: Buffer) => createHash('sha256').update(data).digest('hex');
 
 let scratch: string;
 beforeAll(() => {

@@ -3,37 +3,21 @@
 // verified row per method, clean-up, usage errors), never its speeds: those
 // belong to the machine, not to the code.
 import { spawn } from 'node:child_process';
-import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { readdirSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
+import { makeTempDir, type TempDir } from './support/files.js';
+import { exited, type Exited } from './support/processes.js';
 
 const root = join(__dirname, '..');
 const demo = join(root, 'demo', 'demo.js');
 // The demo loads the package's own `main`; ask the same build which backends it has.
 const { capabilities } = createRequire(__filename)(root) as { capabilities(): { backends: string[] } };
 
-interface Run {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-function runDemo(args: string[], env: NodeJS.ProcessEnv = {}): Promise<Run> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [demo, ...args], {
-      cwd: root,
-      env: { ...process.env, ...env },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (s: string) => (stdout += s));
-    child.stderr.setEncoding('utf8').on('data', (s: string) => (stderr += s));
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-  });
+/** `node demo/demo.js ...args`, run to its end. */
+function runDemo(args: string[], env: NodeJS.ProcessEnv = {}): Promise<Exited> {
+  return exited(spawn(process.execPath, [demo, ...args], { cwd: root, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] }));
 }
 
 /** The table's rows, cells split on the two-space column gaps. */
@@ -49,17 +33,17 @@ function tableRows(stdout: string): string[][] {
   return rows;
 }
 
-const scratch: string[] = [];
+const scratch: TempDir[] = [];
 afterEach(() => {
-  for (const dir of scratch.splice(0)) rmSync(dir, { recursive: true, force: true });
+  for (const dir of scratch.splice(0)) dir.remove();
 });
 
 describe('demo/demo.js', () => {
   it('sends the file with every backend and the pipeline baseline, all verified, and cleans up', async () => {
     // A private TMPDIR: the demo's file must be gone from it afterwards.
-    const tmp = mkdtempSync(join(tmpdir(), 'zerocopy-demo-test-'));
+    const tmp = makeTempDir('zerocopy-demo-test-');
     scratch.push(tmp);
-    const run = await runDemo(['--size', '8M'], { TMPDIR: tmp });
+    const run = await runDemo(['--size', '8M'], { TMPDIR: tmp.path });
 
     expect(run.stderr).toBe('');
     expect(run.code, run.stdout).toBe(0);
@@ -73,7 +57,7 @@ describe('demo/demo.js', () => {
       expect(row, row.join(' | ')).toHaveLength(6);
       expect(row[5], `${row[0]}: ${row.join(' | ')}`).toBe('match');
     }
-    expect(readdirSync(tmp)).toEqual([]);
+    expect(readdirSync(tmp.path)).toEqual([]);
   });
 
   it('exits 2 with one line on stderr for a bad --size', async () => {

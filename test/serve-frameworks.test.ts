@@ -12,34 +12,25 @@ import express from 'express';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { capabilities, fastifyServeStatic, serveFile, serveStatic, type ServeResult, type StaticHandler } from '../dist/cjs/index.js';
-import {
-  drained,
-  eventually,
-  get,
-  hasCommand,
-  listen,
-  makeCertificate,
-  makeFixtures,
-  openDescriptors,
-  parseResponses,
-  rawExchange,
-  request,
-  type Fixtures,
-  type Running,
-} from './serve-helpers.js';
+import { countOpenDescriptors } from './support/descriptors.js';
+import { makeServeFixtures, type ServeFixtures } from './support/files.js';
+import { drained, listen, parseResponses, rawExchange, rawRequest, request, type Running } from './support/http.js';
+import { findCommand } from './support/processes.js';
+import { makeSelfSignedCertificate } from './support/tls.js';
+import { eventually } from './support/waiting.js';
 
-let fx: Fixtures;
+let fx: ServeFixtures;
 let root: string;
 
 beforeAll(() => {
-  fx = makeFixtures();
-  root = join(fx.dir, 'public');
+  fx = makeServeFixtures();
+  root = join(fx.path, 'public');
   mkdirSync(join(root, 'docs'), { recursive: true });
   writeFileSync(join(root, 'hello.txt'), 'hello\n');
   writeFileSync(join(root, 'data.bin'), fx.data);
   writeFileSync(join(root, 'docs', 'index.html'), '<title>docs</title>\n');
 });
-afterAll(() => fx?.cleanup());
+afterAll(() => fx?.remove());
 
 /** Multipart/byteranges body as serveFile frames it, for comparing bytes. */
 function multipartBody(boundary: string, type: string, size: number, data: Buffer, ranges: [number, number][]): Buffer {
@@ -60,7 +51,7 @@ describe('Express', () => {
     files = serveStatic(root, { maxAge: 60_000 });
     app.get('/download/data', (req, res, next) => {
       res.setHeader('Content-Disposition', 'attachment; filename="data.bin"');
-      serveFile(req, res, join(fx.dir, 'data.bin')).catch(next);
+      serveFile(req, res, join(fx.path, 'data.bin')).catch(next);
     });
     app.use('/static', files);
     app.post('/static/hello.txt', (_req, res) => void res.status(201).send('posted'));
@@ -121,7 +112,7 @@ describe('Fastify', () => {
     await app.register(fastifyServeStatic, { root, prefix: '/static', maxAge: 1000 });
     app.get('/download/data', async (request, reply) => {
       reply.hijack();
-      results.push(await serveFile(request.raw, reply.raw, join(fx.dir, 'data.bin')));
+      results.push(await serveFile(request.raw, reply.raw, join(fx.path, 'data.bin')));
     });
     app.get('/json', async () => ({ ok: true }));
     url = await app.listen({ port: 0, host: '127.0.0.1' });
@@ -155,7 +146,7 @@ describe('Fastify', () => {
     expect((await fetch(`${url}/static/missing.txt`)).status).toBe(404);
     // (fetch() would resolve the dot segments itself: a raw request keeps them.)
     const port = new URL(url).port;
-    const hostile = await rawExchange(Number(port), get('/static/%2e%2e/%2e%2e/etc/passwd'), 1);
+    const hostile = await rawExchange(Number(port), rawRequest('/static/%2e%2e/%2e%2e/etc/passwd'), 1);
     expect(hostile.responses[0].status).toBe(403);
     const docs = await fetch(`${url}/static/docs`, { redirect: 'manual' });
     expect(docs.headers.get('location')).toBe('/static/docs/');
@@ -168,12 +159,12 @@ describe('Fastify', () => {
   });
 });
 
-describe('HTTPS', { skip: !hasCommand('openssl') }, () => {
+describe('HTTPS', { skip: !findCommand('openssl') }, () => {
   let server: Running;
   let ca: Buffer;
   const results: ServeResult[] = [];
   beforeAll(async () => {
-    const { key, cert } = makeCertificate(fx.dir);
+    const { key, cert } = await makeSelfSignedCertificate(fx.path);
     ca = cert;
     const files = serveStatic(root);
     server = await listen(
@@ -182,23 +173,14 @@ describe('HTTPS', { skip: !hasCommand('openssl') }, () => {
           req.url = req.url!.slice('/static'.length);
           return void files(req, res);
         }
-        serveFile(req, res, join(fx.dir, req.url!.slice(1))).then((r) => results.push(r), () => {});
+        serveFile(req, res, join(fx.path, req.url!.slice(1))).then((r) => results.push(r), () => {});
       }),
       'https',
     );
   });
   afterAll(async () => server?.close());
 
-  const fetchTls = (path: string, headers: Record<string, string> = {}) =>
-    new Promise<{ status: number; headers: Record<string, string | string[] | undefined>; body: Buffer }>((resolve, reject) => {
-      const req = https.request(`${server.url}${path}`, { ca, headers, agent: false }, (res) => {
-        const chunks: Buffer[] = [];
-        res.on('data', (c) => chunks.push(c));
-        res.on('end', () => resolve({ status: res.statusCode!, headers: res.headers, body: Buffer.concat(chunks) }));
-      });
-      req.on('error', reject);
-      req.end();
-    });
+  const fetchTls = (path: string, headers: Record<string, string> = {}) => request(`${server.url}${path}`, { ca, headers });
 
   it('sends head and body through the stream backend, with the same statuses and headers', async () => {
     const r = await fetchTls('/data.bin');
@@ -226,7 +208,7 @@ describe('HTTPS', { skip: !hasCommand('openssl') }, () => {
     await once(socket, 'secureConnect');
     let received = Buffer.alloc(0);
     socket.on('data', (c) => (received = Buffer.concat([received, c])));
-    socket.write(get('/data.bin') + get('/small.txt', { Range: 'bytes=1-2' }) + get('/nope') + get('/small.txt'));
+    socket.write(rawRequest('/data.bin') + rawRequest('/small.txt', { Range: 'bytes=1-2' }) + rawRequest('/nope') + rawRequest('/small.txt'));
     await eventually(() => parseResponses(received).responses.length === 4, 'four responses');
     const { responses, rest } = parseResponses(received);
     expect(responses.map((r) => r.status)).toEqual([200, 206, 404, 200]);
@@ -251,7 +233,7 @@ describe('HTTP/2', () => {
         req.url = req.url.slice('/static'.length);
         return void files(req, res);
       }
-      const path = req.url === '/big' ? fx.bigPath : join(fx.dir, req.url.slice(1));
+      const path = req.url === '/big' ? fx.bigPath : join(fx.path, req.url.slice(1));
       const outcome: (typeof outcomes)[number] = { path: req.url };
       outcomes.push(outcome);
       serveFile(req, res, path).then(
@@ -325,7 +307,7 @@ describe('HTTP/2', () => {
 
   it('ends the transfer when the client cancels the stream, leaking no descriptor', async () => {
     await h2get('/small.txt');
-    const before = openDescriptors();
+    const before = countOpenDescriptors();
     const mark = outcomes.length;
     const stream = client.request({ ':path': '/big' });
     await once(stream, 'data');
@@ -334,7 +316,7 @@ describe('HTTP/2', () => {
     const outcome = outcomes.slice(mark)[0];
     expect(outcome.error?.code).toMatch(/ERR_STREAM_DESTROYED|ERR_STREAM_PREMATURE_CLOSE|ERR_HTTP2/);
     expect(outcome.error?.bytesSent).toBeLessThan(fx.bigSize);
-    await eventually(() => openDescriptors() <= before, `descriptors back to ${before} (now ${openDescriptors()})`);
+    await eventually(() => countOpenDescriptors() <= before, `descriptors back to ${before} (now ${countOpenDescriptors()})`);
     // The session goes on.
     expect((await h2get('/small.txt')).body.equals(fx.small)).toBe(true);
   });
@@ -342,7 +324,7 @@ describe('HTTP/2', () => {
 
 // A guard for the helpers themselves: servers above close every connection.
 it('leaves no connection behind', async () => {
-  const s = await listen((await import('node:http')).createServer((req, res) => void serveFile(req, res, join(fx.dir, 'small.txt'))));
+  const s = await listen((await import('node:http')).createServer((req, res) => void serveFile(req, res, join(fx.path, 'small.txt'))));
   await request(`${s.url}/`);
   await s.close();
   await drained(s.server);

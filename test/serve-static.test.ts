@@ -6,19 +6,12 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { serveStatic, type ServeStaticOptions, type StaticHandler } from '../dist/cjs/index.js';
-import {
-  drained,
-  eventually,
-  get,
-  httpServer,
-  makeFixtures,
-  openDescriptors,
-  rawExchange,
-  type Fixtures,
-  type Running,
-} from './serve-helpers.js';
+import { countOpenDescriptors } from './support/descriptors.js';
+import { makeServeFixtures, type ServeFixtures } from './support/files.js';
+import { drained, httpServer, rawExchange, rawRequest, type Running } from './support/http.js';
+import { eventually } from './support/waiting.js';
 
-let fx: Fixtures;
+let fx: ServeFixtures;
 let root: string;
 const SECRET = 'TOP-SECRET-CONTENT';
 const servers: Running[] = [];
@@ -34,17 +27,17 @@ async function staticServer(options?: ServeStaticOptions, base?: string): Promis
 }
 
 const one = async (s: Running, path: string, headers: Record<string, string> = {}, method = 'GET') =>
-  (await rawExchange(s.port, get(path, headers, method), 1, [method === 'HEAD'])).responses[0];
+  (await rawExchange(s.port, rawRequest(path, headers, method), 1, [method === 'HEAD'])).responses[0];
 
 let plain: Running;
 
 beforeAll(async () => {
-  fx = makeFixtures();
+  fx = makeServeFixtures();
   // The served root is a folder inside the fixtures; a secret sits beside it.
-  root = join(fx.dir, 'public');
+  root = join(fx.path, 'public');
   mkdirSync(root);
-  writeFileSync(join(fx.dir, 'secret.txt'), SECRET);
-  writeFileSync(join(fx.dir, 'public-secret.txt'), SECRET); // shares root's name as a prefix
+  writeFileSync(join(fx.path, 'secret.txt'), SECRET);
+  writeFileSync(join(fx.path, 'public-secret.txt'), SECRET); // shares root's name as a prefix
   writeFileSync(join(root, 'hello.txt'), 'hello\n');
   writeFileSync(join(root, 'a b.txt'), 'spaced\n');
   writeFileSync(join(root, 'héllo wörld.txt'), 'unicode\n');
@@ -66,7 +59,7 @@ beforeAll(async () => {
 afterAll(async () => {
   for (const s of servers) await s.close();
   for (const h of handlers) await h.close();
-  fx?.cleanup();
+  fx?.remove();
 });
 
 describe('mapping URLs onto root', () => {
@@ -176,7 +169,7 @@ describe('dotfiles', () => {
   });
 
   it('count only below root: a root inside a dot folder serves', async () => {
-    const hidden = join(fx.dir, '.hidden-root');
+    const hidden = join(fx.path, '.hidden-root');
     mkdirSync(hidden);
     writeFileSync(join(hidden, 'x.txt'), 'x');
     const s = await staticServer(undefined, hidden);
@@ -322,11 +315,11 @@ describe('headers', () => {
 
 describe('the open-file cache', () => {
   it('keeps hot files open, sees changes, and closes everything on close()', async () => {
-    const dir = join(fx.dir, 'cached');
+    const dir = join(fx.path, 'cached');
     mkdirSync(dir);
     const file = join(dir, 'hot.txt');
     writeFileSync(file, 'version 1');
-    const before = openDescriptors();
+    const before = countOpenDescriptors();
     const handler = serveStatic(dir, { cache: { max: 2, validMs: 60_000 } });
     const s = await httpServer((req, res) => void handler(req, res));
     const body = async (path: string) => (await one(s, path)).body.toString();
@@ -360,11 +353,11 @@ describe('the open-file cache', () => {
     await s.close();
     await handler.close();
     expect(handler.cachedFiles).toBe(0);
-    await eventually(() => openDescriptors() <= before, `descriptors back to ${before} (now ${openDescriptors()})`);
+    await eventually(() => countOpenDescriptors() <= before, `descriptors back to ${before} (now ${countOpenDescriptors()})`);
   });
 
   it('revalidates by stat after validMs even without a watcher event', async () => {
-    const dir = join(fx.dir, 'cached2');
+    const dir = join(fx.path, 'cached2');
     mkdirSync(join(dir, 'sub'), { recursive: true });
     writeFileSync(join(dir, 'sub', 'f.txt'), 'old');
     const handler = serveStatic(dir, { cache: { validMs: 0 } });
@@ -384,21 +377,21 @@ describe('the open-file cache', () => {
     const s = await staticServerFor(handler);
     await one(s, '/small.txt'); // warm up
     await drained(s.server);
-    const before = openDescriptors();
+    const before = countOpenDescriptors();
     const { connect } = await import('node:net');
     for (let i = 0; i < 3; i++) {
       const socket = connect(s.port, '127.0.0.1');
-      socket.write(get('/big.bin'));
+      socket.write(rawRequest('/big.bin'));
       await new Promise((r) => socket.once('data', r));
       socket.pause();
       await new Promise((r) => setTimeout(r, 30));
       socket.destroy();
     }
     await drained(s.server);
-    await eventually(() => openDescriptors() <= before + 1, 'only the cached big.bin descriptor added');
+    await eventually(() => countOpenDescriptors() <= before + 1, 'only the cached big.bin descriptor added');
     await s.close();
     await handler.close();
-    await eventually(() => openDescriptors() <= before - 1, 'all cached descriptors closed');
+    await eventually(() => countOpenDescriptors() <= before - 1, 'all cached descriptors closed');
     expect(statSync(fx.bigPath).size).toBe(fx.bigSize);
   });
 });

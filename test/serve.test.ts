@@ -11,24 +11,14 @@ import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { capabilities, serveFile, type ServeFileOptions, type ServeResult } from '../dist/cjs/index.js';
-import {
-  curl,
-  drained,
-  eventually,
-  get,
-  hasCommand,
-  httpServer,
-  makeFixtures,
-  openDescriptors,
-  parseResponses,
-  rawExchange,
-  request,
-  serverDataSegments,
-  type Fixtures,
-  type Running,
-} from './serve-helpers.js';
+import { countOpenDescriptors } from './support/descriptors.js';
+import { makeServeFixtures, type ServeFixtures } from './support/files.js';
+import { curl, drained, httpServer, parseResponses, rawExchange, rawRequest, request, type Running } from './support/http.js';
+import { findCommand } from './support/processes.js';
+import { tcpInfo } from './support/sockets.js';
+import { eventually } from './support/waiting.js';
 
-let fx: Fixtures;
+let fx: ServeFixtures;
 let server: Running;
 /** What each serveFile call settled with, by request path. */
 const outcomes: { path: string; result?: ServeResult; error?: Error & { code?: string; bytesSent?: number } }[] = [];
@@ -42,7 +32,7 @@ function route(path: string, file: string | URL, options?: ServeFileOptions, bef
 
 async function handler(req: IncomingMessage, res: ServerResponse) {
   const path = req.url!.split('?')[0];
-  const r = routes.get(path) ?? { file: join(fx.dir, decodeURIComponent(path)) };
+  const r = routes.get(path) ?? { file: join(fx.path, decodeURIComponent(path)) };
   r.before?.(res);
   const outcome: (typeof outcomes)[number] = { path };
   outcomes.push(outcome);
@@ -67,23 +57,23 @@ async function outcomeOf(path: string, since?: number) {
 }
 
 beforeAll(async () => {
-  fx = makeFixtures();
+  fx = makeServeFixtures();
   server = await httpServer((req, res) => void handler(req, res));
 });
 afterAll(async () => {
   await server?.close();
-  fx?.cleanup();
+  fx?.remove();
 });
 
 const one = async (path: string, headers: Record<string, string> = {}, method = 'GET') => {
-  const { responses } = await rawExchange(server.port, get(path, headers, method), 1, [method === 'HEAD']);
+  const { responses } = await rawExchange(server.port, rawRequest(path, headers, method), 1, [method === 'HEAD']);
   return responses[0];
 };
 
 describe('status and headers', () => {
   it('answers 200 with the file, its length, type, validators and caching headers, through sendFile', async () => {
     const r = await one('/small.txt');
-    const st = statSync(join(fx.dir, 'small.txt'));
+    const st = statSync(join(fx.path, 'small.txt'));
     expect(r.status).toBe(200);
     expect(r.body.equals(fx.small)).toBe(true);
     expect(r.headers['content-length']).toBe('1024');
@@ -103,18 +93,18 @@ describe('status and headers', () => {
     expect((await one('/style.css')).headers['content-type']).toBe('text/css; charset=utf-8');
     expect((await one('/data.bin')).headers['content-type']).toBe('application/octet-stream');
     expect((await one('/noext')).headers['content-type']).toBe('application/octet-stream');
-    const typed = route('/typed', join(fx.dir, 'noext'), { contentType: 'text/x-custom' });
+    const typed = route('/typed', join(fx.path, 'noext'), { contentType: 'text/x-custom' });
     expect((await one(typed)).headers['content-type']).toBe('text/x-custom');
   });
 
   it('sets Cache-Control from maxAge and immutable, and leaves out what the options turn off', async () => {
-    const cached = route('/cached', join(fx.dir, 'small.txt'), { maxAge: 3_600_000, immutable: true });
+    const cached = route('/cached', join(fx.path, 'small.txt'), { maxAge: 3_600_000, immutable: true });
     expect((await one(cached)).headers['cache-control']).toBe('public, max-age=3600, immutable');
-    const year = route('/year', join(fx.dir, 'small.txt'), { maxAge: 10 * 365 * 86_400_000 });
+    const year = route('/year', join(fx.path, 'small.txt'), { maxAge: 10 * 365 * 86_400_000 });
     expect((await one(year)).headers['cache-control']).toBe('public, max-age=31536000');
-    const weak = route('/weak', join(fx.dir, 'small.txt'), { etag: 'weak' });
+    const weak = route('/weak', join(fx.path, 'small.txt'), { etag: 'weak' });
     expect((await one(weak)).headers.etag).toMatch(/^W\/"400-[0-9a-f]+"$/);
-    const bare = route('/bare', join(fx.dir, 'small.txt'), { etag: false, lastModified: false, cacheControl: false, acceptRanges: false });
+    const bare = route('/bare', join(fx.path, 'small.txt'), { etag: false, lastModified: false, cacheControl: false, acceptRanges: false });
     const r = await one(bare);
     expect(r.status).toBe(200);
     for (const name of ['etag', 'last-modified', 'cache-control', 'accept-ranges']) expect(r.headers[name]).toBeUndefined();
@@ -122,7 +112,7 @@ describe('status and headers', () => {
   });
 
   it('keeps headers the caller set on res, and they win', async () => {
-    const own = route('/own', join(fx.dir, 'small.txt'), undefined, (res) => {
+    const own = route('/own', join(fx.path, 'small.txt'), undefined, (res) => {
       res.setHeader('Content-Type', 'application/x-mine');
       res.setHeader('Cache-Control', 'no-store');
       res.setHeader('ETag', '"mine"');
@@ -143,7 +133,7 @@ describe('status and headers', () => {
   });
 
   it('answers HEAD with the GET headers and no body', async () => {
-    const { responses, raw } = await rawExchange(server.port, [get('/data.bin', {}, 'HEAD'), get('/small.txt')], 2, [true, false]);
+    const { responses, raw } = await rawExchange(server.port, [rawRequest('/data.bin', {}, 'HEAD'), rawRequest('/small.txt')], 2, [true, false]);
     expect(responses[0].status).toBe(200);
     expect(responses[0].headers['content-length']).toBe('300000');
     expect(responses[0].headers.etag).toBeDefined();
@@ -166,23 +156,23 @@ describe('status and headers', () => {
       expect(r.body.toString()).toBe('Not Found\n');
       expect((await outcomeOf(path)).result?.statusCode).toBe(404);
     }
-    if (hasCommand('mkfifo')) {
-      execFileSync('mkfifo', [join(fx.dir, 'fifo')]);
+    if (findCommand('mkfifo')) {
+      execFileSync('mkfifo', [join(fx.path, 'fifo')]);
       expect((await one('/fifo')).status).toBe(404); // and did not hang opening it
     }
   });
 
   it('takes a file: URL', async () => {
-    const url = route('/by-url', pathToFileURL(join(fx.dir, 'small.txt')));
+    const url = route('/by-url', pathToFileURL(join(fx.path, 'small.txt')));
     expect((await one(url)).body.equals(fx.small)).toBe(true);
   });
 
   it('rejects when the response has already sent its headers, and checks its arguments', async () => {
-    const sent = route('/sent', join(fx.dir, 'small.txt'), undefined, (res) => res.flushHeaders());
+    const sent = route('/sent', join(fx.path, 'small.txt'), undefined, (res) => res.flushHeaders());
     // The flushed head has no Content-Length: the client waits for a body
     // that never comes; the rejection is what matters.
     const socket = connect(server.port, '127.0.0.1');
-    socket.write(get(sent));
+    socket.write(rawRequest(sent));
     expect((await outcomeOf(sent)).error?.code).toBe('ERR_HTTP_HEADERS_SENT');
     socket.destroy();
     await expect(serveFile({} as IncomingMessage, {} as ServerResponse, 'x')).rejects.toMatchObject({ code: 'ERR_INVALID_ARG_TYPE' });
@@ -238,7 +228,7 @@ describe('conditional requests, in RFC 9110 order', () => {
     expect(failed.status).toBe(412);
     expect(failed.body.toString()).toBe('Precondition Failed\n');
     expect((await one('/small.txt', { 'If-Match': `W/${tag}` })).status).toBe(412);
-    const weak = route('/weak-match', join(fx.dir, 'small.txt'), { etag: 'weak' });
+    const weak = route('/weak-match', join(fx.path, 'small.txt'), { etag: 'weak' });
     const weakTag = (await one(weak)).headers.etag;
     expect((await one(weak, { 'If-Match': weakTag })).status).toBe(412);
   });
@@ -343,7 +333,7 @@ describe('Range', () => {
   });
 
   it('sends the whole file for more ranges than maxRanges', async () => {
-    const few = route('/few-ranges', join(fx.dir, 'data.bin'), { maxRanges: 2 });
+    const few = route('/few-ranges', join(fx.path, 'data.bin'), { maxRanges: 2 });
     expect((await range('bytes=0-1,10-11', {}, few)).status).toBe(206);
     const r = await range('bytes=0-1,10-11,20-21', {}, few);
     expect(r.status).toBe(200);
@@ -362,7 +352,7 @@ describe('Range', () => {
     }
   });
 
-  it('shows the same bytes to curl', { skip: !hasCommand('curl') }, async () => {
+  it('shows the same bytes to curl', { skip: !findCommand('curl') }, async () => {
     const out = await curl(['--http1.1', '-r', '100-199', `${server.url}/data.bin`]);
     expect(out.equals(fx.data.subarray(100, 200))).toBe(true);
     const withHead = (await curl(['--http1.1', '-i', '-r', '0-3,8-11', `${server.url}/small.txt`])).toString('latin1');
@@ -383,13 +373,13 @@ describe('connections', () => {
     let received = Buffer.alloc(0);
     socket.on('data', (chunk) => (received = Buffer.concat([received, chunk])));
     const expectResponses = (n: number) => eventually(() => parseResponses(received).responses.length === n, `${n} responses`);
-    socket.write(get('/small.txt'));
+    socket.write(rawRequest('/small.txt'));
     await expectResponses(1);
-    socket.write(get('/data.bin', { Range: 'bytes=5-9' }));
+    socket.write(rawRequest('/data.bin', { Range: 'bytes=5-9' }));
     await expectResponses(2);
-    socket.write(get('/missing'));
+    socket.write(rawRequest('/missing'));
     await expectResponses(3);
-    socket.write(get('/data.bin', { Range: 'bytes=0-0,2-2' }));
+    socket.write(rawRequest('/data.bin', { Range: 'bytes=0-0,2-2' }));
     await expectResponses(4);
     const { responses, rest } = parseResponses(received);
     expect(responses.map((r) => r.status)).toEqual([200, 206, 404, 206]);
@@ -403,13 +393,13 @@ describe('connections', () => {
 
   it('answers pipelined requests in order, each complete', async () => {
     const requests = [
-      get('/data.bin'),
-      get('/small.txt', { Range: 'bytes=10-19' }),
-      get('/small.txt', {}, 'HEAD'),
-      get('/nope'),
-      get('/data.bin', { Range: 'bytes=0-4,-4' }),
-      get('/small.txt', { 'If-None-Match': '*' }),
-      get('/page.html'),
+      rawRequest('/data.bin'),
+      rawRequest('/small.txt', { Range: 'bytes=10-19' }),
+      rawRequest('/small.txt', {}, 'HEAD'),
+      rawRequest('/nope'),
+      rawRequest('/data.bin', { Range: 'bytes=0-4,-4' }),
+      rawRequest('/small.txt', { 'If-None-Match': '*' }),
+      rawRequest('/page.html'),
     ];
     const { responses, raw } = await rawExchange(server.port, requests, requests.length, [false, false, true]);
     expect(responses.map((r) => r.status)).toEqual([200, 206, 200, 404, 206, 304, 200]);
@@ -420,7 +410,7 @@ describe('connections', () => {
   });
 
   it('closes the connection after a response to Connection: close, and to HTTP/1.0', async () => {
-    const closing = await rawExchange(server.port, get('/small.txt', { Connection: 'close' }), 1, [], true);
+    const closing = await rawExchange(server.port, rawRequest('/small.txt', { Connection: 'close' }), 1, [], true);
     expect(closing.closed).toBe(true);
     expect(closing.responses.length).toBe(1);
     expect(closing.responses[0].body.equals(fx.small)).toBe(true);
@@ -434,13 +424,13 @@ describe('connections', () => {
   it('ends the transfer at once when the client goes away mid-body, leaking no descriptor', async () => {
     const big = route('/big', fx.bigPath);
     // Warm up (lazy handles, the addon's poller thread) before counting.
-    await rawExchange(server.port, get(big, { Range: 'bytes=0-0' }), 1);
+    await rawExchange(server.port, rawRequest(big, { Range: 'bytes=0-0' }), 1);
     await drained(server.server);
-    const before = openDescriptors();
+    const before = countOpenDescriptors();
     for (let round = 0; round < 3; round++) {
       const mark = outcomes.length;
       const socket = connect(server.port, '127.0.0.1');
-      socket.write(get(big));
+      socket.write(rawRequest(big));
       const [first] = (await once(socket, 'data')) as [Buffer];
       expect(first.toString('latin1')).toMatch(/^HTTP\/1\.1 200 OK/);
       socket.pause(); // the server fills the socket buffers, then waits
@@ -453,7 +443,7 @@ describe('connections', () => {
       expect(error!.bytesSent).toBeLessThan(fx.bigSize);
     }
     await drained(server.server);
-    await eventually(() => openDescriptors() <= before, `descriptors back to ${before} (now ${openDescriptors()})`);
+    await eventually(() => countOpenDescriptors() <= before, `descriptors back to ${before} (now ${countOpenDescriptors()})`);
     // And the server goes on serving.
     expect((await one('/small.txt')).body.equals(fx.small)).toBe(true);
   });
@@ -461,10 +451,10 @@ describe('connections', () => {
   it('rejects a pipelined response whose connection closes before its turn, leaking nothing', async () => {
     const big = route('/big2', fx.bigPath);
     await drained(server.server);
-    const before = openDescriptors();
+    const before = countOpenDescriptors();
     const mark = outcomes.length;
     const socket = connect(server.port, '127.0.0.1');
-    socket.write(get(big) + get('/small.txt'));
+    socket.write(rawRequest(big) + rawRequest('/small.txt'));
     await once(socket, 'data');
     socket.pause();
     await eventually(() => outcomes.slice(mark).some((o) => o.path === '/small.txt'), 'second request to arrive');
@@ -474,28 +464,28 @@ describe('connections', () => {
     expect(second.error?.bytesSent).toBe(0);
     expect((await outcomeOf(big, mark)).error).toBeDefined();
     await drained(server.server);
-    await eventually(() => openDescriptors() <= before, 'descriptors back');
+    await eventually(() => countOpenDescriptors() <= before, 'descriptors back');
   });
 
   it('opens a pipelined request\'s file only at its turn: one descriptor per connection, not per request', async () => {
     const big = route('/big3', fx.bigPath);
     await drained(server.server);
-    const before = openDescriptors();
+    const before = countOpenDescriptors();
     const mark = outcomes.length;
     const socket = connect(server.port, '127.0.0.1');
-    socket.write(Array.from({ length: 20 }, () => get(big)).join(''));
+    socket.write(Array.from({ length: 20 }, () => rawRequest(big)).join(''));
     await once(socket, 'data');
     socket.pause();
     await eventually(() => outcomes.slice(mark).length === 20, 'all 20 requests to reach the handler');
     await new Promise((r) => setTimeout(r, 50));
     // Both ends of the connection, the file being sent, and the addon's
     // duplicates of the socket and the file: nothing for the 19 waiting requests.
-    expect(openDescriptors() - before).toBeLessThanOrEqual(5);
+    expect(countOpenDescriptors() - before).toBeLessThanOrEqual(5);
     socket.destroy();
     await eventually(() => outcomes.slice(mark).every((o) => o.error || o.result), 'every request to settle');
     expect(outcomes.slice(mark).every((o) => o.error !== undefined)).toBe(true);
     await drained(server.server);
-    await eventually(() => openDescriptors() <= before, 'descriptors back');
+    await eventually(() => countOpenDescriptors() <= before, 'descriptors back');
   });
 
   it('aborts on the signal: the connection is destroyed and the promise rejects with bytesSent', async () => {
@@ -503,7 +493,7 @@ describe('connections', () => {
     const aborting = route('/aborting', fx.bigPath, { signal: controller.signal });
     const mark = outcomes.length;
     const socket = connect(server.port, '127.0.0.1');
-    socket.write(get(aborting));
+    socket.write(rawRequest(aborting));
     await once(socket, 'data');
     socket.pause();
     controller.abort();
@@ -514,20 +504,20 @@ describe('connections', () => {
     await once(socket, 'close');
   });
 
-  it('sends a 1 KiB file and its head in one TCP segment', { skip: !hasCommand('ss') }, async () => {
+  it('sends a 1 KiB file and its head in one TCP segment', { skip: !findCommand('ss') }, async () => {
     const socket = connect(server.port, '127.0.0.1');
     await once(socket, 'connect');
     let received = Buffer.alloc(0);
     socket.on('data', (chunk) => (received = Buffer.concat([received, chunk])));
-    socket.write(get('/small.txt'));
+    socket.write(rawRequest('/small.txt'));
     await eventually(() => parseResponses(received).responses.length === 1, 'the response');
     const [response] = parseResponses(received).responses;
     expect(response.body.equals(fx.small)).toBe(true);
     // The server side of this connection has sent exactly one data segment.
-    expect(await serverDataSegments(server.port, socket.localPort!)).toBe(1);
-    socket.write(get('/small.txt', { Range: 'bytes=0-99' }));
+    expect((await tcpInfo(server.port, socket.localPort!)).dataSegsOut).toBe(1);
+    socket.write(rawRequest('/small.txt', { Range: 'bytes=0-99' }));
     await eventually(() => parseResponses(received).responses.length === 2, 'the second response');
-    expect(await serverDataSegments(server.port, socket.localPort!)).toBe(2);
+    expect((await tcpInfo(server.port, socket.localPort!)).dataSegsOut).toBe(2);
     socket.destroy();
   });
 });
@@ -535,7 +525,7 @@ describe('connections', () => {
 describe('responses wrapped by middleware', () => {
   it('go through the wrapper (res.write/res.end), with the same statuses and headers', async () => {
     const seen: number[] = [];
-    const wrapped = route('/wrapped', join(fx.dir, 'data.bin'), undefined, (res) => {
+    const wrapped = route('/wrapped', join(fx.path, 'data.bin'), undefined, (res) => {
       // What compression-style middleware does: replace write and end.
       const write = res.write.bind(res) as (chunk: Buffer) => boolean;
       res.write = ((chunk: Buffer) => {
@@ -555,7 +545,7 @@ describe('responses wrapped by middleware', () => {
 
 describe('files that change', () => {
   it('serves what the file holds at the request', async () => {
-    const path = join(fx.dir, 'changing.txt');
+    const path = join(fx.path, 'changing.txt');
     writeFileSync(path, 'first');
     expect((await one('/changing.txt')).body.toString()).toBe('first');
     writeFileSync(path, 'second, longer');

@@ -10,36 +10,20 @@ import type net from 'node:net';
 import { performance } from 'node:perf_hooks';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { capabilities, sendFile } from '../dist/cjs/index.js';
-import {
-  PeerProcess,
-  closed,
-  collect,
-  connect,
-  connecting,
-  expectNoFdLeak,
-  hasSs,
-  hashOf,
-  makeFile,
-  openFds,
-  sha256,
-  sleep,
-  startServer,
-  tcpInfo,
-  tempDir,
-  track,
-  watchEventLoop,
-  within,
-  type TestFile,
-} from './socket-helpers.js';
+import { expectBytes, hashOf, MiB, sha256 } from './support/bytes.js';
+import { expectNoDescriptorLeak, openDescriptors } from './support/descriptors.js';
+import { makeTempDir, writeRandomFile, type TempDir, type TestFile } from './support/files.js';
+import { PeerProcess } from './support/peer.js';
+import { closed, connect, connecting, hasSs, readToEnd, startServer, tcpInfo } from './support/sockets.js';
+import { sleep, track, watchEventLoop, within } from './support/waiting.js';
 
 const caps = capabilities();
 const NATIVE = caps.backends.filter((b) => b !== 'stream');
 const ALL = [...NATIVE, 'stream'];
-const MiB = 1024 * 1024;
 
 const SS = hasSs();
 
-let tmp: ReturnType<typeof tempDir>;
+let tmp: TempDir;
 let kib: TestFile; // 1 KiB
 let small: TestFile; // 100 000 bytes
 let medium: TestFile; // 4 MiB + 7: several threadpool steps, more than a socket buffer holds
@@ -47,31 +31,23 @@ let big: TestFile; // 48 MiB: far more than a paused peer's buffers hold (about 
 let many: TestFile; // 16 MiB, sent to 40 paused peers at once
 
 beforeAll(async () => {
-  tmp = tempDir();
-  kib = makeFile(tmp.dir, 'kib.bin', 1024);
-  small = makeFile(tmp.dir, 'small.bin', 100_000);
-  medium = makeFile(tmp.dir, 'medium.bin', 4 * MiB + 7);
-  big = makeFile(tmp.dir, 'big.bin', 48 * MiB);
-  many = makeFile(tmp.dir, 'many.bin', 16 * MiB);
+  tmp = makeTempDir();
+  kib = writeRandomFile(tmp, 'kib.bin', 1024);
+  small = writeRandomFile(tmp, 'small.bin', 100_000);
+  medium = writeRandomFile(tmp, 'medium.bin', 4 * MiB + 7);
+  big = writeRandomFile(tmp, 'big.bin', 48 * MiB);
+  many = writeRandomFile(tmp, 'many.bin', 16 * MiB);
   // The first native transfer starts the addon's poller thread, whose wake-up
   // pipe lives as long as the process: start it here, before any test counts
   // descriptors.
   if (NATIVE.length > 0) {
-    const out = await fsp.open(`${tmp.dir}/warm-up.out`, 'w');
+    const out = await fsp.open(`${tmp.path}/warm-up.out`, 'w');
     await sendFile(out, kib.path, { backend: NATIVE[0] });
     await out.close();
   }
 });
 
-afterAll(() => tmp?.cleanup());
-
-/** Byte-exact comparison that reports where the bytes part, not a multi-megabyte diff. */
-function expectBytes(got: Buffer, want: Buffer): void {
-  if (got.equals(want)) return;
-  let i = 0;
-  while (i < got.length && i < want.length && got[i] === want[i]) i++;
-  expect.fail(`received ${got.length} bytes, expected ${want.length}; they first differ at byte ${i}`);
-}
+afterAll(() => tmp?.remove());
 
 const b = (s: string) => Buffer.from(s);
 
@@ -102,10 +78,10 @@ async function expectConnectionClosedByKernel(localPort: number, timeoutMs = 200
 // ---------------------------------------------------------------------------
 describe('ordering in the socket write queue', () => {
   it.each(ALL)('%s: earlier writes go first, writes and end() made while it runs come after the trailers', async (backend) => {
-    const fds = openFds();
+    const fds = openDescriptors();
     const server = await startServer();
     const client = await connect(server.port);
-    const received = collect(await server.accepted());
+    const received = readToEnd(await server.accepted());
 
     client.write('before-1|');
     client.write(b('before-2|'));
@@ -121,14 +97,14 @@ describe('ordering in the socket write queue', () => {
     );
     await closed(client);
     await server.close();
-    await expectNoFdLeak(fds);
+    await expectNoDescriptorLeak(fds);
   });
 
   it('several transfers issued back to back, mixed with writes and backends, arrive in call order', async () => {
-    const fds = openFds();
+    const fds = openDescriptors();
     const server = await startServer();
     const client = await connect(server.port);
-    const received = collect(await server.accepted());
+    const received = readToEnd(await server.accepted());
 
     const settledOrder: number[] = [];
     const calls: { promise: Promise<unknown>; bytes: number; backend: string }[] = [];
@@ -168,13 +144,13 @@ describe('ordering in the socket write queue', () => {
     expectBytes(await received, Buffer.concat(expected));
     await closed(client);
     await server.close();
-    await expectNoFdLeak(fds);
+    await expectNoDescriptorLeak(fds);
   });
 
   it("transfers inside a cork()ed batch keep their place among the batch's writes", async () => {
     const server = await startServer();
     const client = await connect(server.port);
-    const received = collect(await server.accepted());
+    const received = readToEnd(await server.accepted());
 
     // Corked writes reach the socket together, as one _writev batch.
     client.cork();
@@ -200,7 +176,7 @@ describe('ordering in the socket write queue', () => {
 
   describe.each(['127.0.0.1', 'localhost'])('on a socket still connecting to %s', (host) => {
     it.each(['auto', ...ALL])('%s: the transfer waits for the connection and uses the backend asked for', async (backend) => {
-      const fds = openFds();
+      const fds = openDescriptors();
       const server = await startServer();
       const client = connecting(server.port, host);
       expect(client.connecting).toBe(true);
@@ -210,7 +186,7 @@ describe('ordering in the socket write queue', () => {
       const second = sendFile(client, kib.path, { backend });
       client.end('end');
 
-      const received = collect(await server.accepted());
+      const received = readToEnd(await server.accepted());
       const chosen = backend === 'auto' ? caps.backends[0] : backend;
       await expect(result).resolves.toEqual({ bytesSent: small.data.length + 4, backend: chosen });
       await expect(second).resolves.toEqual({ bytesSent: kib.data.length, backend: chosen });
@@ -218,7 +194,7 @@ describe('ordering in the socket write queue', () => {
       expect(client.errors).toEqual([]);
       await closed(client);
       await server.close();
-      await expectNoFdLeak(fds);
+      await expectNoDescriptorLeak(fds);
     });
   });
 
@@ -226,7 +202,7 @@ describe('ordering in the socket write queue', () => {
     const server = await startServer();
     const port = server.port;
     await server.close(); // nothing listens there now
-    const fds = openFds();
+    const fds = openDescriptors();
     const client = connecting(port);
     const error = await sendFile(client, small.path, { backend }).then(
       () => expect.fail('resolved'),
@@ -236,11 +212,11 @@ describe('ordering in the socket write queue', () => {
     expect(error.syscall).toBe('connect');
     expect(error.bytesSent ?? 0).toBe(0);
     await closed(client);
-    await expectNoFdLeak(fds);
+    await expectNoDescriptorLeak(fds);
   });
 
   it.each(ALL)('%s: a transfer still queued behind a write when the socket is destroyed rejects and opens nothing for good', async (backend) => {
-    const fds = openFds();
+    const fds = openDescriptors();
     const server = await startServer((socket) => socket.pause());
     const client = await connect(server.port);
     // More than the connection's buffers hold: this write stays pending.
@@ -254,7 +230,7 @@ describe('ordering in the socket write queue', () => {
     expect((outcome as { error: any }).error.code).toBe('ERR_STREAM_DESTROYED');
     await closed(client);
     await server.close();
-    await expectNoFdLeak(fds);
+    await expectNoDescriptorLeak(fds);
   });
 });
 
@@ -265,7 +241,7 @@ describe('the peer resets the connection mid-transfer', () => {
   it.each(ALL)('%s: a peer process that reads 1 MiB and then resets (SO_LINGER 0)', async (backend) => {
     const peer = await PeerProcess.start({ mode: 'reset', after: MiB });
     try {
-      const fds = openFds();
+      const fds = openDescriptors();
       const client = await connect(peer.port);
       const error = await sendFile(client, big.path, { backend, headers: HEAD, trailers: 'TAIL' }).then(
         () => expect.fail('the transfer resolved although the peer reset the connection'),
@@ -280,14 +256,14 @@ describe('the peer resets the connection mid-transfer', () => {
       // Half a response is unusable: the socket is gone.
       await closed(client);
       expect(client.destroyed).toBe(true);
-      await expectNoFdLeak(fds);
+      await expectNoDescriptorLeak(fds);
     } finally {
       await peer.stop();
     }
   });
 
   it.each(ALL)('%s: a peer socket in this process that resets with resetAndDestroy()', async (backend) => {
-    const fds = openFds();
+    const fds = openDescriptors();
     const server = await startServer((socket) => {
       let n = 0;
       socket.on('data', (d: Buffer) => {
@@ -305,7 +281,7 @@ describe('the peer resets the connection mid-transfer', () => {
     expect(error.bytesSent).toBeGreaterThan(0);
     await closed(client);
     await server.close();
-    await expectNoFdLeak(fds);
+    await expectNoDescriptorLeak(fds);
   });
 });
 
@@ -316,7 +292,7 @@ describe('the socket is destroyed locally mid-transfer', () => {
   it.each(ALL)('%s: rejects with ERR_STREAM_DESTROYED and the connection really closes', async (backend) => {
     const peer = await PeerProcess.start({ mode: 'paused' });
     try {
-      const fds = openFds();
+      const fds = openDescriptors();
       const client = await connect(peer.port);
       const port = client.localPort!;
       const id = await peer.idOf(port);
@@ -344,7 +320,7 @@ describe('the socket is destroyed locally mid-transfer', () => {
         expect(end.bytes).toBe(error.bytesSent);
       }
       expect(end.sha256).toBe(prefixHash(HEAD, big.data, end.bytes!));
-      await expectNoFdLeak(fds);
+      await expectNoDescriptorLeak(fds);
     } finally {
       await peer.stop();
     }
@@ -354,10 +330,10 @@ describe('the socket is destroyed locally mid-transfer', () => {
 // ---------------------------------------------------------------------------
 describe('abort', () => {
   it.each(ALL)('%s: a signal aborted before the call sends nothing and leaves the socket usable', async (backend) => {
-    const fds = openFds();
+    const fds = openDescriptors();
     const server = await startServer();
     const client = await connect(server.port);
-    const received = collect(await server.accepted());
+    const received = readToEnd(await server.accepted());
     const controller = new AbortController();
     controller.abort();
 
@@ -373,14 +349,14 @@ describe('abort', () => {
     expectBytes(await received, b('one|two'));
     await closed(client);
     await server.close();
-    await expectNoFdLeak(fds);
+    await expectNoDescriptorLeak(fds);
   });
 
   it.each(ALL)('%s: aborting mid-transfer to a paused peer rejects with AbortError and closes the connection', async (backend) => {
     const HEAD = 'H\n';
     const peer = await PeerProcess.start({ mode: 'paused' });
     try {
-      const fds = openFds();
+      const fds = openDescriptors();
       const client = await connect(peer.port);
       const port = client.localPort!;
       const id = await peer.idOf(port);
@@ -407,7 +383,7 @@ describe('abort', () => {
       if (backend === 'stream') expect(end.bytes).toBeGreaterThanOrEqual(error.bytesSent);
       else expect(end.bytes).toBe(error.bytesSent);
       expect(end.sha256).toBe(prefixHash(HEAD, big.data, end.bytes!));
-      await expectNoFdLeak(fds);
+      await expectNoDescriptorLeak(fds);
     } finally {
       await peer.stop();
     }
@@ -420,7 +396,7 @@ describe('transfers waiting for paused readers', () => {
     const N = 40;
     const peer = await PeerProcess.start({ mode: 'paused' });
     try {
-      const fds = openFds();
+      const fds = openDescriptors();
       const sockets = await Promise.all(Array.from({ length: N }, () => connect(peer.port)));
       const ids = await Promise.all(sockets.map((s) => peer.idOf(s.localPort!)));
       const HEAD = 'BEGIN\n';
@@ -467,7 +443,7 @@ describe('transfers waiting for paused readers', () => {
         expect(end.sha256).toBe(prefix.copy().update(trailer(i)).digest('hex'));
       }
       await Promise.all(sockets.map(closed));
-      await expectNoFdLeak(fds);
+      await expectNoDescriptorLeak(fds);
     } finally {
       await peer.stop();
     }
@@ -558,7 +534,7 @@ describe('idle timeout (socket.setTimeout)', () => {
   it.each(ALL)("%s: a fully paused reader lets 'timeout' fire while the transfer waits", async (backend) => {
     const peer = await PeerProcess.start({ mode: 'paused' });
     try {
-      const fds = openFds();
+      const fds = openDescriptors();
       const client = await connect(peer.port);
       const transfer = track(sendFile(client, big.path, { backend }));
       const timedOut = new Promise<number>((resolve) => {
@@ -572,7 +548,7 @@ describe('idle timeout (socket.setTimeout)', () => {
       const outcome = await within(transfer.result, 2000, 'the transfer after destroy()');
       expect(outcome.ok).toBe(false);
       expect((outcome as { error: any }).error.code).toBe('ERR_STREAM_DESTROYED');
-      await expectNoFdLeak(fds);
+      await expectNoDescriptorLeak(fds);
     } finally {
       await peer.stop();
     }
@@ -582,7 +558,7 @@ describe('idle timeout (socket.setTimeout)', () => {
 // ---------------------------------------------------------------------------
 describe('HTTP', () => {
   it('a handler that answers with sendFile(req.socket, ...) serves an http client the exact body', async () => {
-    const fds = openFds();
+    const fds = openDescriptors();
     const served: Promise<unknown>[] = [];
     const server = http.createServer((req) => {
       // The whole response (status line, headers, body) goes through
@@ -613,6 +589,6 @@ describe('HTTP', () => {
 
     server.closeAllConnections();
     await new Promise<void>((resolve) => server.close(() => resolve()));
-    await expectNoFdLeak(fds);
+    await expectNoDescriptorLeak(fds);
   });
 });

@@ -14,32 +14,13 @@ import { pathToFileURL } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import { afterAll, beforeAll, describe, expect, it, onTestFailed } from 'vitest';
 import { capabilities, sendFile } from '../dist/cjs/index.js';
-import {
-  GiB,
-  KiB,
-  MiB,
-  endAndClose,
-  execFileAsync,
-  exited,
-  expectBytes,
-  makeRng,
-  makeTempDir,
-  closedFd,
-  fdFlags,
-  newFds,
-  openFds,
-  pickSeed,
-  rejection,
-  runNode,
-  seededBytes,
-  selfSignedCert,
-  sleep,
-  startCollector,
-  waitForLine,
-  type Collector,
-  type Rng,
-  type TempDir,
-} from './helpers.js';
+import { expectBytes, GiB, KiB, makeRng, MiB, pickSeed, seededBytes, type Rng } from './support/bytes.js';
+import { descriptorFlags, descriptorsOpenedSince, openDescriptors, unusedDescriptorNumber } from './support/descriptors.js';
+import { makeTempDir, type TempDir } from './support/files.js';
+import { execFileAsync, exited, runNode, waitForLine } from './support/processes.js';
+import { endAndClose, startCollector, type Collector } from './support/sockets.js';
+import { makeSelfSignedCertificate } from './support/tls.js';
+import { rejection, sleep } from './support/waiting.js';
 
 const LIB = join(__dirname, '..', 'dist', 'cjs', 'index.js'); // what workers and child processes require
 const caps = capabilities();
@@ -412,14 +393,14 @@ describe('inputs: positions and descriptors', () => {
   it.each(BACKENDS)('path and URL inputs leave no descriptor open, whether they succeed or fail (%s)', async (backend) => {
     const { socket, received } = await collector.connect();
     try {
-      const before = openFds();
+      const before = openDescriptors();
       await sendFile(socket, path, { backend, headers: 'x' });
       await sendFile(socket, pathToFileURL(path), { backend, offset: 10, count: 10 });
-      expect(newFds(before), 'after successful sends').toEqual([]);
+      expect(descriptorsOpenedSince(before), 'after successful sends').toEqual([]);
       await rejection(sendFile(socket, path, { backend, offset: content.length, count: 1 }), { code: 'ERR_FILE_TRUNCATED' });
       await rejection(sendFile(socket, dir.path, { backend }), { code: 'EISDIR' });
       await rejection(sendFile(socket, dir.file('missing'), { backend }), { code: 'ENOENT' });
-      expect(newFds(before), 'after failed sends').toEqual([]);
+      expect(descriptorsOpenedSince(before), 'after failed sends').toEqual([]);
       socket.end();
       expectBytes((await received).data, Buffer.concat([Buffer.from('x'), content, content.subarray(10, 20)]));
     } finally {
@@ -429,11 +410,11 @@ describe('inputs: positions and descriptors', () => {
 
   it('many sends from paths in a row leave the descriptor count where it was', async () => {
     const { socket, received } = await collector.connect();
-    const before = openFds();
+    const before = openDescriptors();
     const sends = [];
     for (let i = 0; i < 60; i++) sends.push(sendFile(socket, path, { backend: BACKENDS[i % BACKENDS.length], offset: i, count: 100 }));
     await Promise.all(sends);
-    expect(newFds(before)).toEqual([]);
+    expect(descriptorsOpenedSince(before)).toEqual([]);
     socket.end();
     const expected = Buffer.concat(Array.from({ length: 60 }, (_, i) => content.subarray(i, i + 100)));
     expectBytes((await received).data, expected);
@@ -538,7 +519,7 @@ describe('bad arguments', () => {
       expect(directory.syscall).toEqual(expect.any(String));
       expect(directory.syscall).not.toBe('');
 
-      const closed = await rejection(sendFile(socket, closedFd(), { backend, headers: 'H' }), { code: 'EBADF' });
+      const closed = await rejection(sendFile(socket, unusedDescriptorNumber(), { backend, headers: 'H' }), { code: 'EBADF' });
       expect(closed.syscall).toEqual(expect.any(String));
       expect(closed.syscall).not.toBe('');
 
@@ -569,7 +550,7 @@ describe('bad arguments', () => {
 
   it.each(BACKENDS)('a closed output descriptor or FileHandle rejects with EBADF (%s)', async (backend) => {
     const out = dir.write('');
-    const e1 = await rejection(sendFile(closedFd(), path, { backend, headers: 'H' }), { code: 'EBADF' });
+    const e1 = await rejection(sendFile(unusedDescriptorNumber(), path, { backend, headers: 'H' }), { code: 'EBADF' });
     expect(e1.syscall).not.toBe('');
     const handle = await openHandle(out, 'w');
     await handle.close();
@@ -603,7 +584,7 @@ describe('truncated files', () => {
     const path = dir.write(content);
     const { socket, received } = await collector.connect();
     try {
-      const before = openFds();
+      const before = openDescriptors();
       const e1 = await rejection(sendFile(socket, path, { offset: 5000, count: 5001, headers: 'NOT SENT', trailers: 'NOR THIS', backend }), {
         code: 'ERR_FILE_TRUNCATED',
       });
@@ -616,7 +597,7 @@ describe('truncated files', () => {
       } finally {
         fs.closeSync(fd);
       }
-      expect(newFds(before)).toEqual([]);
+      expect(descriptorsOpenedSince(before)).toEqual([]);
       expect(socket.destroyed).toBe(false);
       socket.write('usable:');
       await sendFile(socket, path, { offset: 5000, count: 5000, backend });
@@ -643,7 +624,7 @@ describe('truncated files', () => {
       try {
         const { socket, received } = await paused.connect();
         const server = await paused.serverSide(socket.localPort!);
-        const before = openFds();
+        const before = openDescriptors();
         const header = Buffer.from('HTTP/1.1 200 OK\r\n\r\n');
         const sending = sendFile(socket, path, { offset, headers: header, trailers: 'never sent', backend });
         sending.catch(() => {});
@@ -670,7 +651,7 @@ describe('truncated files', () => {
         expect(socket.destroyed).toBe(true);
         const { data } = await received;
         expectBytes(data, Buffer.concat([header, content.subarray(offset, newSize)]).subarray(0, error.bytesSent));
-        expect(newFds(before)).toEqual([]);
+        expect(descriptorsOpenedSince(before)).toEqual([]);
       } finally {
         await paused.close();
       }
@@ -795,7 +776,7 @@ describe('file and pipe outputs', () => {
         const result = await sendFile(as === 'fd' ? handle.fd : handle, path, { count: 2 * MiB + 1, trailers: [as, '🙂'], backend });
         expect(result).toEqual({ bytesSent: 2 * MiB + 1 + Buffer.byteLength(as + '🙂'), backend });
         // The transfer leaves the descriptor as it found it: blocking.
-        expect(fdFlags(handle.fd) & fs.constants.O_NONBLOCK).toBe(0);
+        expect(descriptorFlags(handle.fd) & fs.constants.O_NONBLOCK).toBe(0);
       } finally {
         await handle.close();
       }
@@ -814,7 +795,7 @@ describe('TLS sockets', () => {
   let path: string;
   beforeAll(async () => {
     path = dir.write(content);
-    const { key, cert } = await selfSignedCert(dir);
+    const { key, cert } = await makeSelfSignedCertificate(dir.path);
     tlsCollector = await startCollector({ tlsOptions: { key, cert }, tlsClient: { ca: cert, servername: 'localhost' } });
   });
   afterAll(() => tlsCollector?.close());

@@ -6,25 +6,26 @@
 //
 // Both tests make the reuse happen for real and count it, so that they
 // cannot pass by never reaching the race.
-import { spawn, type ChildProcess } from 'node:child_process';
 import type net from 'node:net';
-import { createInterface } from 'node:readline';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { capabilities, sendFile } from '../dist/cjs/index.js';
-import { PeerProcess, connect, connecting, makeFile, sleep, startServer, tempDir, within, type TestFile } from './socket-helpers.js';
+import { makeTempDir, writeRandomFile, type TempDir, type TestFile } from './support/files.js';
+import { BurstClients, PeerProcess } from './support/peer.js';
+import { connect, connecting, startServer } from './support/sockets.js';
+import { sleep } from './support/waiting.js';
 
 const BACKENDS = capabilities().backends;
 const ROUNDS = 300;
 
-let tmp: ReturnType<typeof tempDir>;
+let tmp: TempDir;
 let file: TestFile;
 
 beforeAll(() => {
-  tmp = tempDir();
-  file = makeFile(tmp.dir, 'response.bin', 4096);
+  tmp = makeTempDir();
+  file = writeRandomFile(tmp, 'response.bin', 4096);
 });
 
-afterAll(() => tmp.cleanup());
+afterAll(() => tmp.remove());
 
 const fdOf = (socket: net.Socket) => (socket as unknown as { _handle?: { fd?: number } })._handle?.fd;
 
@@ -69,7 +70,7 @@ describe('a transfer whose socket is destroyed before it starts', () => {
   });
 
   it('sends nothing to a connection accepted while the transfer was still opening its file, as a server', async () => {
-    const clients = await ClientProcess.start();
+    const clients = BurstClients.start();
     const victims = new Map<number, Promise<unknown>>(); // descriptor number -> transfer still unsettled
     const outcomes: Promise<{ code?: string; bytesSent?: number }>[] = [];
     let accepted = 0;
@@ -106,50 +107,3 @@ describe('a transfer whose socket is destroyed before it starts', () => {
     }
   });
 });
-
-// Opens bursts of connections at once from another process, so that the
-// server accepts them one after another in one turn of its event loop, and
-// says how many bytes they received in all.
-const CLIENT_SCRIPT = String.raw`
-'use strict';
-const net = require('node:net');
-require('node:readline').createInterface({ input: process.stdin }).on('line', (line) => {
-  const { port, count } = JSON.parse(line);
-  let open = count;
-  let bytes = 0;
-  for (let i = 0; i < count; i++) {
-    const socket = net.connect(port, '127.0.0.1');
-    socket.on('data', (d) => (bytes += d.length));
-    socket.on('error', () => {});
-    socket.on('close', () => {
-      if (--open === 0) process.stdout.write(JSON.stringify({ bytes }) + '\n');
-    });
-  }
-});
-process.stdin.on('end', () => process.exit(0));
-`;
-
-class ClientProcess {
-  private readonly replies: ((bytes: number) => void)[] = [];
-
-  private constructor(private readonly child: ChildProcess) {
-    createInterface({ input: child.stdout! }).on('line', (line) => this.replies.shift()?.(JSON.parse(line).bytes));
-  }
-
-  static async start(): Promise<ClientProcess> {
-    return new ClientProcess(spawn(process.execPath, ['-e', CLIENT_SCRIPT], { stdio: ['pipe', 'pipe', 'inherit'] }));
-  }
-
-  /** Opens `count` connections at once; resolves with the bytes they received once all have closed. */
-  burst(port: number, count: number): Promise<number> {
-    const reply = new Promise<number>((resolve) => this.replies.push(resolve));
-    this.child.stdin!.write(JSON.stringify({ port, count }) + '\n');
-    return within(reply, 10_000, 'client burst');
-  }
-
-  async stop(): Promise<void> {
-    this.child.stdin!.end();
-    if (this.child.exitCode === null) await new Promise((resolve) => this.child.once('close', resolve));
-    await sleep(0);
-  }
-}

@@ -1,66 +1,31 @@
-// Shared pieces of the serve tests: fixture files, servers on loopback that
-// clean up after themselves, a raw HTTP/1.1 client that shows exact bytes,
-// and views of the process's descriptors and the kernel's segment counts.
-import { execFile, execFileSync } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
-import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync, mkdirSync, truncateSync } from 'node:fs';
+// HTTP for the serve tests: servers on loopback that close every
+// connection they still hold when the test is done, a raw HTTP/1.1 client
+// that shows the exact bytes a server sent (heads, bodies, pipelining,
+// who closed), node:http(s) and curl as ordinary clients.
+import { execFile } from 'node:child_process';
 import * as http from 'node:http';
+import * as https from 'node:https';
 import { connect, type AddressInfo, type Server, type Socket } from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-
-export interface Fixtures {
-  dir: string;
-  /** 1 KiB of text. */
-  small: Buffer;
-  /** 300 000 random bytes. */
-  data: Buffer;
-  /** Path of a 64 MiB file of zeros (sparse). */
-  bigPath: string;
-  bigSize: number;
-  cleanup(): void;
-}
-
-export function makeFixtures(): Fixtures {
-  const dir = mkdtempSync(join(tmpdir(), 'zerocopy-serve-'));
-  const small = Buffer.from('0123456789abcdef'.repeat(64));
-  const data = randomBytes(300_000);
-  writeFileSync(join(dir, 'small.txt'), small);
-  writeFileSync(join(dir, 'data.bin'), data);
-  writeFileSync(join(dir, 'empty.txt'), '');
-  writeFileSync(join(dir, 'page.html'), '<!doctype html><title>page</title>\n');
-  writeFileSync(join(dir, 'style.css'), 'body { color: red }\n');
-  writeFileSync(join(dir, 'noext'), 'no extension\n');
-  mkdirSync(join(dir, 'docs'));
-  writeFileSync(join(dir, 'docs', 'index.html'), '<!doctype html><title>docs</title>\n');
-  writeFileSync(join(dir, 'docs', 'guide.txt'), 'the guide\n');
-  mkdirSync(join(dir, 'empty-dir'));
-  const bigPath = join(dir, 'big.bin');
-  const bigSize = 64 * 1024 * 1024;
-  writeFileSync(bigPath, '');
-  truncateSync(bigPath, bigSize);
-  return { dir, small, data, bigPath, bigSize, cleanup: () => rmSync(dir, { recursive: true, force: true }) };
-}
+import { eventually } from './waiting.js';
 
 export interface Running {
   port: number;
   url: string;
   server: Server;
+  /** Destroys every connection the server still has, then stops listening. */
   close(): Promise<void>;
 }
 
-/** Listens on 127.0.0.1; close() destroys every connection it still has. */
+/** Starts `server` listening on 127.0.0.1 (any free port) and keeps track of its connections for close(). */
 export function listen(server: Server, scheme = 'http'): Promise<Running> {
   const sockets = new Set<Socket>();
-  server.on('connection', (socket: Socket) => {
+  const track = (socket: Socket) => {
     sockets.add(socket);
     socket.on('close', () => sockets.delete(socket));
-  });
-  // HTTP/2 sessions and TLS sockets arrive through 'secureConnection'/'session'.
-  server.on('secureConnection', (socket: Socket) => {
-    sockets.add(socket);
-    socket.on('close', () => sockets.delete(socket));
-  });
+  };
+  server.on('connection', track);
+  // TLS sockets (and so HTTP/2 sessions) arrive through 'secureConnection'.
+  server.on('secureConnection', track);
   return new Promise((resolve) => {
     server.listen(0, '127.0.0.1', () => {
       const { port } = server.address() as AddressInfo;
@@ -78,8 +43,22 @@ export function listen(server: Server, scheme = 'http'): Promise<Running> {
   });
 }
 
+/** A node:http server with `handler`, listening as `listen` does. */
 export function httpServer(handler: http.RequestListener): Promise<Running> {
   return listen(http.createServer(handler));
+}
+
+/** Resolves once the server has no connection left; fails after 5 s. */
+export function drained(server: Server): Promise<void> {
+  const count = () => new Promise<number>((resolve) => server.getConnections((_e, n) => resolve(n)));
+  return eventually(async () => (await count()) === 0, 'the server to have no connections');
+}
+
+/** The text of an HTTP/1.1 request for `path` (Host: localhost, then `headers`), to send raw. */
+export function rawRequest(path: string, headers: Record<string, string> = {}, method = 'GET'): string {
+  return `${method} ${path} HTTP/1.1\r\nHost: localhost\r\n${Object.entries(headers)
+    .map(([k, v]) => `${k}: ${v}\r\n`)
+    .join('')}\r\n`;
 }
 
 export interface ParsedResponse {
@@ -96,7 +75,8 @@ export interface ParsedResponse {
  * Parses consecutive HTTP/1.1 responses out of `bytes`, framed by
  * Content-Length (every response here has one, or no body). `heads` lists
  * which responses answer HEAD requests, which have no body whatever they say.
- * Returns the responses and the bytes left over.
+ * Returns the complete responses and the bytes left over; throws on bytes
+ * that do not start with a status line.
  */
 export function parseResponses(bytes: Buffer, heads: boolean[] = []): { responses: ParsedResponse[]; rest: Buffer } {
   const responses: ParsedResponse[] = [];
@@ -129,6 +109,7 @@ export function parseResponses(bytes: Buffer, heads: boolean[] = []): { response
  * Sends `requests` (raw request text, all at once: pipelined when there are
  * several) on one connection and collects `expect` responses; then closes
  * the connection, or with `untilClose` waits for the server to close it.
+ * Rejects after 10 s with the bytes received so far.
  */
 export function rawExchange(
   port: number,
@@ -170,25 +151,17 @@ export function rawExchange(
   });
 }
 
-/** Waits until the server has no connection left. */
-export function drained(server: Server): Promise<void> {
-  const count = () => new Promise<number>((resolve) => server.getConnections((_e, n) => resolve(n)));
-  return eventually(async () => (await count()) === 0, 'the server to have no connections');
-}
-
-export function get(path: string, headers: Record<string, string> = {}, method = 'GET'): string {
-  return `${method} ${path} HTTP/1.1\r\nHost: localhost\r\n${Object.entries(headers)
-    .map(([k, v]) => `${k}: ${v}\r\n`)
-    .join('')}\r\n`;
-}
-
-/** One request with node:http (a fresh connection each time); the body as a Buffer. */
+/**
+ * One request with node:http, or node:https for an https: URL (pass `ca`
+ * for a self-signed server), on a fresh connection; the body as a Buffer.
+ */
 export function request(
   url: string,
-  options: http.RequestOptions = {},
+  options: https.RequestOptions = {},
 ): Promise<{ status: number; headers: http.IncomingHttpHeaders; body: Buffer }> {
+  const client = url.startsWith('https:') ? https : http;
   return new Promise((resolve, reject) => {
-    const req = http.request(url, { agent: false, ...options }, (res) => {
+    const req = client.request(url, { agent: false, ...options }, (res) => {
       const chunks: Buffer[] = [];
       res.on('data', (c) => chunks.push(c));
       res.on('end', () => resolve({ status: res.statusCode!, headers: res.headers, body: Buffer.concat(chunks) }));
@@ -199,31 +172,11 @@ export function request(
   });
 }
 
-/** Open descriptors of this process. */
-export function openDescriptors(): number {
-  return readdirSync('/proc/self/fd').length;
-}
-
-/** Waits until `check` returns true (polling), or fails with `message`. */
-export async function eventually(check: () => boolean | Promise<boolean>, message: string, timeoutMs = 5000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    if (await check()) return;
-    if (Date.now() > deadline) throw new Error(`timed out waiting: ${message}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
-
-export function hasCommand(name: string): boolean {
-  try {
-    execFileSync('sh', ['-c', `command -v ${name}`], { stdio: 'ignore' });
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-/** `curl` without blocking the event loop (the server is in this process). */
+/**
+ * `curl -sS ...args`'s output, run without blocking the event loop (the
+ * server under test is in this process). Rejects on a non-zero exit, with
+ * curl's stderr.
+ */
 export function curl(args: string[]): Promise<Buffer> {
   return new Promise((resolve, reject) => {
     execFile('curl', ['-sS', ...args], { encoding: 'buffer', maxBuffer: 64 * 1024 * 1024 }, (error, stdout, stderr) => {
@@ -231,32 +184,4 @@ export function curl(args: string[]): Promise<Buffer> {
       else resolve(stdout);
     });
   });
-}
-
-/**
- * The kernel's count of data segments sent by the server side of the
- * connection whose peer port is `clientPort` (ss -tin's data_segs_out; absent
- * means none).
- */
-export function serverDataSegments(serverPort: number, clientPort: number): Promise<number> {
-  return new Promise((resolve, reject) => {
-    execFile('ss', ['-tinH', 'state', 'established', `( sport = :${serverPort} and dport = :${clientPort} )`], (error, stdout) => {
-      if (error) return reject(error);
-      if (!stdout.includes(`:${clientPort}`)) return reject(new Error(`no such connection in ss output: ${stdout}`));
-      const match = /data_segs_out:(\d+)/.exec(stdout);
-      resolve(match ? Number(match[1]) : 0);
-    });
-  });
-}
-
-/** A self-signed certificate for 127.0.0.1/localhost, made by openssl in `dir`. */
-export function makeCertificate(dir: string): { key: Buffer; cert: Buffer } {
-  const key = join(dir, 'tls.key');
-  const cert = join(dir, 'tls.crt');
-  execFileSync('openssl', [
-    'req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes',
-    '-keyout', key, '-out', cert, '-days', '2', '-subj', '/CN=localhost',
-    '-addext', 'subjectAltName=DNS:localhost,IP:127.0.0.1',
-  ], { stdio: 'ignore' });
-  return { key: readFileSync(key), cert: readFileSync(cert) };
 }
