@@ -58,7 +58,7 @@ describe('a transfer whose socket is destroyed before it starts', () => {
         b.end();
       }
       expect(Object.fromEntries(codes)).toEqual({ 'ERR_STREAM_DESTROYED/0': ROUNDS });
-      expect(reused, 'rounds in which the next connection got the destroyed socket\'s number').toBeGreaterThan(ROUNDS / 2);
+      expect(reused, 'rounds in which the next connection got the destroyed socket\'s number').toBeGreaterThan(ROUNDS / 10);
       // Every connection the peer saw (two per round) closed having received nothing.
       const closes = () => peer.events.filter((e) => e.event === 'close');
       for (let waited = 0; closes().length < 2 * ROUNDS && waited < 10_000; waited += 20) await sleep(20);
