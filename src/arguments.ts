@@ -8,6 +8,14 @@ import { fileURLToPath } from 'node:url';
 import { invalidArgType, invalidArgValue, outOfRange, systemError } from './errors.js';
 
 export type Chunk = string | ArrayBufferView;
+
+/**
+ * Every backend's name on some system: `sendfile` (Linux, FreeBSD, macOS,
+ * HP-UX), `sendfilev` (Solaris, illumos), `mmap` and `readwrite` (every Unix
+ * build), `stream` (everywhere). `capabilities().backends` says which ones
+ * this process has.
+ */
+export type Backend = 'sendfile' | 'sendfilev' | 'mmap' | 'readwrite' | 'stream';
 export type Chunks = Chunk | readonly Chunk[];
 
 export interface SendFileOptions {
@@ -21,7 +29,7 @@ export interface SendFileOptions {
   trailers?: Chunks;
   signal?: AbortSignal;
   /** `'auto'` (default) or one of `capabilities().backends`. */
-  backend?: string;
+  backend?: 'auto' | Backend;
   /** Called as the transfer moves, with the header, file and trailer bytes handed to the output so far. */
   onProgress?: (bytesSent: number) => void;
 }

@@ -1,5 +1,6 @@
 // capabilities(): what this process can do, as the addon reports it.
 import { arch, platform } from 'node:os';
+import type { Backend } from './arguments.js';
 import { binding, loadError, nativeCaps } from './native.js';
 import { STREAM_CHUNK } from './stream.js';
 
@@ -11,7 +12,7 @@ export interface Capabilities {
   /** Why it did not, when it did not. */
   loadError?: string;
   /** Backends this process can use, best first; `stream` is always last. */
-  backends: string[];
+  backends: Backend[];
   /** Whether the preferred backend keeps file bytes out of user space. */
   zeroCopy: boolean;
   /** How headers and trailers join the file: in the system call (`vector`), held by TCP_CORK (`cork`), or written separately (`copy`). */
@@ -27,7 +28,7 @@ export interface Capabilities {
 }
 
 /** Every backend's name, best first; `stream` is always last. */
-export const allBackends: readonly string[] = [...(nativeCaps?.backends.map((b) => b.name) ?? []), 'stream'];
+export const allBackends: readonly Backend[] = [...(nativeCaps?.backends.map((b) => b.name as Backend) ?? []), 'stream'];
 
 export function capabilities(): Capabilities {
   const caps: Capabilities = {

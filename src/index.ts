@@ -3,7 +3,7 @@
 // the package exports; ARCHITECTURE.md says where each part lives.
 export { sendFile, type SendFileResult } from './send-file.js';
 export { capabilities, type Capabilities } from './capabilities.js';
-export type { SendFileOptions, Chunk, Chunks } from './arguments.js';
+export type { SendFileOptions, Backend, Chunk, Chunks } from './arguments.js';
 export { AbortError, type TransferError } from './errors.js';
 
 // HTTP file serving on top of sendFile().

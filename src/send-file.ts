@@ -4,7 +4,7 @@
 // its turn comes runs it on the native addon or the stream backend.
 import type { FileHandle } from 'node:fs/promises';
 import type { Socket } from 'node:net';
-import { parseInput, parseOptions, parseOutput, type Input, type Output, type SendFileOptions, type TransferPlan } from './arguments.js';
+import { parseInput, parseOptions, parseOutput, type Backend, type Input, type Output, type SendFileOptions, type TransferPlan } from './arguments.js';
 import { allBackends } from './capabilities.js';
 import { AbortError, fileTruncated, invalidArgValue, nativeError, streamDestroyed, systemError, withBytesSent, type TransferError } from './errors.js';
 import { binding, type NativeTransfer } from './native.js';
@@ -16,7 +16,7 @@ export interface SendFileResult {
   /** Header, file and trailer bytes sent. */
   bytesSent: number;
   /** The backend that carried the file bytes. */
-  backend: string;
+  backend: Backend;
 }
 
 interface Range {
@@ -96,7 +96,7 @@ function runNative(output: StreamOutput, fd: number, file: InputFile, range: Ran
         (sent) => progressed(output, plan, sent),
         (errno, syscall, sent) => {
           cleanup();
-          if (errno === 0) return resolve({ bytesSent: sent, backend: transfer.backend });
+          if (errno === 0) return resolve({ bytesSent: sent, backend: transfer.backend as Backend });
           const cancelled = () => (why === 'signal' ? new AbortError(plan.signal?.reason, sent) : closedError(socket!, sent));
           reject(nativeError(errno, syscall, sent, range.offset + range.count, cancelled));
         },

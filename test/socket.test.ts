@@ -9,7 +9,7 @@ import http from 'node:http';
 import type net from 'node:net';
 import { performance } from 'node:perf_hooks';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { capabilities, sendFile } from '../dist/cjs/index.js';
+import { capabilities, sendFile, type Backend } from '../dist/cjs/index.js';
 import { expectBytes, hashOf, MiB, sha256 } from './support/bytes.js';
 import { expectNoDescriptorLeak, openDescriptors } from './support/descriptors.js';
 import { makeTempDir, writeRandomFile, type TempDir, type TestFile } from './support/files.js';
@@ -19,7 +19,7 @@ import { sleep, track, watchEventLoop, within } from './support/waiting.js';
 
 const caps = capabilities();
 const NATIVE = caps.backends.filter((b) => b !== 'stream');
-const ALL = [...NATIVE, 'stream'];
+const ALL: Backend[] = [...NATIVE, 'stream'];
 
 const SS = hasSs();
 
@@ -107,13 +107,13 @@ describe('ordering in the socket write queue', () => {
     const received = readToEnd(await server.accepted());
 
     const settledOrder: number[] = [];
-    const calls: { promise: Promise<unknown>; bytes: number; backend: string }[] = [];
+    const calls: { promise: Promise<unknown>; bytes: number; backend: Backend }[] = [];
     const expected: Buffer[] = [];
     const write = (s: string) => {
       client.write(s);
       expected.push(b(s));
     };
-    const send = (file: TestFile, backend: string, opts: { offset?: number; count?: number; headers?: string; trailers?: string }) => {
+    const send = (file: TestFile, backend: 'auto' | Backend, opts: { offset?: number; count?: number; headers?: string; trailers?: string }) => {
       const start = opts.offset ?? 0;
       const end = opts.count === undefined ? file.data.length : start + opts.count;
       const bytes = Buffer.concat([b(opts.headers ?? ''), file.data.subarray(start, end), b(opts.trailers ?? '')]);
@@ -175,7 +175,7 @@ describe('ordering in the socket write queue', () => {
   });
 
   describe.each(['127.0.0.1', 'localhost'])('on a socket still connecting to %s', (host) => {
-    it.each(['auto', ...ALL])('%s: the transfer waits for the connection and uses the backend asked for', async (backend) => {
+    it.each<'auto' | Backend>(['auto', ...ALL])('%s: the transfer waits for the connection and uses the backend asked for', async (backend) => {
       const fds = openDescriptors();
       const server = await startServer();
       const client = connecting(server.port, host);
@@ -455,7 +455,7 @@ describe.skipIf(!SS)('TCP segments (read with ss -tin)', () => {
   const HEAD = 'HTTP/1.1 200 OK\r\nContent-Length: 1026\r\n\r\n';
   const TAIL = '\r\n';
 
-  it.each(['sendfile', 'stream'].filter((x) => caps.backends.includes(x)))(
+  it.each((['sendfile', 'stream'] as const).filter((x) => caps.backends.includes(x)))(
     '%s: a small header + 1 KiB file + trailer leaves as one segment, and the socket is not left corked',
     async (backend) => {
       const server = await startServer();

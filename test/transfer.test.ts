@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import { afterAll, beforeAll, describe, expect, it, onTestFailed } from 'vitest';
-import { capabilities, sendFile } from '../dist/cjs/index.js';
+import { capabilities, sendFile, type Backend } from '../dist/cjs/index.js';
 import { expectBytes, GiB, KiB, makeRng, MiB, pickSeed, seededBytes, type Rng } from './support/bytes.js';
 import { descriptorFlags, descriptorsOpenedSince, openDescriptors, unusedDescriptorNumber } from './support/descriptors.js';
 import { makeTempDir, type TempDir } from './support/files.js';
@@ -699,7 +699,7 @@ describe('file and pipe outputs', () => {
     expectBytes(fs.readFileSync(out), Buffer.concat([Buffer.from('already here\nH'), content, Buffer.from('\nafter')]));
   });
 
-  it.each(['auto', ...BACKENDS])('an append-mode output gets the bytes at its end (%s)', async (backend) => {
+  it.each<'auto' | Backend>(['auto', ...BACKENDS])('an append-mode output gets the bytes at its end (%s)', async (backend) => {
     const out = dir.write('existing\n');
     const fd = fs.openSync(out, 'a');
     try {
@@ -801,7 +801,7 @@ describe('TLS sockets', () => {
   afterAll(() => tlsCollector?.close());
 
   it("uses the stream backend and the peer decrypts the exact bytes, with 'auto' and 'stream'", async () => {
-    for (const backend of ['auto', 'stream']) {
+    for (const backend of ['auto', 'stream'] as const) {
       const { socket, received } = await tlsCollector.connect();
       try {
         const result = await sendFile(socket, path, { offset: 3, count: 2 * MiB, headers: 'tls ✓ ', trailers: [new Uint8Array([0, 255])], backend });
@@ -861,7 +861,7 @@ interface Job {
   offset: number;
   count: number;
   headers: string;
-  backend: string;
+  backend: Backend;
 }
 
 function startWorker(data: { port: number; path: string; jobs: Job[]; announce?: boolean }) {

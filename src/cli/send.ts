@@ -6,7 +6,7 @@ import { createHash } from 'node:crypto';
 import { open, type FileHandle } from 'node:fs/promises';
 import { connect as netConnect, type Socket } from 'node:net';
 import { performance } from 'node:perf_hooks';
-import { capabilities, sendFile } from '../index.js';
+import { capabilities, sendFile, type Backend } from '../index.js';
 import { parse, parseAddress, parseBytes, UsageError, wantsHelp } from './args.js';
 import { failure } from './errors.js';
 import { formatTransfer, print, Progress } from './output.js';
@@ -58,8 +58,8 @@ export async function sendCommand(args: string[]): Promise<number> {
   const { host, port } = parseAddress('send', target);
   const offset = values.offset === undefined ? 0 : parseBytes('send', '--offset', values.offset);
   const wantedCount = values.count === undefined ? undefined : parseBytes('send', '--count', values.count);
-  const backend = values.backend ?? 'auto';
-  const backends = capabilities().backends;
+  const backends: string[] = capabilities().backends;
+  const backend = (values.backend ?? 'auto') as 'auto' | Backend;
   if (backend !== 'auto' && !backends.includes(backend)) {
     throw new UsageError(`--backend: '${backend}' is not one of auto, ${backends.join(', ')}`, 'send');
   }

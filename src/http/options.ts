@@ -2,6 +2,7 @@
 // once per handler), and the request and response types they accept.
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Http2ServerRequest, Http2ServerResponse } from 'node:http2';
+import type { Backend } from '../arguments.js';
 import { invalidArgType, invalidArgValue } from '../errors.js';
 
 export type ServeRequest = IncomingMessage | Http2ServerRequest;
@@ -27,7 +28,7 @@ export interface ServeFileOptions {
   /** Aborts the transfer; the connection (or HTTP/2 stream) is destroyed. */
   signal?: AbortSignal;
   /** Passed to sendFile() for the body on the raw-connection path. */
-  backend?: string;
+  backend?: 'auto' | Backend;
 }
 
 export interface ServeResult {
@@ -35,7 +36,7 @@ export interface ServeResult {
   /** Body bytes handed to the connection: file bytes plus multipart framing, as nginx's `$body_bytes_sent`. */
   bytesSent: number;
   /** The backend that carried the body: a sendFile() backend, `'response'` when written through the response's own write(), or undefined without a body. */
-  backend?: string;
+  backend?: Backend | 'response';
 }
 
 /** ServeFileOptions, checked and with their defaults. */
@@ -47,7 +48,7 @@ export interface Settings {
   contentType: string | undefined;
   maxRanges: number;
   signal: AbortSignal | undefined;
-  backend: string | undefined;
+  backend: 'auto' | Backend | undefined;
 }
 
 const ONE_YEAR_MS = 365 * 24 * 60 * 60 * 1000;

@@ -3,6 +3,7 @@
 // and a file body through the response's own write() (HTTP/2, wrapped
 // responses).
 import { STATUS_CODES, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { Backend } from '../arguments.js';
 import { AbortError, streamDestroyed, type TransferError } from '../errors.js';
 import { sendFile } from '../send-file.js';
 import { sendStream, writeAndWait } from '../stream.js';
@@ -87,7 +88,7 @@ export async function writeRaw(req: IncomingMessage, res: ServerResponse, fd: nu
   let total = 0;
   let headLength = 0;
   const body = () => Math.max(0, total - headLength);
-  let backend: string | undefined;
+  let backend: Backend | undefined;
   try {
     const socket = await responseSocket(req, res);
     const head = takeHead(res, p.statusCode);
