@@ -312,8 +312,15 @@ async function main() {
   fs.writeFileSync(jsonFile, `${JSON.stringify(results, null, 2)}\n`);
   const { renderChart } = require('./lib/chart');
   const svgFile = path.join(options.out, 'chart.svg');
-  fs.writeFileSync(svgFile, await renderChart(results));
-  console.log(`\nwrote ${path.relative(process.cwd(), jsonFile) || jsonFile} and ${path.relative(process.cwd(), svgFile) || svgFile}`);
+  const shown = (file) => path.relative(process.cwd(), file) || file;
+  try {
+    fs.writeFileSync(svgFile, await renderChart(results));
+    console.log(`\nwrote ${shown(jsonFile)} and ${shown(svgFile)}`);
+  } catch (error) {
+    // An installed zerocopy has no vega: the chart is the one thing it cannot make.
+    if (error?.code !== 'ERR_MODULE_NOT_FOUND') throw error;
+    console.log(`\nwrote ${shown(jsonFile)}; no chart: it needs vega and vega-lite (npm install vega vega-lite)`);
+  }
   const failed = (results.tcp?.rows ?? []).some((r) => !r.ok);
   if (failed) process.exitCode = 1;
 }

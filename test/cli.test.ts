@@ -1,7 +1,7 @@
 // The `zerocopy` command line tool, run as a real child process exactly as a
 // user would run it (`node bin/zerocopy.js ...`): exit statuses, what it
 // prints, the bytes it moves. Never its speeds.
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { connect, createServer, type Server, type Socket } from 'node:net';
@@ -10,79 +10,22 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { sha256 } from './support/bytes.js';
-import type { Exited } from './support/processes.js';
+import { bin, Child, killLeftovers, packageRoot as root, runZerocopy, zerocopy } from './support/cli.js';
 
-const root = join(__dirname, '..');
-const bin = join(root, 'bin', 'zerocopy.js');
 const { capabilities } = createRequire(__filename)(root) as { capabilities(): { backends: string[] } };
 
 // The progress line needs a terminal: util-linux's `script` gives the child one.
 const hasScript = spawnSync('script', ['-qec', 'true', '/dev/null'], { stdio: 'ignore' }).status === 0;
 if (!hasScript) console.warn('cli.test.ts: skipping the progress tests: they need `script` (util-linux) for a pseudo-terminal');
 
-const children: ChildProcess[] = [];
-
-class Child {
-  readonly proc: ChildProcess;
-  stdout = '';
-  stderr = '';
-  readonly exited: Promise<Exited>;
-
-  constructor(command: string, args: string[], cwd: string) {
-    this.proc = spawn(command, args, { cwd, stdio: ['ignore', 'pipe', 'pipe'] });
-    children.push(this.proc);
-    this.proc.stdout!.setEncoding('utf8').on('data', (s: string) => (this.stdout += s));
-    this.proc.stderr!.setEncoding('utf8').on('data', (s: string) => (this.stderr += s));
-    this.exited = new Promise((resolve, reject) => {
-      this.proc.on('error', reject);
-      this.proc.on('close', (code, signal) => resolve({ code, signal, stdout: this.stdout, stderr: this.stderr }));
-    });
-  }
-
-  /** Resolves with the first match of `pattern` in the output, once it appears. */
-  waitFor(stream: 'stdout' | 'stderr', pattern: RegExp, timeout = 15_000): Promise<RegExpMatchArray> {
-    return new Promise((resolve, reject) => {
-      const check = () => {
-        const match = this[stream].match(pattern);
-        if (match) {
-          cleanup();
-          resolve(match);
-        }
-      };
-      const onClose = () => {
-        check();
-        cleanup();
-        reject(new Error(`exited before ${pattern} appeared on ${stream}:\n${this.stdout}\n${this.stderr}`));
-      };
-      const timer = setTimeout(() => {
-        cleanup();
-        reject(new Error(`${pattern} did not appear on ${stream} within ${timeout} ms:\n${this.stdout}\n${this.stderr}`));
-      }, timeout);
-      const cleanup = () => {
-        clearTimeout(timer);
-        this.proc[stream]!.removeListener('data', check);
-        this.proc.removeListener('close', onClose);
-      };
-      this.proc[stream]!.on('data', check);
-      this.proc.on('close', onClose);
-      check();
-    });
-  }
-}
-
-/** `node bin/zerocopy.js ...args` (or another package's copy of it). */
-function zerocopy(args: string[], options: { cwd?: string; bin?: string } = {}): Child {
-  return new Child(process.execPath, [options.bin ?? bin, ...args], options.cwd ?? root);
-}
-
-const run = (args: string[], options?: { cwd?: string; bin?: string }) => zerocopy(args, options).exited;
+const run = runZerocopy;
 
 const shellQuote = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
 
 /** The same, with stdout and stderr on a pseudo-terminal; everything it printed arrives on stdout. */
 function zerocopyOnTerminal(args: string[]): Child {
   const command = [process.execPath, bin, ...args].map(shellQuote).join(' ');
-  return new Child('script', ['-qec', command, '/dev/null'], root);
+  return new Child('script', ['-qec', command, '/dev/null']);
 }
 
 let scratch: string;
@@ -93,7 +36,7 @@ afterAll(() => rmSync(scratch, { recursive: true, force: true }));
 
 const servers: Server[] = [];
 afterEach(() => {
-  for (const child of children.splice(0)) if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+  killLeftovers();
   for (const server of servers.splice(0)) server.close();
 });
 
@@ -121,9 +64,9 @@ function file(name: string, data: Buffer): string {
 const SENT = /^sent (\d+) bytes in \d+\.\d{3} s \(\d+\.\d MB\/s\) via (\w+) sha256 ([0-9a-f]{64})\n$/;
 const RECEIVED = /^received (\d+) bytes in \d+\.\d{3} s \(\d+\.\d MB\/s\) sha256 ([0-9a-f]{64})\n/gm;
 
-/** Starts `zerocopy recv 0 ...args` on loopback and waits for its port. */
+/** Starts `zerocopy recv 0 ...args` and waits for its port: on 127.0.0.1, its default host, as serve's. */
 async function startReceiver(args: string[] = []): Promise<{ receiver: Child; port: number }> {
-  const receiver = zerocopy(['recv', '0', '--host', '127.0.0.1', ...args]);
+  const receiver = zerocopy(['recv', '0', ...args]);
   const [, port] = await receiver.waitFor('stderr', /^listening on 127\.0\.0\.1:(\d+)$/m);
   return { receiver, port: Number(port) };
 }
@@ -177,6 +120,9 @@ describe('usage errors', () => {
     [['send', 'f', 'h:1', '--count'], /option --count needs a value/],
     [['send', 'f', 'h:1', '--backend', 'warp'], /--backend: 'warp'/],
     [['send', 'f', 'h:1', '--no-checksum=yes'], /takes no value/],
+    [['send', 'f', 'h:1', '--header', 'SIZE\\q'], /--header: unknown escape '\\q' \(known: \\n \\r \\t \\0 \\\\ \\xHH\)/],
+    [['send', 'f', 'h:1', '--trailer', 'END\\x4'], /--trailer: unknown escape '\\x4'/],
+    [['send', 'f', 'h:1', '--trailer', 'END\\'], /--trailer: unknown escape '\\'/],
     [['recv'], /missing PORT \(see zerocopy recv --help\)/],
     [['recv', 'http'], /PORT/],
     [['recv', '1', '2'], /unexpected argument '2'/],
@@ -185,6 +131,13 @@ describe('usage errors', () => {
     [['serve', '--port', '65536'], /--port/],
     [['serve', '--bogus'], /unknown option '--bogus'/],
     [['serve', 'a', 'b'], /unexpected argument 'b'/],
+    [['serve', '--tls-cert', 'c.pem'], /--tls-cert needs --tls-key too/],
+    [['serve', '--tls-key', 'k.pem'], /--tls-key needs --tls-cert too/],
+    [['serve', '--max-age', '1x'], /--max-age: expected seconds or a number with a unit/],
+    [['serve', '--max-age', '-5'], /--max-age/],
+    [['serve', '--workers', '0'], /--workers: expected auto or a number from 1 to 1024, got '0'/],
+    [['serve', '--workers', 'many'], /--workers/],
+    [['serve', '--quiet=yes'], /option --quiet takes no value/],
     [['info', '--jsno'], /unknown option '--jsno' \(see zerocopy info --help\)/],
     [['info', 'x'], /unexpected argument 'x'/],
   ];
@@ -212,6 +165,23 @@ describe('zerocopy info', () => {
     const result = await run(['info', '--json']);
     expect(result).toMatchObject({ code: 0, stderr: '' });
     expect(JSON.parse(result.stdout)).toEqual(capabilities());
+  });
+
+  it('without the addon, says why and prints the command that builds it, the one the README gives', async () => {
+    const missing = join(scratch, 'no-such-addon.node');
+    const result = await run(['info'], { env: { ZEROCOPY_ADDON: missing } });
+    expect(result).toMatchObject({ code: 0, stderr: '' });
+    expect(result.stdout).toMatch(/^native addon +not loaded: Cannot find module '\S+no-such-addon\.node'$/m);
+    expect(result.stdout).toMatch(/^backends +stream \(best first\)$/m);
+    const { devDependencies } = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8'));
+    const command = `npm install --save-dev cmake-js@${devDependencies['cmake-js']} node-addon-api@${devDependencies['node-addon-api']} && npm rebuild zerocopy`;
+    expect(result.stdout).toContain(`\n  ${command}\n`);
+    expect(readFileSync(join(root, 'README.md'), 'utf8')).toContain(`\n${command}\n`);
+
+    // Turned off on purpose: nothing to build.
+    const disabled = await run(['info'], { env: { ZEROCOPY_DISABLE_NATIVE: '1' } });
+    expect(disabled.stdout).toMatch(/^native addon +not loaded: disabled by the ZEROCOPY_DISABLE_NATIVE/m);
+    expect(disabled.stdout).not.toContain('npm rebuild');
   });
 });
 
@@ -269,6 +239,29 @@ describe('zerocopy send and zerocopy recv', () => {
     expect(received.code).toBe(0);
     const lines = [...received.stdout.matchAll(RECEIVED)].map((m) => [Number(m[1]), m[2]]);
     expect(lines).toEqual([...backends.map(() => [data.length, sha256(data)]), [0, sha256(Buffer.alloc(0))]]);
+  });
+
+  it("--header and --trailer turn the usual escapes into bytes, as the README's `--header 'HELLO\\n'` expects", async () => {
+    const data = randomBytes(5000);
+    const path = file('escapes.bin', data);
+    const out = join(scratch, 'escapes.out');
+    const { receiver, port } = await startReceiver(['--out', out]);
+    // As a shell passes them inside single quotes: backslashes and all.
+    const sender = await run([
+      'send', path, `127.0.0.1:${port}`,
+      '--header', 'HELLO\\n', '--header', 'tab\\there\\r\\n',
+      '--trailer', '\\x00\\xFF\\0 back\\\\slash ✓\\n',
+    ]);
+    expect(sender).toMatchObject({ code: 0, stderr: '' });
+    const expected = Buffer.concat([
+      Buffer.from('HELLO\ntab\there\r\n'),
+      data,
+      Buffer.from([0x00, 0xff, 0x00]),
+      Buffer.from(' back\\slash ✓\n'),
+    ]);
+    expect(SENT.exec(sender.stdout)?.slice(1)).toEqual([String(expected.length), expect.any(String), sha256(expected)]);
+    expect((await receiver.exited).code).toBe(0);
+    expect(readFileSync(out).equals(expected)).toBe(true);
   });
 
   it('a sender interrupted mid-transfer says how far it got and exits 130', async () => {
@@ -365,10 +358,50 @@ describe('zerocopy bench', () => {
     const result = await run(['bench'], { bin: withoutBench });
     expect(result.code).toBe(1);
     expect(result.stdout).toBe('');
-    expect(result.stderr).toMatch(/^zerocopy: ENOENT: the benchmarks are not installed: \S+bench\/run\.js is missing\n$/);
+    expect(result.stderr).toMatch(/^zerocopy: ENOENT: the benchmarks are not installed: \S+bench\/run\.js is missing; run them from a clone of zerocopy: npm install && npm run bench\n$/);
     const help = await run(['bench', '--help'], { bin: withoutBench });
     expect(help).toMatchObject({ code: 0, stderr: '' });
     expect(help.stdout).toContain('usage: zerocopy bench');
+  });
+
+  /**
+   * node_modules/zerocopy in a project, as npm installs it: the folders
+   * package.json's `files` ships (bench/ without its results), this
+   * checkout's addon, and the runtime dependencies beside it, none of the
+   * development ones (no vega, no send, no fastify).
+   */
+  function installedPackage(): { project: string; bin: string } {
+    const project = join(scratch, 'project');
+    const installed = join(project, 'node_modules', 'zerocopy');
+    mkdirSync(installed, { recursive: true });
+    const manifest = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8'));
+    for (const entry of ['bin', 'bench', 'dist', 'package.json']) {
+      expect(manifest.files.includes(entry) || entry === 'package.json', `package.json files ships ${entry}`).toBe(true);
+      cpSync(join(root, entry), join(installed, entry), { recursive: true, filter: (from) => !from.startsWith(join(root, 'bench', 'results')) });
+    }
+    symlinkSync(join(root, 'build'), join(installed, 'build'));
+    const runtime = spawnSync('npm', ['ls', '--omit=dev', '--all', '--parseable'], { cwd: root, encoding: 'utf8' }).stdout.trim().split('\n');
+    for (const dir of runtime.filter((d) => d.startsWith(join(root, 'node_modules') + '/'))) {
+      const name = dir.slice(join(root, 'node_modules').length + 1);
+      mkdirSync(join(project, 'node_modules', name, '..'), { recursive: true });
+      symlinkSync(dir, join(project, 'node_modules', name));
+    }
+    return { project, bin: join(installed, 'bin', 'zerocopy.js') };
+  }
+
+  it('runs from an installed package: compiles its C helpers on first use, writes its results in the current folder, and says what it lacks', async () => {
+    const { project, bin: installedBin } = installedPackage();
+    const result = await run(['bench', '--only', 'tcp', '--size', '4M', '--rounds', '1', '--no-install'], { bin: installedBin, cwd: project });
+    expect(result.stderr).toBe('');
+    expect(result.code).toBe(0);
+    expect(result.stdout).toMatch(/^zerocopy bench: results go to \.\/zerocopy-bench\/ \(--out DIR for another folder\)$/m);
+    for (const backend of capabilities().backends) expect(result.stdout).toMatch(new RegExp(`^  sendFile ${backend} .* ok$`, 'm'));
+    expect(result.stdout).toMatch(/^  C sendfile\(2\) loop .* ok$/m);
+    expect(result.stdout).toMatch(/^wrote zerocopy-bench\/latest\.json; no chart: it needs vega and vega-lite \(npm install vega vega-lite\)$/m);
+    const results = JSON.parse(readFileSync(join(project, 'zerocopy-bench', 'latest.json'), 'utf8'));
+    expect(results.tcp.rows.every((row: { ok: boolean }) => row.ok)).toBe(true);
+    // The helpers were built inside the installed package, not taken from this checkout.
+    for (const helper of ['sink', 'sendfile_loop']) expect(existsSync(join(project, 'node_modules', 'zerocopy', '.bench', 'bin', helper)), helper).toBe(true);
   });
 });
 

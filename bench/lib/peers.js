@@ -95,7 +95,7 @@ function nodeServer(script, args = []) {
 function requireModule(name) {
   return async () => {
     const version = packageVersion(name);
-    if (!version) throw new Error(`npm package ${name} is not installed (npm install --include=dev)`);
+    if (!version) throw new Error(`npm package ${name} is not installed (npm install ${name})`);
     return `${name} ${version}`;
   };
 }
@@ -136,7 +136,7 @@ function servers({ install, zerocopyVersion }) {
     {
       name: '@fastify/static',
       kind: 'peer',
-      prepare: async () => `${await requireModule('@fastify/static')()}, fastify ${packageVersion('fastify') ?? '?'}`,
+      prepare: async () => `${await requireModule('@fastify/static')()}, ${await requireModule('fastify')()}`,
       start: nodeServer('fastify-static.js'),
     },
     {

@@ -62,6 +62,35 @@ function parseArgsMessage(error: unknown): string {
   }
 }
 
+const ESCAPES: Record<string, number> = { n: 0x0a, r: 0x0d, t: 0x09, '0': 0x00, '\\': 0x5c };
+
+/**
+ * TEXT as UTF-8 bytes, with the usual escapes turned into the bytes they
+ * stand for: \n \r \t, \0 (a NUL byte), \\ and \xHH (one byte, which
+ * need not be valid UTF-8). An unknown escape is a usage error rather than
+ * a guess, so that what is sent is what was meant.
+ */
+export function parseEscapes(command: string, name: string, text: string): Buffer {
+  const bytes: Buffer[] = [];
+  let literal = 0;
+  for (let i = text.indexOf('\\'); i !== -1; i = text.indexOf('\\', literal)) {
+    bytes.push(Buffer.from(text.slice(literal, i), 'utf8'));
+    const next = text[i + 1];
+    if (next === 'x' && /^[0-9a-f]{2}$/i.test(text.slice(i + 2, i + 4))) {
+      bytes.push(Buffer.from([parseInt(text.slice(i + 2, i + 4), 16)]));
+      literal = i + 4;
+    } else if (next !== undefined && Object.hasOwn(ESCAPES, next)) {
+      bytes.push(Buffer.from([ESCAPES[next]]));
+      literal = i + 2;
+    } else {
+      const shown = next === 'x' ? text.slice(i, i + 4) : text.slice(i, i + 2);
+      throw new UsageError(`${name}: unknown escape '${shown}' (known: \\n \\r \\t \\0 \\\\ \\xHH)`, command);
+    }
+  }
+  bytes.push(Buffer.from(text.slice(literal), 'utf8'));
+  return Buffer.concat(bytes);
+}
+
 const UNITS: Record<string, bigint> = { '': 1n, K: 1n << 10n, M: 1n << 20n, G: 1n << 30n, T: 1n << 40n };
 
 /** A byte count or offset: digits, optionally with K, M, G or T (binary: 1M = 1048576). */
@@ -71,6 +100,33 @@ export function parseBytes(command: string, name: string, text: string): number 
   const value = BigInt(m[1]) * UNITS[m[2].toUpperCase()];
   if (value > BigInt(Number.MAX_SAFE_INTEGER)) throw new UsageError(`${name}: ${text} is too large`, command);
   return Number(value);
+}
+
+const SECOND = 1000;
+const DAY = 86_400 * SECOND;
+/** Milliseconds per unit, under the names the `ms` package reads. */
+const DURATION_UNITS: [RegExp, number][] = [
+  [/^(ms|msecs?|milliseconds?)$/, 1],
+  [/^(s|secs?|seconds?)$/, SECOND],
+  [/^(m|mins?|minutes?)$/, 60 * SECOND],
+  [/^(h|hrs?|hours?)$/, 3600 * SECOND],
+  [/^(d|days?)$/, DAY],
+  [/^(w|weeks?)$/, 7 * DAY],
+  [/^(y|yrs?|years?)$/, 365.25 * DAY],
+];
+
+/**
+ * A duration in milliseconds: a bare number is seconds, as other static
+ * servers' command lines take a max-age; a number with a unit is read as
+ * the `ms` package reads it (500ms, 90s, 10m, 12h, 7d, 2w, 1y).
+ */
+export function parseDuration(command: string, name: string, text: string): number {
+  const m = /^(\d+(?:\.\d+)?) *([a-z]*)$/i.exec(text.trim());
+  const unit = m ? (m[2] === '' ? SECOND : DURATION_UNITS.find(([names]) => names.test(m[2].toLowerCase()))?.[1]) : undefined;
+  if (m === null || unit === undefined) {
+    throw new UsageError(`${name}: expected seconds or a number with a unit (ms, s, m, h, d, w, y), such as 3600 or 1h, got '${text}'`, command);
+  }
+  return Math.round(Number(m[1]) * unit);
 }
 
 export function parsePort(command: string, name: string, text: string, min = 0): number {

@@ -3,14 +3,14 @@
 import { capabilities } from '../index.js';
 import { parse, wantsHelp } from './args.js';
 import { print } from './output.js';
-import { version } from './package.js';
+import { buildCommand, version } from './package.js';
 
 export const infoHelp = `usage: zerocopy info [--json]
 
 Prints what capabilities() says about this machine and this process: whether
 the native addon loaded (and why not), the backends best first, whether the
 best one is zero-copy, how headers and trailers travel, and the largest chunk
-one system call moves.
+one system call moves. Without the addon, it prints the command that builds it.
 
 Options:
   --json       the capabilities() object as JSON
@@ -24,7 +24,7 @@ export async function infoCommand(args: string[]): Promise<number> {
   if (values.json) return print(JSON.stringify(caps, null, 2));
   const yes = (value: boolean) => (value ? 'yes' : 'no');
   const rows: [string, string][] = [
-    ['native addon', caps.native ? 'loaded' : `not loaded: ${caps.loadError ?? 'unknown reason'}`],
+    ['native addon', caps.native ? 'loaded' : `not loaded: ${caps.loadError?.split('\n')[0] ?? 'unknown reason'}`],
     ['backends', `${caps.backends.join(', ')} (best first)`],
     ['zero-copy', caps.zeroCopy ? `yes: ${caps.backends[0]} keeps file bytes out of user space` : `no: ${caps.backends[0]} copies them through user space`],
     [
@@ -42,5 +42,8 @@ export async function infoCommand(args: string[]): Promise<number> {
   ];
   const width = Math.max(...rows.map(([name]) => name.length)) + 2;
   const lines = [`zerocopy ${version()} on ${caps.platform} ${caps.arch}, Node.js ${process.version}`, ...rows.map(([name, value]) => name.padEnd(width) + value)];
+  if (!caps.native && !process.env.ZEROCOPY_DISABLE_NATIVE && caps.platform !== 'win32') {
+    lines.push('', 'To build the addon here (CMake 3.15+ and a C/C++ compiler on PATH), in your project:', `  ${buildCommand()}`);
+  }
   return print(lines.join('\n'));
 }

@@ -2,7 +2,9 @@
 // which does the work. `bin/zerocopy.js` calls main(); this file picks the
 // command, and each command lives in its own file beside it:
 //
-//   zerocopy serve [DIR] [--port N] [--host H]                         serve.ts
+//   zerocopy serve [DIR] [--port N] [--host H] [--quiet] [--cors]
+//                  [--max-age AGE] [--immutable] [--precompressed]
+//                  [--tls-cert FILE --tls-key FILE] [--workers N]     serve.ts, workers.ts
 //   zerocopy send FILE HOST:PORT [--offset N] [--count N] [--header TEXT]
 //                 [--trailer TEXT] [--backend NAME]                     send.ts
 //   zerocopy recv PORT [--out FILE] [--keep] [--host H]                 recv.ts

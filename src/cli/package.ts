@@ -6,10 +6,20 @@ import { join } from 'node:path';
 
 export const packageRoot = join(__dirname, '..', '..', '..');
 
-export function version(): string {
+function manifest(): { version?: string; devDependencies?: Record<string, string> } {
   try {
-    return JSON.parse(readFileSync(join(packageRoot, 'package.json'), 'utf8')).version as string;
+    return JSON.parse(readFileSync(join(packageRoot, 'package.json'), 'utf8'));
   } catch {
-    return 'unknown';
+    return {};
   }
+}
+
+export function version(): string {
+  return manifest().version ?? 'unknown';
+}
+
+/** The command that builds the addon where no prebuild loads, with the build tools' versions as the package names them (as scripts/install.js prints it). */
+export function buildCommand(): string {
+  const tools = ['cmake-js', 'node-addon-api'].map((name) => `${name}@${manifest().devDependencies?.[name] ?? 'latest'}`);
+  return `npm install --save-dev ${tools.join(' ')} && npm rebuild zerocopy`;
 }

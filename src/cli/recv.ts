@@ -11,7 +11,7 @@ import { performance } from 'node:perf_hooks';
 import { finished } from 'node:stream/promises';
 import { parse, parsePort, UsageError, wantsHelp } from './args.js';
 import { describeError } from './errors.js';
-import { listen } from './listen.js';
+import { DEFAULT_HOST, listen } from './listen.js';
 import { formatTransfer, print, Progress } from './output.js';
 import { Interrupted, onInterrupt, signalNumber } from './signals.js';
 
@@ -29,8 +29,9 @@ Options:
                    without it they are counted, hashed and discarded
   --keep           accept connections one after another until Ctrl-C
                    (with --out, each one rewrites FILE)
-  --host H         the address to listen on (default: every interface, so
-                   that another machine can send; 127.0.0.1 for this one only)
+  --host H         the address to listen on (default 127.0.0.1, this machine
+                   only, as zerocopy serve; 0.0.0.0 or :: for every
+                   interface, so that another machine can send)
   --no-checksum    do not compute the checksum (hashing takes CPU time that
                    can slow a fast link down)
   -h, --help       this help
@@ -57,7 +58,7 @@ export async function recvCommand(args: string[]): Promise<number> {
   if (out !== undefined) await (await open(out, 'w')).close();
   const server = createServer({ pauseOnConnect: true });
   try {
-    const address = await listen(server, port, values.host);
+    const address = await listen(server, port, values.host ?? DEFAULT_HOST);
     process.stderr.write(`listening on ${address}\n`);
 
     const queue: Socket[] = [];

@@ -7,7 +7,7 @@ import { open, type FileHandle } from 'node:fs/promises';
 import { connect as netConnect, type Socket } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import { capabilities, sendFile, type Backend } from '../index.js';
-import { parse, parseAddress, parseBytes, UsageError, wantsHelp } from './args.js';
+import { parse, parseAddress, parseBytes, parseEscapes, UsageError, wantsHelp } from './args.js';
 import { failure } from './errors.js';
 import { formatTransfer, print, Progress } from './output.js';
 import { Interrupted, onInterrupt, signalNumber } from './signals.js';
@@ -27,8 +27,9 @@ Options:
   --offset N       the first byte of FILE to send (default 0)
   --count N        how many bytes of FILE to send (default: to its end)
                    N: bytes, or with K, M, G or T (binary: 1M = 1048576)
-  --header TEXT    bytes to send before the file, as UTF-8; repeat for more.
-                   For a line break, use your shell's quoting: $'SIZE 42\\n'
+  --header TEXT    bytes to send before the file: TEXT as UTF-8, with the
+                   escapes \\n \\r \\t \\0 \\\\ and \\xHH (one byte) turned
+                   into the bytes they stand for; repeat for more
   --trailer TEXT   bytes to send after the file, likewise
   --backend NAME   auto (default) or one of this machine's backends (see
                    zerocopy info)
@@ -63,8 +64,8 @@ export async function sendCommand(args: string[]): Promise<number> {
   if (backend !== 'auto' && !backends.includes(backend)) {
     throw new UsageError(`--backend: '${backend}' is not one of auto, ${backends.join(', ')}`, 'send');
   }
-  const headers = (values.header ?? []).map((text) => Buffer.from(text, 'utf8'));
-  const trailers = (values.trailer ?? []).map((text) => Buffer.from(text, 'utf8'));
+  const headers = (values.header ?? []).map((text) => parseEscapes('send', '--header', text));
+  const trailers = (values.trailer ?? []).map((text) => parseEscapes('send', '--trailer', text));
 
   const file = await open(path, 'r');
   try {
