@@ -25,8 +25,11 @@ sender CPU seconds per GB, medians over rounds that alternate the methods.
 HTTP: serveFile, serveStatic (with and without its descriptor cache), send,
 @fastify/static, Bun (Bun.serve + Bun.file) and nginx (sendfile on,
 tcp_nopush on), each in its own process on loopback, loaded by wrk (small
-files) or a C client that discards bodies (large files) in another.
-Requests/s, GB/s, server CPU seconds per GB. wrk and nginx are installed
+files) or a C client that discards bodies (large files) in another; and
+node:http answering from memory (res.end(buffer), same headers), the
+ceiling for a Node server, on files under 16 MiB. Requests/s, GB/s, server
+CPU seconds per GB and microseconds per request, and ratios to the ceiling,
+to send and to nginx. wrk and nginx are installed
 with apt-get, and Bun from npm into .bench/, when missing; a server that
 cannot be had is reported as skipped.
 
@@ -35,9 +38,11 @@ Options:
   --rounds N        rounds, alternating the methods; medians are reported;
                     default 5
   --only WHAT       tcp or http; default both
-  --http-sizes L    HTTP file sizes, comma-separated; default 4k,100k,1g
+  --http-sizes L    HTTP file sizes, comma-separated; default 4k,16k,100k,1g
   --duration S      seconds per HTTP measurement; default 5
-  --connections N   wrk connections for small files; default 32
+  --connections L   wrk connection counts, comma-separated: the first for
+                    every file under 16 MiB, each further one for the
+                    smallest of them only (many clients); default 32,128
   --out DIR         where latest.json and chart.svg go; default bench/results
   --no-install      do not install missing peers (they are reported skipped)
   --help            this text
@@ -54,9 +59,9 @@ function parseCommandLine(argv) {
         size: { type: 'string', default: '1G' },
         rounds: { type: 'string', default: '5' },
         only: { type: 'string' },
-        'http-sizes': { type: 'string', default: '4k,100k,1g' },
+        'http-sizes': { type: 'string', default: '4k,16k,100k,1g' },
         duration: { type: 'string', default: '5' },
-        connections: { type: 'string', default: '32' },
+        connections: { type: 'string', default: '32,128' },
         out: { type: 'string', default: path.join(__dirname, 'results') },
         'no-install': { type: 'boolean', default: false },
         help: { type: 'boolean', short: 'h', default: false },
@@ -80,13 +85,26 @@ function parseCommandLine(argv) {
     .filter(Boolean)
     .map((text) => ({ text: text.toLowerCase(), size: parseSize(text, 'http-sizes') }));
   if (httpSizes.length === 0) throw new UsageError('--http-sizes: name at least one size');
+  const connections = [
+    ...new Set(
+      values.connections
+        .split(',')
+        .map((s) => s.trim())
+        .filter(Boolean)
+        .map((text) => {
+          if (!/^\d+$/.test(text) || Number(text) < 1 || Number(text) > 10000) throw new UsageError(`--connections: expected integers from 1 to 10000, got '${text}'`);
+          return Number(text);
+        }),
+    ),
+  ];
+  if (connections.length === 0) throw new UsageError('--connections: name at least one count');
   return {
     size: parseSize(values.size),
     rounds: integer('rounds', 1, 1000),
     only: values.only,
     httpSizes: [...new Map(httpSizes.map((s) => [s.size, s])).values()],
     duration: integer('duration', 1, 3600),
-    connections: integer('connections', 1, 10000),
+    connections,
     out: path.resolve(values.out),
     install: !values['no-install'],
   };
@@ -95,6 +113,7 @@ function parseCommandLine(argv) {
 const log = (line) => console.log(line);
 const kindName = (r) => (r.kind === 'zerocopy' ? `sendFile ${r.method}` : r.method);
 const times = (x) => (Number.isFinite(x) ? `${x.toFixed(2)}x` : '-');
+const status = (r) => (r.skipped ? `skipped: ${r.skipped}` : r.failed ? `FAILED: ${r.failed}` : 'ok');
 
 function printTcp(tcp) {
   console.log(`\nLoopback TCP, ${formatBytes(tcp.size)} file from the page cache, ${tcp.rounds === 1 ? 'one round' : `medians of ${tcp.rounds} rounds`}:\n`);
@@ -133,12 +152,19 @@ function printTcp(tcp) {
 }
 
 function printHttp(httpResults) {
-  const sizes = [...new Set(httpResults.rows.map((r) => r.size))];
   const { small, large } = httpResults.loadGenerators;
   const load = [small && `${small} (files under ${formatBytes(httpResults.large)})`, large && `${large} (larger files)`].filter(Boolean).join('; ');
   console.log(`\nHTTP on loopback, ${httpResults.rounds === 1 ? 'one round' : `medians of ${httpResults.rounds} rounds`} of ${httpResults.duration} s; load: ${load}:`);
-  for (const size of sizes) {
-    console.log(`\n  ${formatBytes(size)} file:\n`);
+  const groups = new Map();
+  for (const r of httpResults.rows) {
+    const key = `${r.size}@${r.connections}`;
+    if (!groups.has(key)) groups.set(key, []);
+    groups.get(key).push(r);
+  }
+  for (const rows of groups.values()) {
+    const { size, connections } = rows[0];
+    const small = size < httpResults.large;
+    console.log(`\n  ${formatBytes(size)} file, ${small ? `${connections} connections (wrk)` : '1 connection (httpget)'}:\n`);
     printTable(
       [
         { title: 'server', key: 'server' },
@@ -146,22 +172,22 @@ function printHttp(httpResults) {
         { title: 'GB/s', key: 'gbps', align: 'right' },
         { title: 'CPU s/GB', key: 'cpu', align: 'right' },
         { title: 'CPU us/req', key: 'us', align: 'right' },
+        { title: 'vs node:http memory', key: 'vsMemory', align: 'right' },
         { title: 'req/s vs send', key: 'vsSend', align: 'right' },
         { title: 'GB/s vs nginx', key: 'vsNginx', align: 'right' },
         { title: 'status', key: 'status' },
       ],
-      httpResults.rows
-        .filter((r) => r.size === size)
-        .map((r) => ({
-          server: r.server,
-          rps: num(r.rps),
-          gbps: fixed(r.gbps, 3),
-          cpu: num(r.cpuPerGB),
-          us: num(r.cpuUsPerRequest),
-          vsSend: times(r.rpsVsSend),
-          vsNginx: times(r.gbpsVsNginx),
-          status: r.skipped ? `skipped: ${r.skipped}` : r.failed ? `FAILED: ${r.failed}` : 'ok',
-        })),
+      rows.map((r) => ({
+        server: r.server,
+        rps: num(r.rps),
+        gbps: fixed(r.gbps, 3),
+        cpu: num(r.cpuPerGB),
+        us: num(r.cpuUsPerRequest),
+        vsMemory: times(r.rpsVsMemory),
+        vsSend: times(r.rpsVsSend),
+        vsNginx: times(r.gbpsVsNginx),
+        status: status(r),
+      })),
       '    ',
     );
   }
@@ -172,6 +198,8 @@ function printHttp(httpResults) {
       '',
       '  GB/s: file bytes (not headers) per second. CPU s/GB and us/req: user+system CPU of the server process(es)',
       '  (/proc/<pid>/stat; nginx: master and worker) over the measurement, per 10^9 file bytes and per request.',
+      '  vs node:http memory: req/s (= GB/s) against node:http answering res.end(buffer) from memory with the same',
+      `  headers, the ceiling for a Node server; files under ${formatBytes(httpResults.large)} only.`,
     ].join('\n'),
   );
 }
@@ -188,7 +216,8 @@ function targets(results) {
     add(`sendFile (${first.method}) over loopback: CPU s/GB vs the C loop`, first.cpuVsC, '<= 1.10x', (v) => v <= 1.1);
   }
   const http = results.http;
-  const row = (server, size) => http?.rows.find((r) => r.server === server && r.size === size);
+  // The targets are about the first --connections count.
+  const row = (server, size) => http?.rows.find((r) => r.server === server && r.size === size && r.primary);
   const why = (size, ...peers) => {
     if (!http) return 'HTTP not run';
     const r = row('serveFile', size) ?? row('serveStatic', size);

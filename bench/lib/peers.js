@@ -7,7 +7,7 @@
 const fs = require('node:fs');
 const os = require('node:os');
 const path = require('node:path');
-const { CACHE, ROOT, run, tail, which, startChild, stopChild, childPids, freePort } = require('./util');
+const { CACHE, ROOT, LARGE, formatBytes, run, tail, which, startChild, stopChild, childPids, freePort } = require('./util');
 
 const SERVERS = path.join(__dirname, '..', 'servers');
 /** The Bun runtime the benchmark installs when there is no `bun` on PATH. */
@@ -104,11 +104,23 @@ function requireModule(name) {
  * The servers. `prepare` installs what is missing and resolves with a
  * version string, or rejects with the reason the server is skipped.
  * `start` resolves with its port, its process ids (for CPU time) and stop().
+ * `maxSize`, when set: files of that size and more are not served (skipped).
  */
 function servers({ install, zerocopyVersion }) {
   let nginxBinary;
   let bunBinary;
   return [
+    {
+      // The ceiling: what node:http itself costs per response, with the
+      // file's bytes and headers ready in memory. Only small files: a
+      // large one held in memory would measure a copy, not a ceiling.
+      name: 'node:http memory',
+      kind: 'ceiling',
+      maxSize: LARGE,
+      maxSizeReason: `holds files under ${formatBytes(LARGE)} only (the ceiling for small files)`,
+      prepare: async () => `node:http ${process.version}, res.end(buffer) from memory`,
+      start: nodeServer('node-memory.js', [String(LARGE)]),
+    },
     {
       name: 'serveFile',
       kind: 'zerocopy',
