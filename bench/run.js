@@ -33,22 +33,34 @@ to send and to nginx. wrk and nginx are installed
 with apt-get, and Bun from npm into .bench/, when missing; a server that
 cannot be had is reported as skipped.
 
+System calls (syscalls): every HTTP server above under strace -c -f (all
+its threads; nginx: master and worker) while a C client makes exactly
+--syscall-requests requests for a 4 KiB file over the first --connections
+count of keep-alive connections; system calls per response and the top
+calls, beside nginx's. strace is installed with apt-get when missing.
+
 Options:
   --size N          TCP file size: bytes, or with K, M or G (binary); default 1G
   --rounds N        rounds, alternating the methods; medians are reported;
                     default 5
-  --only WHAT       tcp or http; default both
+  --only L          scenarios to run, comma-separated, from tcp, http,
+                    syscalls; default all
   --http-sizes L    HTTP file sizes, comma-separated; default 4k,16k,100k,1g
   --duration S      seconds per HTTP measurement; default 5
   --connections L   wrk connection counts, comma-separated: the first for
                     every file under 16 MiB, each further one for the
                     smallest of them only (many clients); default 32,128
+  --syscall-requests N
+                    requests counted under strace per server; default 2000
   --out DIR         where latest.json and chart.svg go; default bench/results
   --no-install      do not install missing peers (they are reported skipped)
   --help            this text
 
 Machine-dependent: run it on a quiet machine. Exit status: 0 ran (targets
 met or not: the table says), 1 failed, 2 usage error.`;
+
+/** What `--only` can name, in the order they run; all of them by default. */
+const SCENARIOS = ['tcp', 'http', 'syscalls'];
 
 function parseCommandLine(argv) {
   let values;
@@ -58,10 +70,11 @@ function parseCommandLine(argv) {
       options: {
         size: { type: 'string', default: '1G' },
         rounds: { type: 'string', default: '5' },
-        only: { type: 'string' },
+        only: { type: 'string', default: SCENARIOS.join(',') },
         'http-sizes': { type: 'string', default: '4k,16k,100k,1g' },
         duration: { type: 'string', default: '5' },
         connections: { type: 'string', default: '32,128' },
+        'syscall-requests': { type: 'string', default: '2000' },
         out: { type: 'string', default: path.join(__dirname, 'results') },
         'no-install': { type: 'boolean', default: false },
         help: { type: 'boolean', short: 'h', default: false },
@@ -78,7 +91,9 @@ function parseCommandLine(argv) {
     if (!/^\d+$/.test(text) || Number(text) < min || Number(text) > max) throw new UsageError(`--${name}: expected an integer from ${min} to ${max}, got '${text}'`);
     return Number(text);
   };
-  if (values.only !== undefined && !['tcp', 'http'].includes(values.only)) throw new UsageError(`--only: expected tcp or http, got '${values.only}'`);
+  const only = [...new Set(values.only.split(',').map((s) => s.trim().toLowerCase()).filter(Boolean))];
+  for (const name of only) if (!SCENARIOS.includes(name)) throw new UsageError(`--only: expected some of ${SCENARIOS.join(', ')}, got '${name}'`);
+  if (only.length === 0) throw new UsageError(`--only: name at least one of ${SCENARIOS.join(', ')}`);
   const httpSizes = values['http-sizes']
     .split(',')
     .map((s) => s.trim())
@@ -101,16 +116,19 @@ function parseCommandLine(argv) {
   return {
     size: parseSize(values.size),
     rounds: integer('rounds', 1, 1000),
-    only: values.only,
+    only,
     httpSizes: [...new Map(httpSizes.map((s) => [s.size, s])).values()],
     duration: integer('duration', 1, 3600),
     connections,
+    syscallRequests: integer('syscall-requests', 1, 1000000),
     out: path.resolve(values.out),
     install: !values['no-install'],
   };
 }
 
 const log = (line) => console.log(line);
+/** The file the system-call count asks for. */
+const SYSCALL_FILE = { name: '4k.bin', size: 4 * KiB };
 const kindName = (r) => (r.kind === 'zerocopy' ? `sendFile ${r.method}` : r.method);
 const times = (x) => (Number.isFinite(x) ? `${x.toFixed(2)}x` : '-');
 const status = (r) => (r.skipped ? `skipped: ${r.skipped}` : r.failed ? `FAILED: ${r.failed}` : 'ok');
@@ -204,6 +222,45 @@ function printHttp(httpResults) {
   );
 }
 
+function printSyscalls(sys, http) {
+  if (sys.skipped) {
+    console.log(`\nSystem calls per response: skipped: ${sys.skipped}`);
+    return;
+  }
+  console.log(
+    `\nSystem calls per response: ${sys.strace} -c -f on every thread of each server while bench/c/httpcount.c made ` +
+      `${sys.requests} requests for a ${formatBytes(sys.file.size)} file over ${sys.connections} keep-alive connections (their accepts included):\n`,
+  );
+  // CPU per request at this size, from the HTTP run (without strace, which slows everything).
+  const cpu = (server) => http?.rows.find((r) => r.server === server && r.size === sys.file.size && r.primary)?.cpuUsPerRequest;
+  printTable(
+    [
+      { title: 'server', key: 'server' },
+      { title: 'syscalls/resp', key: 'per', align: 'right' },
+      { title: 'vs nginx', key: 'vsNginx', align: 'right' },
+      { title: 'failed/resp', key: 'errors', align: 'right' },
+      { title: 'CPU us/req', key: 'us', align: 'right' },
+      { title: 'top calls per response', key: 'top' },
+    ],
+    sys.rows.map((r) => ({
+      server: r.server,
+      per: fixed(r.perResponse, 1),
+      vsNginx: times(r.vsNginx),
+      errors: fixed(r.errorsPerResponse, 2),
+      us: num(cpu(r.server)),
+      top: r.skipped || r.failed ? status(r) : r.top.map((c) => `${c.name} ${c.perResponse.toFixed(2)}`).join(', '),
+    })),
+  );
+  console.log(
+    [
+      '',
+      '  syscalls/resp: every system call of the server process(es) while traced, divided by the responses;',
+      '  failed/resp: those that returned an error (EAGAIN included). CPU us/req: from the HTTP run at this size and',
+      "  the first --connections count, when it ran (strace's own cost makes CPU time under it meaningless).",
+    ].join('\n'),
+  );
+}
+
 /** The issue's targets, as measured in this run. */
 function targets(results) {
   const out = [];
@@ -284,15 +341,18 @@ async function main() {
   process.on('exit', () => fs.rmSync(dir, { recursive: true, force: true }));
   for (const signal of ['SIGINT', 'SIGTERM']) process.on(signal, () => process.exit(128 + os.constants.signals[signal]));
 
-  const runTcp = options.only !== 'http';
-  const runHttp = options.only !== 'tcp';
-  const need = (runTcp ? options.size : 0) + (runHttp ? options.httpSizes.reduce((a, s) => a + s.size, 0) : 0);
+  const runs = (name) => options.only.includes(name);
+  // Every HTTP scenario serves from one folder; each file is written once.
+  const wwwFiles = new Map(); // name -> size
+  if (runs('http')) for (const { text, size } of options.httpSizes) wwwFiles.set(`${text}.bin`, size);
+  if (runs('syscalls')) wwwFiles.set(SYSCALL_FILE.name, SYSCALL_FILE.size);
+  const need = (runs('tcp') ? options.size : 0) + [...wwwFiles.values()].reduce((a, size) => a + size, 0);
   const free = fs.statfsSync(dir);
   if (free.bavail * free.bsize < need * 1.05) throw new Error(`${os.tmpdir()} has ${formatBytes(free.bavail * free.bsize)} free, the files need ${formatBytes(need)}`);
 
   const results = { date, machine: info, zerocopy: { version: zerocopyVersion, capabilities: caps }, options: { ...options, out: undefined } };
 
-  if (runTcp) {
+  if (runs('tcp')) {
     const file = path.join(dir, 'tcp.bin');
     log(`\n[tcp] writing a ${formatBytes(options.size)} file in ${dir}`);
     generateFile(file, options.size);
@@ -302,25 +362,27 @@ async function main() {
     results.tcp = await tcpBench({ file, size: options.size, rounds: options.rounds, backends: caps.backends, log });
   }
 
-  if (runHttp) {
-    const root = path.join(dir, 'www');
+  const root = path.join(dir, 'www');
+  const files = new Map(); // name -> { name, size, label, sha256 }
+  if (wwwFiles.size) {
     fs.mkdirSync(root, { mode: 0o755 });
-    const files = [];
     log('');
-    for (const { text, size } of options.httpSizes) {
-      const name = `${text}.bin`;
+    for (const [name, size] of wwwFiles) {
       const file = path.join(root, name);
-      log(`[http] writing ${name} (${formatBytes(size)})`);
+      log(`[www] writing ${name} (${formatBytes(size)})`);
       generateFile(file, size);
       warmPageCache(file);
       const sha256 = size < 64 * 1024 * 1024 ? createHash('sha256').update(fs.readFileSync(file)).digest('hex') : undefined;
-      files.push({ name, size, label: formatBytes(size), sha256 });
+      files.set(name, { name, size, label: formatBytes(size), sha256 });
     }
+  }
+
+  if (runs('http')) {
     const { httpBench, LARGE } = require('./lib/http');
     log('[http] servers:');
     results.http = await httpBench({
       root,
-      files,
+      files: options.httpSizes.map(({ text }) => files.get(`${text}.bin`)),
       rounds: options.rounds,
       duration: options.duration,
       connections: options.connections,
@@ -331,10 +393,31 @@ async function main() {
     results.http.large = LARGE;
   }
 
-  results.targets = targets(results);
+  if (runs('syscalls')) {
+    const { syscallBench } = require('./lib/syscalls');
+    log(`\n[syscalls] strace -c -f on each server over ${options.syscallRequests} requests for ${formatBytes(SYSCALL_FILE.size)}; servers:`);
+    try {
+      results.syscalls = await syscallBench({
+        root,
+        file: files.get(SYSCALL_FILE.name),
+        requests: options.syscallRequests,
+        connections: options.connections[0],
+        install: options.install,
+        zerocopyVersion,
+        log,
+      });
+    } catch (error) {
+      // No strace (or no C compiler): the rest of the run stands.
+      results.syscalls = { skipped: error.message };
+      log(`  skipped: ${error.message}`);
+    }
+  }
+
+  if (results.tcp || results.http) results.targets = targets(results);
   if (results.tcp) printTcp(results.tcp);
   if (results.http) printHttp(results.http);
-  printTargets(results.targets);
+  if (results.syscalls) printSyscalls(results.syscalls, results.http);
+  if (results.targets) printTargets(results.targets);
 
   fs.mkdirSync(options.out, { recursive: true });
   const jsonFile = path.join(options.out, 'latest.json');

@@ -70,6 +70,15 @@ function chartSpec(results) {
       );
     }
   }
+  if (results.syscalls?.rows) {
+    const { file, requests } = results.syscalls;
+    panels.push(
+      panel(
+        `System calls per ${formatBytes(file.size)} response, strace -c over ${requests} requests (less is better)`,
+        results.syscalls.rows.map((r) => ({ name: r.server, kind: r.kind, value: r.perResponse, note: r.skipped ? 'skipped' : r.failed ? 'failed' : undefined })),
+      ),
+    );
+  }
   return {
     $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
     title: {
