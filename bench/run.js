@@ -16,51 +16,76 @@ const USAGE = `usage: npm run bench -- [options]
        zerocopy bench [options]
        node bench/run.js [options]
 
-Loopback TCP: sends one file from the page cache to a C receiver that
-discards with recv(MSG_TRUNC), with every sendFile() backend of this
-machine, stream.pipeline(fs.createReadStream(), socket), and a C sendfile(2)
-loop (the kernel's own limit), each sender in its own process. GB/s and
-sender CPU seconds per GB, medians over rounds that alternate the methods.
+Four scenarios; --only picks some (default: all, in this order).
 
-HTTP: serveFile, serveStatic (with and without its descriptor cache), send,
-@fastify/static, Bun (Bun.serve + Bun.file) and nginx (sendfile on,
-tcp_nopush on), each in its own process on loopback, loaded by wrk (small
-files) or a C client that discards bodies (large files) in another; and
-node:http answering from memory (res.end(buffer), same headers), the
-ceiling for a Node server, on files under 16 MiB. Requests/s, GB/s, server
-CPU seconds per GB and microseconds per request, and ratios to the ceiling,
-to send and to nginx. wrk and nginx are installed
-with apt-get, and Bun from npm into .bench/, when missing; a server that
-cannot be had is reported as skipped.
+tcp: sends one file from the page cache to a C receiver that discards
+with recv(MSG_TRUNC), with every sendFile() backend of this machine,
+stream.pipeline(fs.createReadStream(), socket), and a C sendfile(2) loop
+(the kernel's own limit), each sender in its own process. GB/s and sender
+CPU seconds per GB, medians over rounds that alternate the methods.
 
-System calls (syscalls): every HTTP server above under strace -c -f (all
-its threads; nginx: master and worker) while a C client makes exactly
---syscall-requests requests for a 4 KiB file over the first --connections
-count of keep-alive connections; system calls per response and the top
-calls, beside nginx's. strace is installed with apt-get when missing.
+http: serveFile, serveStatic (with and without its descriptor cache),
+send, @fastify/static, Bun (Bun.serve + Bun.file) and nginx (sendfile on,
+tcp_nopush on), each in its own process on loopback, and node:http
+answering from memory (res.end(buffer) with serveStatic's headers: the
+ceiling for a Node server, files under 16 MiB only). Loaded by wrk (files
+under 16 MiB) or a C client that discards bodies (larger files) in
+another process. Requests/s, GB/s, server CPU seconds per GB and
+microseconds per request, and ratios to the ceiling, to send and to nginx.
+
+syscalls: every http server under strace -c -f (all its threads; nginx:
+master and worker) while a C client makes exactly --syscall-requests
+requests for a 4 KiB file over the first --connections count of
+keep-alive connections: system calls per response, the top calls, and
+the ratio to nginx's.
+
+parked: serveFile, serveStatic, send and nginx, each with N clients
+parked (a C client: N connections with SO_RCVBUF 4096 set before connect,
+each asking for a 64 MiB file and never reading) while wrk measures 1 MiB
+responses; GB/s relative to the same server with none parked, and its
+memory (RSS) and descriptors per parked transfer. Needs root: it caps
+net.ipv4.tcp_wmem's maximum at 256 KiB while it runs (a parked sender's
+buffer otherwise grows to 4 MiB, and a few hundred push every server into
+the kernel's TCP memory pressure alike), and restores it afterwards, also
+on Ctrl-C; skipped, with the reason, when it cannot. A server needs about
+2 descriptors per parked client (4 for serveFile and serveStatic); counts
+beyond the hard descriptor limit are skipped.
+
+wrk, nginx and strace are installed with apt-get, and Bun from npm into
+.bench/, when missing; a server that cannot be had is reported as skipped.
 
 Options:
-  --size N          TCP file size: bytes, or with K, M or G (binary); default 1G
-  --rounds N        rounds, alternating the methods; medians are reported;
-                    default 5
-  --only L          scenarios to run, comma-separated, from tcp, http,
-                    syscalls; default all
-  --http-sizes L    HTTP file sizes, comma-separated; default 4k,16k,100k,1g
-  --duration S      seconds per HTTP measurement; default 5
+  --only L          scenarios, comma-separated: tcp, http, syscalls, parked;
+                    default all four
+  --rounds N        rounds, alternating the methods or servers; medians are
+                    reported; default 5
+  --size N          tcp file size: bytes, or with K, M or G (binary);
+                    default 1G
+  --http-sizes L    http file sizes, comma-separated; default 4k,16k,100k,1g
+  --duration S      seconds per http or parked measurement; default 5
   --connections L   wrk connection counts, comma-separated: the first for
-                    every file under 16 MiB, each further one for the
-                    smallest of them only (many clients); default 32,128
+                    every http file under 16 MiB (and for syscalls and
+                    parked), each further one for the smallest of those
+                    files only (the many-clients runs); default 32,128
   --syscall-requests N
-                    requests counted under strace per server; default 2000
+                    syscalls: requests counted per server; default 2000
+  --parked L        parked: client counts, comma-separated; 0 (the
+                    baseline) is always measured; default 0,1000,4000
   --out DIR         where latest.json and chart.svg go; default bench/results
-  --no-install      do not install missing peers (they are reported skipped)
+  --no-install      do not install missing tools and peers (they are
+                    reported skipped)
   --help            this text
+
+Quick looks:
+  npm run bench -- --only http --http-sizes 4k --rounds 1 --duration 2
+  npm run bench -- --only syscalls
+  npm run bench -- --only parked --parked 200,1000 --rounds 1 --duration 3
 
 Machine-dependent: run it on a quiet machine. Exit status: 0 ran (targets
 met or not: the table says), 1 failed, 2 usage error.`;
 
 /** What `--only` can name, in the order they run; all of them by default. */
-const SCENARIOS = ['tcp', 'http', 'syscalls'];
+const SCENARIOS = ['tcp', 'http', 'syscalls', 'parked'];
 
 function parseCommandLine(argv) {
   let values;
@@ -75,6 +100,7 @@ function parseCommandLine(argv) {
         duration: { type: 'string', default: '5' },
         connections: { type: 'string', default: '32,128' },
         'syscall-requests': { type: 'string', default: '2000' },
+        parked: { type: 'string', default: '0,1000,4000' },
         out: { type: 'string', default: path.join(__dirname, 'results') },
         'no-install': { type: 'boolean', default: false },
         help: { type: 'boolean', short: 'h', default: false },
@@ -113,6 +139,16 @@ function parseCommandLine(argv) {
     ),
   ];
   if (connections.length === 0) throw new UsageError('--connections: name at least one count');
+  const parked = values.parked
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean)
+    .map((text) => {
+      if (!/^\d+$/.test(text) || Number(text) > 100000) throw new UsageError(`--parked: expected integers from 0 to 100000, got '${text}'`);
+      return Number(text);
+    });
+  // None parked is the baseline every other count is measured against.
+  const parkedCounts = [...new Set([0, ...parked])].sort((a, b) => a - b);
   return {
     size: parseSize(values.size),
     rounds: integer('rounds', 1, 1000),
@@ -121,6 +157,7 @@ function parseCommandLine(argv) {
     duration: integer('duration', 1, 3600),
     connections,
     syscallRequests: integer('syscall-requests', 1, 1000000),
+    parked: parkedCounts,
     out: path.resolve(values.out),
     install: !values['no-install'],
   };
@@ -261,6 +298,55 @@ function printSyscalls(sys, http) {
   );
 }
 
+function printParked(p) {
+  if (p.skipped) {
+    console.log(`\nParked clients: skipped: ${p.skipped}`);
+    return;
+  }
+  console.log(
+    `\nParked clients, ${p.rounds === 1 ? 'one round' : `medians of ${p.rounds} rounds`} of ${p.duration} s: N connections (SO_RCVBUF ${p.parkedRcvbuf} ` +
+      `before connect) each asked for a ${formatBytes(p.parkedFile.size)} file and never read, while ${p.load} measured ${formatBytes(p.measured.size)} responses.`,
+  );
+  console.log(`net.ipv4.tcp_wmem was '${p.tcpWmem.applied}' for the scenario (before and after: '${p.tcpWmem.original}'); descriptor hard limit ${p.fileLimit}.\n`);
+  const mib = (bytes) => (Number.isFinite(bytes) ? (bytes / 1024 / 1024).toFixed(0) : '-');
+  const kib = (bytes) => (Number.isFinite(bytes) ? (bytes / 1024).toFixed(1) : '-');
+  printTable(
+    [
+      { title: 'server', key: 'server' },
+      { title: 'parked', key: 'parked', align: 'right' },
+      { title: 'GB/s', key: 'gbps', align: 'right' },
+      { title: 'req/s', key: 'rps', align: 'right' },
+      { title: `vs ${p.baseline} parked`, key: 'vsNone', align: 'right' },
+      { title: 'KiB RSS/parked', key: 'rss', align: 'right' },
+      { title: 'fds/parked', key: 'fds', align: 'right' },
+      { title: 'server RSS MiB', key: 'rssTotal', align: 'right' },
+      { title: 'kernel TCP MiB', key: 'tcp', align: 'right' },
+      { title: 'status', key: 'status' },
+    ],
+    p.rows.map((r) => ({
+      server: r.server,
+      parked: r.parked,
+      gbps: fixed(r.gbps, 3),
+      rps: num(r.rps),
+      vsNone: times(r.vsNone),
+      rss: kib(r.rssPerParked),
+      fds: fixed(r.fdsPerParked, 2),
+      rssTotal: mib(r.rssBytes),
+      tcp: `${mib(r.tcpMemoryBytes)}${r.tcpPressure ? ' PRESSURE' : ''}`,
+      status: status(r),
+    })),
+  );
+  console.log(
+    [
+      '',
+      `  vs ${p.baseline} parked: GB/s against the same server with ${p.baseline} parked, in the same rounds. KiB RSS/parked: the`,
+      "  server's resident memory with N parked minus just before they connected, over N (nginx: master and worker);",
+      "  fds/parked the same for open descriptors. kernel TCP MiB: /proc/net/sockstat's TCP memory (every socket of",
+      '  this network namespace, both ends) while parked; PRESSURE: the kernel reported TCP memory pressure.',
+    ].join('\n'),
+  );
+}
+
 /** The issue's targets, as measured in this run. */
 function targets(results) {
   const out = [];
@@ -346,6 +432,8 @@ async function main() {
   const wwwFiles = new Map(); // name -> size
   if (runs('http')) for (const { text, size } of options.httpSizes) wwwFiles.set(`${text}.bin`, size);
   if (runs('syscalls')) wwwFiles.set(SYSCALL_FILE.name, SYSCALL_FILE.size);
+  const parkedFiles = runs('parked') ? require('./lib/parked') : undefined;
+  if (parkedFiles) for (const f of [parkedFiles.MEASURED_FILE, parkedFiles.PARKED_FILE]) wwwFiles.set(f.name, f.size);
   const need = (runs('tcp') ? options.size : 0) + [...wwwFiles.values()].reduce((a, size) => a + size, 0);
   const free = fs.statfsSync(dir);
   if (free.bavail * free.bsize < need * 1.05) throw new Error(`${os.tmpdir()} has ${formatBytes(free.bavail * free.bsize)} free, the files need ${formatBytes(need)}`);
@@ -413,10 +501,32 @@ async function main() {
     }
   }
 
+  if (runs('parked')) {
+    const { parkedBench } = require('./lib/parked');
+    log(`\n[parked] ${options.parked.join(', ')} parked clients, each measured with wrk on 1 MiB responses; servers:`);
+    try {
+      results.parked = await parkedBench({
+        root,
+        counts: options.parked,
+        rounds: options.rounds,
+        duration: options.duration,
+        connections: options.connections[0],
+        install: options.install,
+        zerocopyVersion,
+        log,
+      });
+    } catch (error) {
+      // Not root, no tcp_wmem to cap, no wrk: the rest of the run stands.
+      results.parked = { skipped: error.message };
+      log(`  skipped: ${error.message}`);
+    }
+  }
+
   if (results.tcp || results.http) results.targets = targets(results);
   if (results.tcp) printTcp(results.tcp);
   if (results.http) printHttp(results.http);
   if (results.syscalls) printSyscalls(results.syscalls, results.http);
+  if (results.parked) printParked(results.parked);
   if (results.targets) printTargets(results.targets);
 
   fs.mkdirSync(options.out, { recursive: true });

@@ -79,6 +79,23 @@ function chartSpec(results) {
       ),
     );
   }
+  if (results.parked?.rows) {
+    const p = results.parked;
+    const rows = p.rows.filter((r) => r.parked !== p.baseline);
+    const note = (r) => (r.skipped ? 'skipped' : r.failed ? 'failed' : undefined);
+    panels.push(
+      panel(
+        `${formatBytes(p.measured.size)} responses with N clients parked: GB/s vs none parked, same server (more is better)`,
+        rows.map((r) => ({ name: `${r.server}, ${r.parked} parked`, kind: r.kind, value: r.vsNone, note: note(r), suffix: 'x' })),
+      ),
+    );
+    panels.push(
+      panel(
+        'Server memory per parked transfer: KiB of RSS (less is better)',
+        rows.map((r) => ({ name: `${r.server}, ${r.parked} parked`, kind: r.kind, value: r.rssPerParked / 1024, note: note(r) })),
+      ),
+    );
+  }
   return {
     $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
     title: {
