@@ -432,8 +432,10 @@ async function main() {
   const wwwFiles = new Map(); // name -> size
   if (runs('http')) for (const { text, size } of options.httpSizes) wwwFiles.set(`${text}.bin`, size);
   if (runs('syscalls')) wwwFiles.set(SYSCALL_FILE.name, SYSCALL_FILE.size);
-  const parkedFiles = runs('parked') ? require('./lib/parked') : undefined;
-  if (parkedFiles) for (const f of [parkedFiles.MEASURED_FILE, parkedFiles.PARKED_FILE]) wwwFiles.set(f.name, f.size);
+  if (runs('parked')) {
+    const { MEASURED_FILE, PARKED_FILE } = require('./lib/parked');
+    for (const f of [MEASURED_FILE, PARKED_FILE]) wwwFiles.set(f.name, f.size);
+  }
   const need = (runs('tcp') ? options.size : 0) + [...wwwFiles.values()].reduce((a, size) => a + size, 0);
   const free = fs.statfsSync(dir);
   if (free.bavail * free.bsize < need * 1.05) throw new Error(`${os.tmpdir()} has ${formatBytes(free.bavail * free.bsize)} free, the files need ${formatBytes(need)}`);

@@ -17,6 +17,7 @@
 
 const fs = require('node:fs');
 const { execFileSync } = require('node:child_process');
+const { createHash } = require('node:crypto');
 const { KiB, MiB, compileC, median, ratio, startChild, stopChild, formatBytes } = require('./util');
 const { servers, hardFileLimit } = require('./peers');
 const { ensureWrk, startServers, verify, load } = require('./http');
@@ -116,7 +117,7 @@ function footprint(pids) {
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
-/** Polls `test` until it is true or `ms` pass; resolves with its last answer. */
+/** Polls `test` until it is true or `ms` pass; resolves with whether it came true. */
 async function until(test, ms) {
   const deadline = Date.now() + ms;
   for (;;) {
@@ -213,7 +214,7 @@ async function parkedBench({ root, counts, rounds, duration, connections, instal
     const tools = await ensureWrk({ install });
     const parkedBinary = await compileC('parked');
     const file = { ...MEASURED_FILE, label: formatBytes(MEASURED_FILE.size) };
-    file.sha256 = require('node:crypto').createHash('sha256').update(fs.readFileSync(`${root}/${file.name}`)).digest('hex');
+    file.sha256 = createHash('sha256').update(fs.readFileSync(`${root}/${file.name}`)).digest('hex');
     // A server holds a socket and perhaps a file per parked transfer.
     const usable = counts.filter((n) => 2 * n + FD_MARGIN <= limit);
     const tooMany = counts.filter((n) => !usable.includes(n));
