@@ -43,7 +43,7 @@ function capSendBuffers(log) {
   if (process.platform !== 'linux') throw new Error('Linux only (it caps net.ipv4.tcp_wmem)');
   let original;
   try {
-    original = fs.readFileSync(TCP_WMEM, 'utf8').trim();
+    original = fs.readFileSync(TCP_WMEM, 'utf8').trim().split(/\s+/).join(' '); // the kernel separates with tabs
   } catch (error) {
     throw new Error(`cannot read ${TCP_WMEM}: ${error.code ?? error.message}`);
   }
