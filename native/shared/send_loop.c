@@ -3,49 +3,8 @@
 #include "../zerocopy.h"
 
 #include <errno.h>
-#include <fcntl.h>
-#include <string.h>
-#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/uio.h>
-#include <netinet/in.h>
-
-const zc_backend *zc_find_backend(const char *name) {
-  for (const zc_backend *const *b = zc_backends; *b; b++)
-    if (strcmp((*b)->name, name) == 0) return *b;
-  return NULL;
-}
-
-const zc_backend *zc_pick_backend(enum zc_output_kind kind) {
-  for (const zc_backend *const *b = zc_backends; *b; b++)
-    if ((*b)->outputs & ZC_OUTPUT(kind)) return *b;
-  return NULL;
-}
-
-int zc_classify_output(int fd, enum zc_output_kind *kind) {
-  struct stat st;
-  if (fstat(fd, &st) != 0) return errno;
-  if (S_ISREG(st.st_mode)) {
-    int flags = fcntl(fd, F_GETFL);
-    *kind = flags >= 0 && (flags & O_APPEND) ? ZC_OUT_APPEND : ZC_OUT_FILE;
-  } else if (S_ISSOCK(st.st_mode)) {
-    struct sockaddr_storage addr;
-    socklen_t len = sizeof addr;
-    int type = 0;
-    socklen_t tlen = sizeof type;
-    if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &tlen) != 0) return errno;
-    if (type != SOCK_STREAM) return ENOTSUP;
-    if (getsockname(fd, (struct sockaddr *)&addr, &len) != 0) return errno;
-    *kind = addr.ss_family == AF_INET || addr.ss_family == AF_INET6
-                ? ZC_OUT_TCP
-                : ZC_OUT_SOCKET;
-  } else if (S_ISDIR(st.st_mode)) {
-    return EISDIR;
-  } else {
-    *kind = ZC_OUT_PIPE;
-  }
-  return 0;
-}
 
 uint64_t zc_iov_bytes(const struct iovec *iov, int n) {
   uint64_t total = 0;

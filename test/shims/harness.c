@@ -83,9 +83,8 @@
 #define STRINGIFY(x) STRINGIFY_(x)
 #define SYSTEM_NAME STRINGIFY(HARNESS_SYSTEM)
 
-/* The backend under test is the only one: send_loop.c's zc_find_backend
- * and zc_pick_backend walk this list, in place of native/shared/backends.c
- * (which would pull in the fallbacks). */
+/* The backend under test is the only one, in place of
+ * native/shared/backends.c (which would pull in the fallbacks). */
 extern const zc_backend HARNESS_BACKEND;
 const zc_backend *const zc_backends[] = {&HARNESS_BACKEND, NULL};
 static const zc_backend *const backend = &HARNESS_BACKEND;
