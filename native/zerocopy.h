@@ -7,7 +7,7 @@
  * around them; its step makes that call once and reports what it did. The
  * loop in shared/send_loop.c decides what each call carries, writes the
  * buffers a backend's call cannot carry, does the bookkeeping and decides
- * what a result means (end of file, an error).
+ * what a result means (end of file, a refusal to fall back from, an error).
  * No backend waits: when the output is not writable the loop returns EAGAIN
  * and the caller (the Node glue) waits for writability somewhere that is
  * not the event loop and not a threadpool thread.
@@ -68,9 +68,14 @@ typedef struct zc_transfer {
   uint64_t sent;    /* header + file + trailer bytes sent so far */
   const char *call; /* the system call made last, for error reports */
 
+  /* Set by the caller: whether a backend whose call refuses this transfer
+   * may hand it to the next one in zc_backends (the caller let us pick). */
+  int may_fall_back;
+
   /* Managed by zc_begin, zc_run and zc_end. */
   const struct zc_backend *backend; /* the backend carrying the transfer */
   void *state;                      /* its private state: state_size bytes */
+  uint64_t backend_moved;           /* bytes its own call has moved */
 } zc_transfer;
 
 /* One call of a backend's step: what the loop asks the call to carry, and
@@ -158,7 +163,10 @@ int zc_begin(zc_transfer *t, const zc_backend *b);
 /* Runs calls until the transfer is done (returns 0), the output is not
  * writable (EAGAIN), the file is shorter than promised (ZC_ETRUNCATED), an
  * error occurs (its errno), or about `budget` bytes have moved (returns
- * EINPROGRESS, so the caller can report progress and check for abort). */
+ * EINPROGRESS, so the caller can report progress and check for abort).
+ * With t->may_fall_back, a backend whose call refuses the transfer before
+ * it has moved anything hands it to the next backend in zc_backends that
+ * can write to the output; t->backend then names that one. */
 int zc_run(zc_transfer *t, uint64_t budget);
 
 /* Calls the backend's end and frees its state. */

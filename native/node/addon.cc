@@ -82,11 +82,13 @@ class Transfer : public Napi::ObjectWrap<Transfer> {
       ThrowErrno(env, err, "fstat");
       return;
     }
-    // "auto" takes the best backend for this kind of output; a named one
-    // must be able to write to it.
+    // "auto" takes the best backend for this kind of output, and the next
+    // one when its call refuses the transfer; a named one must be able to
+    // write to it, and a refusal is the transfer's error.
     std::string name = info[6].As<Napi::String>();
     backend_ = name == "auto" ? zc_pick_backend(t_.out_kind)
                               : zc_find_backend(name.c_str());
+    t_.may_fall_back = name == "auto";
     if (!backend_ || !(backend_->outputs & ZC_OUTPUT(t_.out_kind))) {
       Napi::Error e = Napi::TypeError::New(
           env, "The backend '" + name + "' cannot write to this output");
@@ -248,6 +250,10 @@ class Transfer : public Napi::ObjectWrap<Transfer> {
     trailers_.Reset();
     Napi::Env env = Env();
     Napi::HandleScope scope(env);
+    // The backend that carried the transfer: another one than at the
+    // start when the first one's call refused it.
+    if (t_.backend && t_.backend != backend_)
+      Value().Set("backend", t_.backend->name);
     Napi::Function done = on_done_.Value();
     on_progress_.Reset();
     on_done_.Reset();

@@ -1,6 +1,7 @@
 /* The backends a build offers, best first, and the lookups in it. CMake
  * names the system's own backend (ZC_SYSTEM_BACKEND); the fallbacks follow
- * it on every Unix. */
+ * it on every Unix, and the loop falls back along this list when a call
+ * refuses a transfer. */
 #include "../zerocopy.h"
 
 #include <string.h>

@@ -37,6 +37,7 @@ int zc_file_ends_before(const zc_transfer *t, uint64_t off, uint64_t len) {
 
 int zc_begin(zc_transfer *t, const zc_backend *b) {
   t->backend = b;
+  t->backend_moved = 0;
   t->state = NULL;
   if (b->state_size > 0) {
     t->call = "malloc";
@@ -126,6 +127,27 @@ static void make_call(zc_transfer *t, uint64_t budget, zc_call *c) {
     zc_write_buffers(t, c);
 }
 
+/* The errors with which a call says it cannot do this transfer at all, as
+ * Go's internal/poll sendfile reads them; the Linux manual suggests falling
+ * back to read/write on EINVAL and ENOSYS, and the FreeBSD and macOS
+ * manuals give EOPNOTSUPP for a file system without sendfile support. */
+static int is_refusal(int err) {
+  return err == ENOSYS || err == EINVAL || err == EOPNOTSUPP || err == ENOTSUP;
+}
+
+/* Hands the transfer to the next backend that can write to its output,
+ * from where it stands. Returns 0, or `refusal` when there is none. */
+static int fall_back(zc_transfer *t, int refusal) {
+  const zc_backend *const *b = zc_backends;
+  while (*b && *b != t->backend) b++;
+  if (*b == NULL) return refusal;
+  for (b++; *b; b++)
+    if ((*b)->outputs & ZC_OUTPUT(t->out_kind)) break;
+  if (*b == NULL) return refusal;
+  zc_end(t);
+  return zc_begin(t, *b);
+}
+
 int zc_run(zc_transfer *t, uint64_t budget) {
   uint64_t moved_here = 0;
   consume_iov(&t->headers, &t->nheaders, 0);
@@ -141,6 +163,7 @@ int zc_run(zc_transfer *t, uint64_t budget) {
     moved_here += c.moved;
 
     if (c.file_len > 0) {
+      t->backend_moved += c.moved;
       /* A call that carried file bytes and moved nothing without an error
        * has met the end of the file: it is shorter than it was when the
        * transfer was planned (nginx and APR read sendfile's 0 so). */
@@ -150,6 +173,13 @@ int zc_run(zc_transfer *t, uint64_t budget) {
        * trailer bytes where file bytes were due: the file's size tells. */
       if (c.ntrailers > 0 && c.moved < asked && zc_file_ends_before(t, c.offset, c.file_len))
         return ZC_ETRUNCATED;
+      /* Refused before this backend's call ever moved a byte: the next
+       * backend carries on from where the transfer stands. */
+      if (is_refusal(c.err) && t->backend_moved == 0 && t->may_fall_back) {
+        int err = fall_back(t, c.err);
+        if (err != 0) return err;
+        continue;
+      }
     }
 
     if (c.err == EINTR) continue;

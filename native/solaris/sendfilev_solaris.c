@@ -63,7 +63,7 @@ static void solaris_step(zc_transfer *t, void *state, zc_call *c) {
   if (err == EINVAL && xferred > 0) err = 0;
   /* At end of file Solaris 11 moves nothing and says nothing (as nginx
    * reports), the manual and illumos say EINVAL: read that EINVAL as the
-   * 0 it means, so the loop sees end of file. */
+   * 0 it means, so the loop sees end of file and not a refused call. */
   if (err == EINVAL && xferred == 0 && zc_file_ends_before(t, c->offset, c->file_len)) err = 0;
   c->err = err;
 }

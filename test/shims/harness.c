@@ -17,7 +17,11 @@
  * - a regular-file output (Solaris only: sendfilev writes to files, the
  *   addon sends them to the fallbacks for now) and, through the shim's
  *   ZEROCOPY_SHIM_SOLARIS_EOF=einval, the manual's end-of-file behaviour;
- * - budgets of one byte and up, so zc_run stops and restarts anywhere.
+ * - budgets of one byte and up, so zc_run stops and restarts anywhere;
+ * - through the shim's ZEROCOPY_SHIM_REFUSE=<errno name>, a system call
+ *   that refuses every transfer before sending anything, so that the loop
+ *   hands it to the next backend of this program's zc_backends
+ *   (readwrite), which must finish it from where it stands.
  *
  * Every transfer runs over loopback TCP with small socket buffers (the
  * output non-blocking, as the Node glue makes it; EAGAIN is met with
@@ -38,6 +42,9 @@
  *   than the call it was handed holds (headers, one chunk of the file,
  *   trailers), since zc_run would count the excess as sent, and it changes
  *   nothing in that call but leaving the trailers out;
+ * - the transfer stays with the backend under test unless its call
+ *   refused (ZEROCOPY_SHIM_REFUSE), and one that ends well after a refusal
+ *   ended on readwrite;
  * - no transfer stalls: a step that keeps moving nothing, with no error or
  *   EINTR (zc_run would call it forever), a transfer whose zc_run calls
  *   stop making progress, or a run past the time limit, is a failure.
@@ -48,6 +55,7 @@
  *      native/bsd/sendfile_freebsd.c -o backend.o
  *   cc -DHARNESS_SYSTEM=freebsd -DHARNESS_BACKEND=zc_freebsd_sendfile \
  *      test/shims/harness.c native/shared/send_loop.c \
+ *      native/fallback/readwrite.c \
  *      test/shims/freebsd.c test/shims/faults.c backend.o -pthread \
  *      -o harness-freebsd
  *
@@ -84,13 +92,17 @@
 #define STRINGIFY(x) STRINGIFY_(x)
 #define SYSTEM_NAME STRINGIFY(HARNESS_SYSTEM)
 
-/* The backend under test, its step wrapped by checked_step below, is the
- * only one, in place of native/shared/backends.c (which would pull in the
- * fallbacks). */
+/* The backend under test, its step wrapped by checked_step below, then the
+ * fallback: the list the loop falls back along, in place of
+ * native/shared/backends.c (whose system backend is Linux's here). mmap is
+ * left out: on a file already too short before the transfer, which the JS
+ * layer never lets through, it sends zeros to the end of the last page, and
+ * a write to TCP that crosses the end of the file fails whole with EFAULT. */
 extern const zc_backend HARNESS_BACKEND;
+extern const zc_backend zc_fallback_readwrite;
 static const zc_backend *const backend = &HARNESS_BACKEND;
 static zc_backend checked; /* *backend with checked_step: set up in main */
-const zc_backend *const zc_backends[] = {&checked, NULL};
+const zc_backend *const zc_backends[] = {&checked, &zc_fallback_readwrite, NULL};
 
 /* Results of the checked step below, outside the errno range like
  * ZC_ETRUNCATED; zc_run returns them as it would any error. */
@@ -113,6 +125,10 @@ static uint64_t next_random(uint64_t *state) {
   *state ^= *state << 17;
   return *state;
 }
+
+/* ZEROCOPY_SHIM_REFUSE: the errno name with which the shim refuses every
+ * call, or NULL. */
+static const char *refusal;
 
 /* The main thread's: what each transfer is (sizes, buffers, bytes), so a
  * round is the same from run to run and backend to backend. */
@@ -371,8 +387,11 @@ static void transfer(const unsigned char *content, uint64_t file_size, uint64_t 
   t.remaining = count;
   t.trailers = trailers;
   t.ntrailers = nt;
+  /* As for sendFile's 'auto': a refused call may hand the transfer on. */
+  t.may_fall_back = 1;
   int result = zc_begin(&t, &checked);
   if (result == 0) result = drive(&t);
+  const zc_backend *carried_by = t.backend;
   zc_end(&t);
 
   unsigned char *got;
@@ -433,6 +452,13 @@ static void transfer(const unsigned char *content, uint64_t file_size, uint64_t 
            part_at(at, hlen, file_part));
   }
 
+  /* Who carried it: the backend under test, unless its call refused. */
+  if (refusal == NULL && carried_by != &checked)
+    fail("ended on %s, yet the backend under test was never refused", carried_by->name);
+  else if (refusal != NULL && result == 0 && count > 0 && carried_by != &zc_fallback_readwrite)
+    fail("ended on %s after its call refused (%s), want readwrite, the next backend",
+         carried_by->name, refusal);
+
   close(out);
   close(in);
   free(headers);
@@ -475,6 +501,8 @@ int main(int argc, char **argv) {
 
   checked = *backend;
   checked.step = checked_step;
+  refusal = getenv("ZEROCOPY_SHIM_REFUSE");
+  if (refusal != NULL && *refusal == '\0') refusal = NULL;
 
   signal(SIGPIPE, SIG_IGN);
   signal(SIGALRM, on_time_limit);
@@ -519,10 +547,10 @@ int main(int argc, char **argv) {
   if (eof != NULL && *eof == '\0') eof = NULL;
   if (failures > REPORTED_FAILURES)
     printf("(%d more failures not shown)\n", failures - REPORTED_FAILURES);
-  printf("harness %s (%s), output %s, seed %llu, faults %s%s%s: %d rounds, %d transfers, %d failures\n",
+  printf("harness %s (%s), output %s, seed %llu, faults %s%s%s%s%s: %d rounds, %d transfers, %d failures\n",
          SYSTEM_NAME, backend->name, to_file ? "file" : "tcp", seed,
-         faults && *faults ? faults : "none", eof ? ", solaris eof " : "", eof ? eof : "", rounds,
-         transfers, failures);
+         faults && *faults ? faults : "none", eof ? ", solaris eof " : "", eof ? eof : "",
+         refusal ? ", refused " : "", refusal ? refusal : "", rounds, transfers, failures);
   free(content);
   return failures != 0;
 }
