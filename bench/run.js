@@ -16,34 +16,76 @@ const USAGE = `usage: npm run bench -- [options]
        zerocopy bench [options]
        node bench/run.js [options]
 
-Loopback TCP: sends one file from the page cache to a C receiver that
-discards with recv(MSG_TRUNC), with every sendFile() backend of this
-machine, stream.pipeline(fs.createReadStream(), socket), and a C sendfile(2)
-loop (the kernel's own limit), each sender in its own process. GB/s and
-sender CPU seconds per GB, medians over rounds that alternate the methods.
+Four scenarios; --only picks some (default: all, in this order).
 
-HTTP: serveFile, serveStatic (with and without its descriptor cache), send,
-@fastify/static, Bun (Bun.serve + Bun.file) and nginx (sendfile on,
-tcp_nopush on), each in its own process on loopback, loaded by wrk (small
-files) or a C client that discards bodies (large files) in another.
-Requests/s, GB/s, server CPU seconds per GB. wrk and nginx are installed
-with apt-get, and Bun from npm into .bench/, when missing; a server that
-cannot be had is reported as skipped.
+tcp: sends one file from the page cache to a C receiver that discards
+with recv(MSG_TRUNC), with every sendFile() backend of this machine,
+stream.pipeline(fs.createReadStream(), socket), and a C sendfile(2) loop
+(the kernel's own limit), each sender in its own process. GB/s and sender
+CPU seconds per GB, medians over rounds that alternate the methods.
+
+http: serveFile, serveStatic (with and without its descriptor cache),
+send, @fastify/static, Bun (Bun.serve + Bun.file) and nginx (sendfile on,
+tcp_nopush on), each in its own process on loopback, and node:http
+answering from memory (res.end(buffer) with serveStatic's headers: the
+ceiling for a Node server, files under 16 MiB only). Loaded by wrk (files
+under 16 MiB) or a C client that discards bodies (larger files) in
+another process. Requests/s, GB/s, server CPU seconds per GB and
+microseconds per request, and ratios to the ceiling, to send and to nginx.
+
+syscalls: every http server under strace -c -f (all its threads; nginx:
+master and worker) while a C client makes exactly --syscall-requests
+requests for a 4 KiB file over the first --connections count of
+keep-alive connections: system calls per response, the top calls, and
+the ratio to nginx's.
+
+parked: serveFile, serveStatic, send and nginx, each with N clients
+parked (a C client: N connections with SO_RCVBUF 4096 set before connect,
+each asking for a 64 MiB file and never reading) while wrk measures 1 MiB
+responses; GB/s relative to the same server with none parked, and its
+memory (RSS) and descriptors per parked transfer. Needs root: it caps
+net.ipv4.tcp_wmem's maximum at 256 KiB while it runs (a parked sender's
+buffer otherwise grows to 4 MiB, and a few hundred push every server into
+the kernel's TCP memory pressure alike), and restores it afterwards, also
+on Ctrl-C; skipped, with the reason, when it cannot. A server needs about
+2 descriptors per parked client (4 for serveFile and serveStatic); counts
+beyond the hard descriptor limit are skipped.
+
+wrk, nginx and strace are installed with apt-get, and Bun from npm into
+.bench/, when missing; a server that cannot be had is reported as skipped.
 
 Options:
-  --size N          TCP file size: bytes, or with K, M or G (binary); default 1G
-  --rounds N        rounds, alternating the methods; medians are reported;
-                    default 5
-  --only WHAT       tcp or http; default both
-  --http-sizes L    HTTP file sizes, comma-separated; default 4k,100k,1g
-  --duration S      seconds per HTTP measurement; default 5
-  --connections N   wrk connections for small files; default 32
+  --only L          scenarios, comma-separated: tcp, http, syscalls, parked;
+                    default all four
+  --rounds N        rounds, alternating the methods or servers; medians are
+                    reported; default 5
+  --size N          tcp file size: bytes, or with K, M or G (binary);
+                    default 1G
+  --http-sizes L    http file sizes, comma-separated; default 4k,16k,100k,1g
+  --duration S      seconds per http or parked measurement; default 5
+  --connections L   wrk connection counts, comma-separated: the first for
+                    every http file under 16 MiB (and for syscalls and
+                    parked), each further one for the smallest of those
+                    files only (the many-clients runs); default 32,128
+  --syscall-requests N
+                    syscalls: requests counted per server; default 2000
+  --parked L        parked: client counts, comma-separated; 0 (the
+                    baseline) is always measured; default 0,1000,4000
   --out DIR         where latest.json and chart.svg go; default bench/results
-  --no-install      do not install missing peers (they are reported skipped)
+  --no-install      do not install missing tools and peers (they are
+                    reported skipped)
   --help            this text
+
+Quick looks:
+  npm run bench -- --only http --http-sizes 4k --rounds 1 --duration 2
+  npm run bench -- --only syscalls
+  npm run bench -- --only parked --parked 200,1000 --rounds 1 --duration 3
 
 Machine-dependent: run it on a quiet machine. Exit status: 0 ran (targets
 met or not: the table says), 1 failed, 2 usage error.`;
+
+/** What `--only` can name, in the order they run; all of them by default. */
+const SCENARIOS = ['tcp', 'http', 'syscalls', 'parked'];
 
 function parseCommandLine(argv) {
   let values;
@@ -53,10 +95,12 @@ function parseCommandLine(argv) {
       options: {
         size: { type: 'string', default: '1G' },
         rounds: { type: 'string', default: '5' },
-        only: { type: 'string' },
-        'http-sizes': { type: 'string', default: '4k,100k,1g' },
+        only: { type: 'string', default: SCENARIOS.join(',') },
+        'http-sizes': { type: 'string', default: '4k,16k,100k,1g' },
         duration: { type: 'string', default: '5' },
-        connections: { type: 'string', default: '32' },
+        connections: { type: 'string', default: '32,128' },
+        'syscall-requests': { type: 'string', default: '2000' },
+        parked: { type: 'string', default: '0,1000,4000' },
         out: { type: 'string', default: path.join(__dirname, 'results') },
         'no-install': { type: 'boolean', default: false },
         help: { type: 'boolean', short: 'h', default: false },
@@ -73,28 +117,58 @@ function parseCommandLine(argv) {
     if (!/^\d+$/.test(text) || Number(text) < min || Number(text) > max) throw new UsageError(`--${name}: expected an integer from ${min} to ${max}, got '${text}'`);
     return Number(text);
   };
-  if (values.only !== undefined && !['tcp', 'http'].includes(values.only)) throw new UsageError(`--only: expected tcp or http, got '${values.only}'`);
+  const only = [...new Set(values.only.split(',').map((s) => s.trim().toLowerCase()).filter(Boolean))];
+  for (const name of only) if (!SCENARIOS.includes(name)) throw new UsageError(`--only: expected some of ${SCENARIOS.join(', ')}, got '${name}'`);
+  if (only.length === 0) throw new UsageError(`--only: name at least one of ${SCENARIOS.join(', ')}`);
   const httpSizes = values['http-sizes']
     .split(',')
     .map((s) => s.trim())
     .filter(Boolean)
     .map((text) => ({ text: text.toLowerCase(), size: parseSize(text, 'http-sizes') }));
   if (httpSizes.length === 0) throw new UsageError('--http-sizes: name at least one size');
+  const connections = [
+    ...new Set(
+      values.connections
+        .split(',')
+        .map((s) => s.trim())
+        .filter(Boolean)
+        .map((text) => {
+          if (!/^\d+$/.test(text) || Number(text) < 1 || Number(text) > 10000) throw new UsageError(`--connections: expected integers from 1 to 10000, got '${text}'`);
+          return Number(text);
+        }),
+    ),
+  ];
+  if (connections.length === 0) throw new UsageError('--connections: name at least one count');
+  const parked = values.parked
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean)
+    .map((text) => {
+      if (!/^\d+$/.test(text) || Number(text) > 100000) throw new UsageError(`--parked: expected integers from 0 to 100000, got '${text}'`);
+      return Number(text);
+    });
+  // None parked is the baseline every other count is measured against.
+  const parkedCounts = [...new Set([0, ...parked])].sort((a, b) => a - b);
   return {
     size: parseSize(values.size),
     rounds: integer('rounds', 1, 1000),
-    only: values.only,
+    only,
     httpSizes: [...new Map(httpSizes.map((s) => [s.size, s])).values()],
     duration: integer('duration', 1, 3600),
-    connections: integer('connections', 1, 10000),
+    connections,
+    syscallRequests: integer('syscall-requests', 1, 1000000),
+    parked: parkedCounts,
     out: path.resolve(values.out),
     install: !values['no-install'],
   };
 }
 
 const log = (line) => console.log(line);
+/** The file the system-call count asks for. */
+const SYSCALL_FILE = { name: '4k.bin', size: 4 * KiB };
 const kindName = (r) => (r.kind === 'zerocopy' ? `sendFile ${r.method}` : r.method);
 const times = (x) => (Number.isFinite(x) ? `${x.toFixed(2)}x` : '-');
+const status = (r) => (r.skipped ? `skipped: ${r.skipped}` : r.failed ? `FAILED: ${r.failed}` : 'ok');
 
 function printTcp(tcp) {
   console.log(`\nLoopback TCP, ${formatBytes(tcp.size)} file from the page cache, ${tcp.rounds === 1 ? 'one round' : `medians of ${tcp.rounds} rounds`}:\n`);
@@ -133,12 +207,19 @@ function printTcp(tcp) {
 }
 
 function printHttp(httpResults) {
-  const sizes = [...new Set(httpResults.rows.map((r) => r.size))];
   const { small, large } = httpResults.loadGenerators;
   const load = [small && `${small} (files under ${formatBytes(httpResults.large)})`, large && `${large} (larger files)`].filter(Boolean).join('; ');
   console.log(`\nHTTP on loopback, ${httpResults.rounds === 1 ? 'one round' : `medians of ${httpResults.rounds} rounds`} of ${httpResults.duration} s; load: ${load}:`);
-  for (const size of sizes) {
-    console.log(`\n  ${formatBytes(size)} file:\n`);
+  const groups = new Map();
+  for (const r of httpResults.rows) {
+    const key = `${r.size}@${r.connections}`;
+    if (!groups.has(key)) groups.set(key, []);
+    groups.get(key).push(r);
+  }
+  for (const rows of groups.values()) {
+    const { size, connections } = rows[0];
+    const small = size < httpResults.large;
+    console.log(`\n  ${formatBytes(size)} file, ${small ? `${connections} connections (wrk)` : '1 connection (httpget)'}:\n`);
     printTable(
       [
         { title: 'server', key: 'server' },
@@ -146,22 +227,22 @@ function printHttp(httpResults) {
         { title: 'GB/s', key: 'gbps', align: 'right' },
         { title: 'CPU s/GB', key: 'cpu', align: 'right' },
         { title: 'CPU us/req', key: 'us', align: 'right' },
+        { title: 'vs node:http memory', key: 'vsMemory', align: 'right' },
         { title: 'req/s vs send', key: 'vsSend', align: 'right' },
         { title: 'GB/s vs nginx', key: 'vsNginx', align: 'right' },
         { title: 'status', key: 'status' },
       ],
-      httpResults.rows
-        .filter((r) => r.size === size)
-        .map((r) => ({
-          server: r.server,
-          rps: num(r.rps),
-          gbps: fixed(r.gbps, 3),
-          cpu: num(r.cpuPerGB),
-          us: num(r.cpuUsPerRequest),
-          vsSend: times(r.rpsVsSend),
-          vsNginx: times(r.gbpsVsNginx),
-          status: r.skipped ? `skipped: ${r.skipped}` : r.failed ? `FAILED: ${r.failed}` : 'ok',
-        })),
+      rows.map((r) => ({
+        server: r.server,
+        rps: num(r.rps),
+        gbps: fixed(r.gbps, 3),
+        cpu: num(r.cpuPerGB),
+        us: num(r.cpuUsPerRequest),
+        vsMemory: times(r.rpsVsMemory),
+        vsSend: times(r.rpsVsSend),
+        vsNginx: times(r.gbpsVsNginx),
+        status: status(r),
+      })),
       '    ',
     );
   }
@@ -172,6 +253,96 @@ function printHttp(httpResults) {
       '',
       '  GB/s: file bytes (not headers) per second. CPU s/GB and us/req: user+system CPU of the server process(es)',
       '  (/proc/<pid>/stat; nginx: master and worker) over the measurement, per 10^9 file bytes and per request.',
+      '  vs node:http memory: req/s (= GB/s) against node:http answering res.end(buffer) from memory with the same',
+      `  headers, the ceiling for a Node server; files under ${formatBytes(httpResults.large)} only.`,
+    ].join('\n'),
+  );
+}
+
+function printSyscalls(sys, http) {
+  if (sys.skipped) {
+    console.log(`\nSystem calls per response: skipped: ${sys.skipped}`);
+    return;
+  }
+  console.log(
+    `\nSystem calls per response: ${sys.strace} -c -f on every thread of each server while bench/c/httpcount.c made ` +
+      `${sys.requests} requests for a ${formatBytes(sys.file.size)} file over ${sys.connections} keep-alive connections (their accepts included):\n`,
+  );
+  // CPU per request at this size, from the HTTP run (without strace, which slows everything).
+  const cpu = (server) => http?.rows.find((r) => r.server === server && r.size === sys.file.size && r.primary)?.cpuUsPerRequest;
+  printTable(
+    [
+      { title: 'server', key: 'server' },
+      { title: 'syscalls/resp', key: 'per', align: 'right' },
+      { title: 'vs nginx', key: 'vsNginx', align: 'right' },
+      { title: 'failed/resp', key: 'errors', align: 'right' },
+      { title: 'CPU us/req', key: 'us', align: 'right' },
+      { title: 'top calls per response', key: 'top' },
+    ],
+    sys.rows.map((r) => ({
+      server: r.server,
+      per: fixed(r.perResponse, 1),
+      vsNginx: times(r.vsNginx),
+      errors: fixed(r.errorsPerResponse, 2),
+      us: num(cpu(r.server)),
+      top: r.skipped || r.failed ? status(r) : r.top.map((c) => `${c.name} ${c.perResponse.toFixed(2)}`).join(', '),
+    })),
+  );
+  console.log(
+    [
+      '',
+      '  syscalls/resp: every system call of the server process(es) while traced, divided by the responses;',
+      '  failed/resp: those that returned an error (EAGAIN included). CPU us/req: from the HTTP run at this size and',
+      "  the first --connections count, when it ran (strace's own cost makes CPU time under it meaningless).",
+    ].join('\n'),
+  );
+}
+
+function printParked(p) {
+  if (p.skipped) {
+    console.log(`\nParked clients: skipped: ${p.skipped}`);
+    return;
+  }
+  console.log(
+    `\nParked clients, ${p.rounds === 1 ? 'one round' : `medians of ${p.rounds} rounds`} of ${p.duration} s: N connections (SO_RCVBUF ${p.parkedRcvbuf} ` +
+      `before connect) each asked for a ${formatBytes(p.parkedFile.size)} file and never read, while ${p.load} measured ${formatBytes(p.measured.size)} responses.`,
+  );
+  console.log(`net.ipv4.tcp_wmem was '${p.tcpWmem.applied}' for the scenario (before and after: '${p.tcpWmem.original}'); descriptor hard limit ${p.fileLimit}.\n`);
+  const mib = (bytes) => (Number.isFinite(bytes) ? (bytes / 1024 / 1024).toFixed(0) : '-');
+  const kib = (bytes) => (Number.isFinite(bytes) ? (bytes / 1024).toFixed(1) : '-');
+  printTable(
+    [
+      { title: 'server', key: 'server' },
+      { title: 'parked', key: 'parked', align: 'right' },
+      { title: 'GB/s', key: 'gbps', align: 'right' },
+      { title: 'req/s', key: 'rps', align: 'right' },
+      { title: `vs ${p.baseline} parked`, key: 'vsNone', align: 'right' },
+      { title: 'KiB RSS/parked', key: 'rss', align: 'right' },
+      { title: 'fds/parked', key: 'fds', align: 'right' },
+      { title: 'server RSS MiB', key: 'rssTotal', align: 'right' },
+      { title: 'kernel TCP MiB', key: 'tcp', align: 'right' },
+      { title: 'status', key: 'status' },
+    ],
+    p.rows.map((r) => ({
+      server: r.server,
+      parked: r.parked,
+      gbps: fixed(r.gbps, 3),
+      rps: num(r.rps),
+      vsNone: times(r.vsNone),
+      rss: kib(r.rssPerParked),
+      fds: fixed(r.fdsPerParked, 2),
+      rssTotal: mib(r.rssBytes),
+      tcp: `${mib(r.tcpMemoryBytes)}${r.tcpPressure ? ' PRESSURE' : ''}`,
+      status: status(r),
+    })),
+  );
+  console.log(
+    [
+      '',
+      `  vs ${p.baseline} parked: GB/s against the same server with ${p.baseline} parked, in the same rounds. KiB RSS/parked: the`,
+      "  server's resident memory with N parked minus just before they connected, over N (nginx: master and worker);",
+      "  fds/parked the same for open descriptors. kernel TCP MiB: /proc/net/sockstat's TCP memory (every socket of",
+      '  this network namespace, both ends) while parked; PRESSURE: the kernel reported TCP memory pressure.',
     ].join('\n'),
   );
 }
@@ -188,7 +359,8 @@ function targets(results) {
     add(`sendFile (${first.method}) over loopback: CPU s/GB vs the C loop`, first.cpuVsC, '<= 1.10x', (v) => v <= 1.1);
   }
   const http = results.http;
-  const row = (server, size) => http?.rows.find((r) => r.server === server && r.size === size);
+  // The targets are about the first --connections count.
+  const row = (server, size) => http?.rows.find((r) => r.server === server && r.size === size && r.primary);
   const why = (size, ...peers) => {
     if (!http) return 'HTTP not run';
     const r = row('serveFile', size) ?? row('serveStatic', size);
@@ -255,15 +427,22 @@ async function main() {
   process.on('exit', () => fs.rmSync(dir, { recursive: true, force: true }));
   for (const signal of ['SIGINT', 'SIGTERM']) process.on(signal, () => process.exit(128 + os.constants.signals[signal]));
 
-  const runTcp = options.only !== 'http';
-  const runHttp = options.only !== 'tcp';
-  const need = (runTcp ? options.size : 0) + (runHttp ? options.httpSizes.reduce((a, s) => a + s.size, 0) : 0);
+  const runs = (name) => options.only.includes(name);
+  // Every HTTP scenario serves from one folder; each file is written once.
+  const wwwFiles = new Map(); // name -> size
+  if (runs('http')) for (const { text, size } of options.httpSizes) wwwFiles.set(`${text}.bin`, size);
+  if (runs('syscalls')) wwwFiles.set(SYSCALL_FILE.name, SYSCALL_FILE.size);
+  if (runs('parked')) {
+    const { MEASURED_FILE, PARKED_FILE } = require('./lib/parked');
+    for (const f of [MEASURED_FILE, PARKED_FILE]) wwwFiles.set(f.name, f.size);
+  }
+  const need = (runs('tcp') ? options.size : 0) + [...wwwFiles.values()].reduce((a, size) => a + size, 0);
   const free = fs.statfsSync(dir);
   if (free.bavail * free.bsize < need * 1.05) throw new Error(`${os.tmpdir()} has ${formatBytes(free.bavail * free.bsize)} free, the files need ${formatBytes(need)}`);
 
   const results = { date, machine: info, zerocopy: { version: zerocopyVersion, capabilities: caps }, options: { ...options, out: undefined } };
 
-  if (runTcp) {
+  if (runs('tcp')) {
     const file = path.join(dir, 'tcp.bin');
     log(`\n[tcp] writing a ${formatBytes(options.size)} file in ${dir}`);
     generateFile(file, options.size);
@@ -273,25 +452,27 @@ async function main() {
     results.tcp = await tcpBench({ file, size: options.size, rounds: options.rounds, backends: caps.backends, log });
   }
 
-  if (runHttp) {
-    const root = path.join(dir, 'www');
+  const root = path.join(dir, 'www');
+  const files = new Map(); // name -> { name, size, label, sha256 }
+  if (wwwFiles.size) {
     fs.mkdirSync(root, { mode: 0o755 });
-    const files = [];
     log('');
-    for (const { text, size } of options.httpSizes) {
-      const name = `${text}.bin`;
+    for (const [name, size] of wwwFiles) {
       const file = path.join(root, name);
-      log(`[http] writing ${name} (${formatBytes(size)})`);
+      log(`[www] writing ${name} (${formatBytes(size)})`);
       generateFile(file, size);
       warmPageCache(file);
       const sha256 = size < 64 * 1024 * 1024 ? createHash('sha256').update(fs.readFileSync(file)).digest('hex') : undefined;
-      files.push({ name, size, label: formatBytes(size), sha256 });
+      files.set(name, { name, size, label: formatBytes(size), sha256 });
     }
+  }
+
+  if (runs('http')) {
     const { httpBench, LARGE } = require('./lib/http');
     log('[http] servers:');
     results.http = await httpBench({
       root,
-      files,
+      files: options.httpSizes.map(({ text }) => files.get(`${text}.bin`)),
       rounds: options.rounds,
       duration: options.duration,
       connections: options.connections,
@@ -302,10 +483,53 @@ async function main() {
     results.http.large = LARGE;
   }
 
-  results.targets = targets(results);
+  if (runs('syscalls')) {
+    const { syscallBench } = require('./lib/syscalls');
+    log(`\n[syscalls] strace -c -f on each server over ${options.syscallRequests} requests for ${formatBytes(SYSCALL_FILE.size)}; servers:`);
+    try {
+      results.syscalls = await syscallBench({
+        root,
+        file: files.get(SYSCALL_FILE.name),
+        requests: options.syscallRequests,
+        connections: options.connections[0],
+        install: options.install,
+        zerocopyVersion,
+        log,
+      });
+    } catch (error) {
+      // No strace (or no C compiler): the rest of the run stands.
+      results.syscalls = { skipped: error.message };
+      log(`  skipped: ${error.message}`);
+    }
+  }
+
+  if (runs('parked')) {
+    const { parkedBench } = require('./lib/parked');
+    log(`\n[parked] ${options.parked.join(', ')} parked clients, each measured with wrk on 1 MiB responses; servers:`);
+    try {
+      results.parked = await parkedBench({
+        root,
+        counts: options.parked,
+        rounds: options.rounds,
+        duration: options.duration,
+        connections: options.connections[0],
+        install: options.install,
+        zerocopyVersion,
+        log,
+      });
+    } catch (error) {
+      // Not root, no tcp_wmem to cap, no wrk: the rest of the run stands.
+      results.parked = { skipped: error.message };
+      log(`  skipped: ${error.message}`);
+    }
+  }
+
+  if (results.tcp || results.http) results.targets = targets(results);
   if (results.tcp) printTcp(results.tcp);
   if (results.http) printHttp(results.http);
-  printTargets(results.targets);
+  if (results.syscalls) printSyscalls(results.syscalls, results.http);
+  if (results.parked) printParked(results.parked);
+  if (results.targets) printTargets(results.targets);
 
   fs.mkdirSync(options.out, { recursive: true });
   const jsonFile = path.join(options.out, 'latest.json');

@@ -28,7 +28,7 @@ export interface Capabilities {
 }
 
 /** Every backend's name, best first; `stream` is always last. */
-export const allBackends: readonly Backend[] = [...(nativeCaps?.backends.map((b) => b.name as Backend) ?? []), 'stream'];
+export const allBackends: readonly Backend[] = [...(nativeCaps?.backends.map((b) => b.name) ?? []), 'stream'];
 
 export function capabilities(): Capabilities {
   const caps: Capabilities = {

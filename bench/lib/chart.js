@@ -4,14 +4,14 @@
 
 const { formatBytes, num } = require('./util');
 
-const COLORS = { zerocopy: '#1f77b4', baseline: '#ff7f0e', limit: '#2ca02c', peer: '#7f7f7f' };
-const KIND_LABELS = { zerocopy: 'zerocopy', baseline: 'Node streams', limit: 'kernel limit (C)', peer: 'other servers' };
+const COLORS = { zerocopy: '#1f77b4', baseline: '#ff7f0e', limit: '#2ca02c', ceiling: '#9467bd', peer: '#7f7f7f' };
+const KIND_LABELS = { zerocopy: 'zerocopy', baseline: 'Node streams', limit: 'kernel limit (C)', ceiling: 'node:http from memory', peer: 'other servers' };
 
 function panel(title, rows) {
   const values = rows.map((r) => ({
     name: r.name,
     value: Number.isFinite(r.value) ? r.value : 0,
-    label: Number.isFinite(r.value) ? num(r.value) : r.note ?? 'n/a',
+    label: Number.isFinite(r.value) ? `${num(r.value)}${r.suffix ?? ''}` : r.note ?? 'n/a',
     kind: KIND_LABELS[r.kind] ?? r.kind,
   }));
   return {
@@ -50,18 +50,51 @@ function chartSpec(results) {
     panels.push(panel('TCP over loopback: sender CPU seconds per GB (less is better)', rows.map((r) => ({ ...r, value: r.cpuPerGB, note: note(r) }))));
   }
   if (results.http) {
-    const sizes = [...new Set(results.http.rows.map((r) => r.size))];
-    for (const size of sizes) {
-      const rows = results.http.rows.filter((r) => r.size === size);
+    const groups = new Map();
+    for (const r of results.http.rows) {
+      const key = `${r.size}@${r.connections}`;
+      if (!groups.has(key)) groups.set(key, []);
+      groups.get(key).push(r);
+    }
+    for (const rows of groups.values()) {
+      const { size, connections } = rows[0];
       const large = size >= results.http.large;
       const note = (r) => (r.skipped ? 'skipped' : r.failed ? 'failed' : undefined);
+      // Beside each bar, its ratio to node:http from memory (the ceiling), where there is one.
+      const suffix = (r) => (Number.isFinite(r.rpsVsMemory) && r.kind !== 'ceiling' ? `  (${r.rpsVsMemory.toFixed(2)}x memory)` : undefined);
       panels.push(
         panel(
-          `HTTP, ${formatBytes(size)} file: ${large ? 'GB/s' : 'requests/s'} (more is better)`,
-          rows.map((r) => ({ name: r.server, kind: r.kind, value: large ? r.gbps : r.rps, note: note(r) })),
+          `HTTP, ${formatBytes(size)} file${large ? '' : `, ${connections} connections`}: ${large ? 'GB/s' : 'requests/s'} (more is better)`,
+          rows.map((r) => ({ name: r.server, kind: r.kind, value: large ? r.gbps : r.rps, note: note(r), suffix: suffix(r) })),
         ),
       );
     }
+  }
+  if (results.syscalls?.rows) {
+    const { file, requests } = results.syscalls;
+    panels.push(
+      panel(
+        `System calls per ${formatBytes(file.size)} response, strace -c over ${requests} requests (less is better)`,
+        results.syscalls.rows.map((r) => ({ name: r.server, kind: r.kind, value: r.perResponse, note: r.skipped ? 'skipped' : r.failed ? 'failed' : undefined })),
+      ),
+    );
+  }
+  if (results.parked?.rows) {
+    const p = results.parked;
+    const rows = p.rows.filter((r) => r.parked !== p.baseline);
+    const note = (r) => (r.skipped ? 'skipped' : r.failed ? 'failed' : undefined);
+    panels.push(
+      panel(
+        `${formatBytes(p.measured.size)} responses with N clients parked: GB/s vs none parked, same server (more is better)`,
+        rows.map((r) => ({ name: `${r.server}, ${r.parked} parked`, kind: r.kind, value: r.vsNone, note: note(r), suffix: 'x' })),
+      ),
+    );
+    panels.push(
+      panel(
+        'Server memory per parked transfer: KiB of RSS (less is better)',
+        rows.map((r) => ({ name: `${r.server}, ${r.parked} parked`, kind: r.kind, value: r.rssPerParked / 1024, note: note(r) })),
+      ),
+    );
   }
   return {
     $schema: 'https://vega.github.io/schema/vega-lite/v6.json',

@@ -8,10 +8,8 @@ const fs = require('node:fs');
 const http = require('node:http');
 const path = require('node:path');
 const { createHash } = require('node:crypto');
-const { CACHE, GB, MiB, compileC, cpuSeconds, median, run, lastJson, tail, ratio } = require('./util');
+const { CACHE, GB, LARGE, compileC, cpuSeconds, median, run, lastJson, tail, ratio } = require('./util');
 const { servers, ensureApt } = require('./peers');
-
-const LARGE = 16 * MiB;
 
 const WRK_REPORT = `-- Written by bench/lib/http.js: wrk's summary as one JSON line.
 done = function(summary, latency, requests)
@@ -95,27 +93,21 @@ async function load({ server, file, duration, connections, tools }) {
   return { rps: requests / seconds, gbps: bytes / GB / seconds, cpuPerGB: cpu / (bytes / GB), cpuUsPerRequest: (cpu / requests) * 1e6, requests, seconds, cpu };
 }
 
-async function httpBench({ root, files, rounds, duration, connections, install, zerocopyVersion, log }) {
-  const needWrk = files.some((f) => f.size < LARGE);
-  const needGet = files.some((f) => f.size >= LARGE);
-  const tools = {};
-  let toolProblem;
-  if (needWrk) {
-    try {
-      tools.wrk = await ensureApt('wrk', 'wrk', { install });
-      tools.wrkScript = path.join(CACHE, 'wrk-report.lua');
-      fs.mkdirSync(CACHE, { recursive: true });
-      fs.writeFileSync(tools.wrkScript, WRK_REPORT);
-      const version = await run(tools.wrk, ['-v']);
-      tools.wrkVersion = (version.stdout.match(/wrk \S+/) ?? ['wrk'])[0];
-    } catch (error) {
-      toolProblem = `wrk: ${error.message}`;
-      log(`  no load generator for small files: ${toolProblem}`);
-    }
-  }
-  if (needGet) tools.httpget = await compileC('httpget');
+/** wrk, with the Lua script that makes it print one JSON line. Resolves with { wrk, wrkScript, wrkVersion }; rejects with why not. */
+async function ensureWrk({ install }) {
+  const wrk = await ensureApt('wrk', 'wrk', { install });
+  const wrkScript = path.join(CACHE, 'wrk-report.lua');
+  fs.mkdirSync(CACHE, { recursive: true });
+  fs.writeFileSync(wrkScript, WRK_REPORT);
+  const version = await run(wrk, ['-v']);
+  return { wrk, wrkScript, wrkVersion: (version.stdout.match(/wrk \S+/) ?? ['wrk'])[0] };
+}
 
-  const list = servers({ install, zerocopyVersion });
+/**
+ * Prepares and starts each server of `list`; a server that cannot be had
+ * is kept as skipped, with the reason. Resolves with the entries.
+ */
+async function startServers({ list, root, log }) {
   const entries = [];
   for (const server of list) {
     const entry = { name: server.name, kind: server.kind, version: undefined, skipped: undefined, server, running: undefined, problems: new Map() };
@@ -129,42 +121,85 @@ async function httpBench({ root, files, rounds, duration, connections, install, 
       log(`  ${server.name}: skipped: ${error.message}`);
     }
   }
+  return entries;
+}
 
-  const results = new Map(); // `${server}\0${file}` -> runs
+/**
+ * What is measured: every file under LARGE with the first of
+ * `connections`; the smallest of them also with each further count (the
+ * many-clients runs); files of LARGE and more over httpget's one connection.
+ */
+function httpCases(files, connections) {
+  const small = files.filter((f) => f.size < LARGE);
+  const smallest = small.reduce((a, f) => (a && a.size <= f.size ? a : f), undefined);
+  const cases = [];
+  for (const file of files) {
+    if (file.size >= LARGE) {
+      cases.push({ file, connections: 1, primary: true, key: `${file.name}@1`, label: file.label });
+      continue;
+    }
+    connections.forEach((c, i) => {
+      if (i > 0 && file !== smallest) return;
+      cases.push({ file, connections: c, primary: i === 0, key: `${file.name}@${c}`, label: i === 0 ? file.label : `${file.label} c${c}` });
+    });
+  }
+  return cases;
+}
+
+async function httpBench({ root, files, rounds, duration, connections, install, zerocopyVersion, log }) {
+  const needWrk = files.some((f) => f.size < LARGE);
+  const needGet = files.some((f) => f.size >= LARGE);
+  let tools = {};
+  let toolProblem;
+  if (needWrk) {
+    try {
+      tools = await ensureWrk({ install });
+    } catch (error) {
+      toolProblem = `wrk: ${error.message}`;
+      log(`  no load generator for small files: ${toolProblem}`);
+    }
+  }
+  if (needGet) tools.httpget = await compileC('httpget');
+
+  const cases = httpCases(files, connections);
+  const entries = await startServers({ list: servers({ install, zerocopyVersion }), root, log });
+  // A server with a maxSize does not serve larger files: those are skipped, not failed.
+  const serves = (entry, file) => !(file.size >= (entry.server.maxSize ?? Infinity));
+  const runnable = (c) => !(c.file.size < LARGE && !tools.wrk);
+
+  const results = new Map(); // `${server}\0${case}` -> runs
   try {
     const live = entries.filter((e) => e.running);
     // Check every answer once, and warm each server up (JIT, caches), untimed.
-    for (const file of files) {
-      if (file.size < LARGE && !tools.wrk) continue;
-      for (const entry of live) {
+    for (const c of cases.filter(runnable)) {
+      for (const entry of live.filter((e) => serves(e, c.file) && !e.problems.has(c.file.name))) {
         try {
-          await verify(entry.running.port, file.name, file.size, file.sha256);
-          const warm = await load({ server: entry.running, file, duration: 1, connections, tools });
+          if (c.primary) await verify(entry.running.port, c.file.name, c.file.size, c.file.sha256);
+          const warm = await load({ server: entry.running, file: c.file, duration: 1, connections: c.connections, tools });
           if (warm.problem) throw new Error(`warm-up: ${warm.problem}`);
         } catch (error) {
-          entry.problems.set(file.name, error.message);
-          log(`  ${entry.name} ${file.label}: FAILED ${error.message}`);
+          entry.problems.set(c.file.name, error.message);
+          log(`  ${entry.name} ${c.label}: FAILED ${error.message}`);
         }
       }
     }
     for (let round = 0; round < rounds; round++) {
-      for (const file of files) {
-        if (file.size < LARGE && !tools.wrk) continue;
-        const usable = live.filter((e) => !e.problems.has(file.name));
+      for (const c of cases.filter(runnable)) {
+        const usable = live.filter((e) => serves(e, c.file) && !e.problems.has(c.file.name));
         const order = usable.map((_, i) => usable[(i + round) % usable.length]);
         for (const entry of order) {
-          const m = await load({ server: entry.running, file, duration, connections, tools });
-          const key = `${entry.name}\0${file.name}`;
+          const m = await load({ server: entry.running, file: c.file, duration, connections: c.connections, tools });
+          const key = `${entry.name}\0${c.key}`;
           if (!results.has(key)) results.set(key, []);
           if (m.problem) {
-            entry.problems.set(file.name, m.problem);
-            log(`  round ${round + 1} ${file.label} ${entry.name}: FAILED ${m.problem}`);
+            entry.problems.set(c.file.name, m.problem);
+            log(`  round ${round + 1} ${c.label} ${entry.name}: FAILED ${m.problem}`);
             continue;
           }
           results.get(key).push(m);
           log(
-            `  round ${round + 1} ${file.label.padEnd(7)} ${entry.name.padEnd(18)} ${Math.round(m.rps).toString().padStart(7)} req/s ` +
-              `${m.gbps.toFixed(2).padStart(6)} GB/s ${m.cpuPerGB.toFixed(3).padStart(7)} CPU s/GB`,
+            `  round ${round + 1} ${c.label.padEnd(12)} ${entry.name.padEnd(18)} ${Math.round(m.rps).toString().padStart(7)} req/s ` +
+              `${m.gbps.toFixed(2).padStart(6)} GB/s ${m.cpuPerGB.toFixed(3).padStart(7)} CPU s/GB ${m.cpuUsPerRequest.toFixed(0).padStart(5)} CPU us/req`,
           );
         }
       }
@@ -174,34 +209,56 @@ async function httpBench({ root, files, rounds, duration, connections, install, 
   }
 
   const rows = [];
-  for (const file of files) {
+  for (const c of cases) {
+    const group = [];
     for (const entry of entries) {
-      const runs = results.get(`${entry.name}\0${file.name}`) ?? [];
-      const row = { server: entry.name, kind: entry.kind, version: entry.version, size: file.size, label: file.label, runs };
+      const runs = results.get(`${entry.name}\0${c.key}`) ?? [];
+      const row = {
+        server: entry.name,
+        kind: entry.kind,
+        version: entry.version,
+        size: c.file.size,
+        label: c.file.label,
+        connections: c.connections,
+        primary: c.primary,
+        runs,
+      };
       if (entry.skipped) row.skipped = entry.skipped;
-      else if (file.size < LARGE && !tools.wrk) row.skipped = toolProblem;
-      else if (entry.problems.has(file.name)) row.failed = entry.problems.get(file.name);
+      else if (!runnable(c)) row.skipped = toolProblem;
+      else if (!serves(entry, c.file)) row.skipped = entry.server.maxSizeReason ?? 'does not serve this size';
+      else if (entry.problems.has(c.file.name)) row.failed = entry.problems.get(c.file.name);
       Object.assign(row, {
         rps: median(runs.map((r) => r.rps)),
         gbps: median(runs.map((r) => r.gbps)),
         cpuPerGB: median(runs.map((r) => r.cpuPerGB)),
         cpuUsPerRequest: median(runs.map((r) => r.cpuUsPerRequest)),
       });
-      rows.push(row);
+      group.push(row);
     }
-    const send = rows.find((r) => r.size === file.size && r.server === 'send');
-    const nginx = rows.find((r) => r.size === file.size && r.server === 'nginx');
-    for (const row of rows.filter((r) => r.size === file.size)) {
+    // Ratios within one file and one connection count: measured side by side.
+    const send = group.find((r) => r.server === 'send');
+    const nginx = group.find((r) => r.server === 'nginx');
+    const memory = group.find((r) => r.kind === 'ceiling');
+    for (const row of group) {
       row.rpsVsSend = ratio(row.rps, send?.rps);
       row.gbpsVsNginx = ratio(row.gbps, nginx?.gbps);
+      // The same file in both, so this is the GB/s ratio too.
+      row.rpsVsMemory = ratio(row.rps, memory?.rps);
     }
+    rows.push(...group);
   }
+  const [first, ...more] = connections;
+  const smallest = cases.find((c) => !c.primary)?.file.label;
   return {
     rounds,
     duration,
     connections,
     loadGenerators: {
-      small: !needWrk ? undefined : tools.wrk ? `${tools.wrkVersion} -t1 -c${connections}` : `none (${toolProblem})`,
+      small: !needWrk
+        ? undefined
+        : tools.wrk
+          ? `${tools.wrkVersion} -t1 -c${first}${more.length && smallest ? ` (${smallest} also with ${more.map((c) => `-c${c}`).join(', ')})` : ''}`
+          : `none (${toolProblem})`,
       large: needGet ? 'bench/c/httpget.c, 1 keep-alive connection, bodies discarded with recv(MSG_TRUNC)' : undefined,
     },
     servers: entries.map((e) => ({ name: e.name, kind: e.kind, version: e.version, skipped: e.skipped })),
@@ -209,4 +266,4 @@ async function httpBench({ root, files, rounds, duration, connections, install, 
   };
 }
 
-module.exports = { httpBench, LARGE };
+module.exports = { httpBench, ensureWrk, startServers, verify, load, LARGE };

@@ -7,7 +7,7 @@
 const fs = require('node:fs');
 const os = require('node:os');
 const path = require('node:path');
-const { CACHE, ROOT, run, tail, which, startChild, stopChild, childPids, freePort } = require('./util');
+const { CACHE, ROOT, LARGE, formatBytes, run, tail, which, startChild, stopChild, childPids, freePort } = require('./util');
 
 const SERVERS = path.join(__dirname, '..', 'servers');
 /** The Bun runtime the benchmark installs when there is no `bun` on PATH. */
@@ -104,19 +104,34 @@ function requireModule(name) {
  * The servers. `prepare` installs what is missing and resolves with a
  * version string, or rejects with the reason the server is skipped.
  * `start` resolves with its port, its process ids (for CPU time) and stop().
+ * `maxSize`, when set: files of that size and more are not served (skipped).
+ * `parked`: part of the parked-clients scenario (parked.js).
  */
 function servers({ install, zerocopyVersion }) {
   let nginxBinary;
   let bunBinary;
   return [
     {
+      // The ceiling: what node:http itself costs per response, with the
+      // file's bytes and headers ready in memory. Only small files: a
+      // large one held in memory would measure a copy, not a ceiling.
+      name: 'node:http memory',
+      kind: 'ceiling',
+      maxSize: LARGE,
+      maxSizeReason: `holds files under ${formatBytes(LARGE)} only (the ceiling for small files)`,
+      prepare: async () => `node:http ${process.version}, res.end(buffer) from memory`,
+      start: nodeServer('node-memory.js', [String(LARGE)]),
+    },
+    {
       name: 'serveFile',
+      parked: true,
       kind: 'zerocopy',
       prepare: async () => `zerocopy ${zerocopyVersion}, node:http`,
       start: nodeServer('zerocopy-servefile.js'),
     },
     {
       name: 'serveStatic',
+      parked: true,
       kind: 'zerocopy',
       prepare: async () => `zerocopy ${zerocopyVersion}, node:http, defaults`,
       start: nodeServer('zerocopy-servestatic.js'),
@@ -129,6 +144,7 @@ function servers({ install, zerocopyVersion }) {
     },
     {
       name: 'send',
+      parked: true,
       kind: 'peer',
       prepare: async () => `${await requireModule('send')()}, node:http`,
       start: nodeServer('send.js'),
@@ -155,6 +171,7 @@ function servers({ install, zerocopyVersion }) {
     },
     {
       name: 'nginx',
+      parked: true,
       kind: 'peer',
       prepare: async () => {
         nginxBinary = await ensureApt('nginx', 'nginx', { install });
@@ -210,22 +227,30 @@ function stopStaleNginx(dir) {
  * access log. One worker process, as every other server here is one
  * process (the Node servers run JavaScript on one thread; Bun serves on one).
  * keepalive_requests is raised from 1000 so that, as with Node's and Bun's
- * servers, connections are not closed every 1000 requests.
+ * servers, connections are not closed every 1000 requests. For the parked
+ * clients (thousands of connections, each with a socket and a file open),
+ * the worker may open as many descriptors as the hard limit allows, as a
+ * Node process does by itself, with connections to match; and send_timeout
+ * is raised from 60 s, after which nginx would drop a client that reads
+ * nothing, so that none is dropped in the middle of a measurement.
  */
 function nginxConfig({ dir, root, port }) {
   const temp = (name) => `${name}_temp_path ${path.join(dir, 'temp', name)};`;
+  const files = hardFileLimit();
   return `# Written by bench/lib/peers.js for one benchmark run.
 ${process.getuid?.() === 0 ? 'user root root;\n' : ''}daemon off;
 master_process on;
 worker_processes 1;
 pid ${path.join(dir, 'nginx.pid')};
 error_log ${path.join(dir, 'error.log')} warn;
-events { worker_connections 1024; }
+worker_rlimit_nofile ${files};
+events { worker_connections ${Math.max(1024, Math.min(16384, Math.floor(files / 2)))}; }
 http {
   sendfile on;
   tcp_nopush on;
   access_log off;
   keepalive_requests 1000000;
+  send_timeout 1h;
   default_type application/octet-stream;
   ${temp('client_body')}
   ${temp('proxy')}
@@ -240,4 +265,13 @@ http {
 `;
 }
 
-module.exports = { servers, ensureApt };
+/** This process's hard limit on open descriptors (what a child may raise its soft limit to). */
+function hardFileLimit() {
+  try {
+    const m = fs.readFileSync('/proc/self/limits', 'utf8').match(/^Max open files\s+\S+\s+(\S+)/m);
+    if (m) return m[1] === 'unlimited' ? 1048576 : Number(m[1]); // unlimited: Linux's own ceiling, fs.nr_open, by default
+  } catch {}
+  return 1024;
+}
+
+module.exports = { servers, ensureApt, hardFileLimit };

@@ -15,6 +15,8 @@ const GB = 1e9; // GB/s and CPU s/GB are per 10^9 bytes
 const KiB = 1024;
 const MiB = 1024 * KiB;
 const GiB = 1024 * MiB;
+/** From this size on, HTTP files are loaded by bench/c/httpget.c instead of wrk (whose 8 KiB reads would measure wrk). */
+const LARGE = 16 * MiB;
 
 class UsageError extends Error {}
 
@@ -298,6 +300,7 @@ module.exports = {
   KiB,
   MiB,
   GiB,
+  LARGE,
   UsageError,
   parseSize,
   formatBytes,
