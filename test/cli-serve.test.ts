@@ -119,6 +119,14 @@ describe('the log line per request', () => {
     lines.forEach((line, i) => expect(line).toMatch(new RegExp(`^${expected[i]}$`)));
   });
 
+  it('a reader of the log that goes away (`zerocopy serve | head -1`) ends the log, not the server', async () => {
+    const { server, url } = await serve();
+    server.proc.stdout!.destroy();
+    for (let i = 0; i < 3; i++) expect((await request(`${url}index.html`)).status).toBe(200);
+    server.proc.kill('SIGINT');
+    expect(await server.exited).toMatchObject({ code: 0, signal: null, stderr: '' });
+  });
+
   it('--quiet prints the startup line only', async () => {
     const { server, url } = await serve(['--quiet']);
     expect((await request(`${url}sub/data.bin`)).status).toBe(200);

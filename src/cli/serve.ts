@@ -170,8 +170,11 @@ export interface RunningServer {
 
 async function startServer(config: ServeConfig, tls: { cert: Buffer; key: Buffer } | undefined): Promise<RunningServer> {
   const handler = serveStatic(config.dir, config.options);
+  // A reader of the log that goes away (`zerocopy serve | head`) ends the log, not the server.
+  let logging = !config.quiet;
+  process.stdout.on('error', () => (logging = false));
   const listener = (req: IncomingMessage, res: ServerResponse) => {
-    if (!config.quiet) logWhenDone(req, res);
+    if (logging) logWhenDone(req, res);
     if (config.cors && answerCors(req, res)) return;
     void handler(req, res);
   };
