@@ -17,7 +17,7 @@ import { parse, parseDuration, parsePort, UsageError, wantsHelp } from './args.j
 import { failure } from './errors.js';
 import { DEFAULT_HOST, listen } from './listen.js';
 import { print } from './output.js';
-import { onInterrupt } from './signals.js';
+import { interrupted } from './signals.js';
 import { isWorker, runPrimary, runWorker } from './workers.js';
 
 export const serveHelp = `usage: zerocopy serve [DIR] [options]
@@ -56,7 +56,7 @@ Options:
 `;
 
 /** Everything the command line says, checked. */
-export interface ServeConfig {
+interface ServeConfig {
   dir: string;
   port: number;
   host: string;
@@ -69,7 +69,7 @@ export interface ServeConfig {
 
 const MAX_WORKERS = 1024;
 
-export function parseServeArgs(args: string[]): ServeConfig {
+function parseServeArgs(args: string[]): ServeConfig {
   const { values, positionals } = parse(
     'serve',
     args,
@@ -139,16 +139,6 @@ function startupLine(config: ServeConfig, address: string): string {
   if (config.tls) notes.push('HTTPS: file bodies go through the stream backend, encrypted in this process');
   if (config.workers !== undefined) notes.push(`${config.workers} worker${config.workers === 1 ? '' : 's'}`);
   return `serving ${config.dir} at ${config.tls ? 'https' : 'http'}://${address}/${notes.length ? ` (${notes.join('; ')})` : ''}`;
-}
-
-/** Resolves on the first SIGINT or SIGTERM. */
-function interrupted(): Promise<void> {
-  return new Promise((done) => {
-    const remove = onInterrupt(() => {
-      remove();
-      done();
-    });
-  });
 }
 
 async function readTls(paths: { cert: string; key: string }): Promise<{ cert: Buffer; key: Buffer }> {

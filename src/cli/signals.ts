@@ -22,6 +22,16 @@ export function onInterrupt(handler: (signal: NodeJS.Signals) => void): () => vo
   };
 }
 
+/** Resolves on the first SIGINT or SIGTERM; a second one then does what it would have done without us (ends the process). */
+export function interrupted(): Promise<void> {
+  return new Promise((done) => {
+    const remove = onInterrupt(() => {
+      remove();
+      done();
+    });
+  });
+}
+
 /** The reason a transfer was aborted or its socket destroyed when a signal came. */
 export class Interrupted extends Error {
   constructor(readonly signal: NodeJS.Signals) {

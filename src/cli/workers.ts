@@ -8,7 +8,7 @@
 import cluster, { type Worker } from 'node:cluster';
 import { describeError } from './errors.js';
 import type { RunningServer } from './serve.js';
-import { onInterrupt } from './signals.js';
+import { interrupted, onInterrupt } from './signals.js';
 
 /** What a worker tells the primary, and the primary a worker. */
 type Message = { zerocopy: 'listening'; address: string } | { zerocopy: 'failed'; message: string } | { zerocopy: 'stop' };
@@ -19,20 +19,14 @@ const STOP_LIMIT_MS = 10_000;
 export const isWorker = () => cluster.isWorker;
 
 const send = (message: Message) => process.send!(message);
-const isMessage = (value: unknown, kind: Message['zerocopy']) => (value as Message | undefined)?.zerocopy === kind;
 
 /** In a worker: starts the server, reports to the primary, and serves until told to stop (or interrupted). */
 export async function runWorker(start: () => Promise<RunningServer>): Promise<number> {
   // Listening for 'stop' from the start: a stop that comes during startup
   // is honoured as soon as the server is up.
-  const stopped = new Promise<void>((done) => {
-    process.on('message', (message) => isMessage(message, 'stop') && done());
-    const remove = onInterrupt(() => {
-      remove();
-      done();
-    });
-  });
-  // Likewise a message to a primary that is gone; the worker then exits on its 'disconnect'.
+  const stopMessage = new Promise<void>((done) => process.on('message', (message: Message) => message?.zerocopy === 'stop' && done()));
+  const stopped = Promise.race([stopMessage, interrupted()]);
+  // A message to a primary that is gone fails with EPIPE; the worker exits on the 'disconnect' that follows.
   cluster.worker?.on('error', () => {});
   let server: RunningServer;
   try {
