@@ -44,6 +44,8 @@ export interface NativeBinding {
     outputKinds: { tcp: number; socket: number };
     /** Most bytes sendNow takes in one call. */
     inlineBytes: number;
+    /** The readiness interface the driver waits with. */
+    waiter: string;
   };
 }
 

@@ -15,6 +15,7 @@
 #include <unordered_map>
 
 #include "../zerocopy.h"
+#include "../waiter.h"
 #include "driver.h"
 
 namespace {
@@ -177,7 +178,8 @@ class Transfer : public Napi::ObjectWrap<Transfer> {
       Queue();
     } else if (!Inline()) {
       state_ = State::Driven;
-      data_->driver->Drive(&job_);
+      int err = data_->driver->Drive(&job_);
+      if (err != 0) Finish(err);
     }
     return env.Undefined();
   }
@@ -380,6 +382,7 @@ Napi::Value Capabilities(const Napi::CallbackInfo& info) {
   kinds.Set("socket", Napi::Number::New(env, ZC_OUT_SOCKET));
   caps.Set("outputKinds", kinds);
   caps.Set("inlineBytes", Napi::Number::New(env, double(kInlineBytes)));
+  caps.Set("waiter", zc_waiter_name);
   return caps;
 }
 

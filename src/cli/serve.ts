@@ -92,7 +92,7 @@ function parseServeArgs(args: string[]): ServeConfig {
   const cert = values['tls-cert'];
   const key = values['tls-key'];
   if ((cert === undefined) !== (key === undefined)) throw new UsageError(`${cert === undefined ? '--tls-key' : '--tls-cert'} needs ${cert === undefined ? '--tls-cert' : '--tls-key'} too`, 'serve');
-  const options: ServeStaticOptions = { cache: true };
+  const options: ServeStaticOptions = {};
   if (values['max-age'] !== undefined) options.maxAge = parseDuration('serve', '--max-age', values['max-age']);
   if (values.immutable) options.immutable = true;
   if (values.precompressed) options.precompressed = true;

@@ -29,6 +29,8 @@ export interface ServeFileOptions {
   signal?: AbortSignal;
   /** Passed to sendFile() for the body on the raw-connection path. */
   backend?: 'auto' | Backend;
+  /** serveFile: keep the file open for the next request (a cache shared by every serveFile call, invalidated when the file changes). Default true. */
+  cache?: boolean;
 }
 
 export interface ServeResult {
@@ -49,6 +51,7 @@ export interface Settings {
   maxRanges: number;
   signal: AbortSignal | undefined;
   backend: 'auto' | Backend | undefined;
+  cache: boolean;
 }
 
 const ONE_YEAR_MS = 365 * 24 * 60 * 60 * 1000;
@@ -83,5 +86,6 @@ export function parseServeOptions(options: ServeFileOptions | undefined, name = 
     maxRanges,
     signal: o.signal,
     backend: o.backend,
+    cache: o.cache !== false,
   };
 }
