@@ -12,6 +12,7 @@ import etag from 'etag';
 import mime from 'mime-types';
 import type { HeaderMemo } from './file-cache.js';
 import { canWriteRaw } from './http1.js';
+import { canRespondWithFD, respondWithFD } from './http2.js';
 import type { ServeRequest, ServeResponse, ServeResult, Settings } from './options.js';
 import { evaluatePreconditions, multipartFraming, selectRanges, type Validators } from './rfc9110.js';
 import { headersAlreadySent, writeRaw, writeStatus, writeThrough, type ResponsePlan } from './write.js';
@@ -134,6 +135,7 @@ export async function respond(req: ServeRequest, res: ServeResponse, rep: Repres
   const p = plan(req, res, rep, settings);
   if (p.parts.length === 0 || req.method === 'HEAD') return writeStatus(req, res, p.statusCode, p.text);
   if (canWriteRaw(req, res)) return writeRaw(req as IncomingMessage, res, rep.fd, p, settings);
+  if (p.parts.length === 1 && !p.parts[0].header && canRespondWithFD(res)) return respondWithFD(res, rep.fd, p, settings);
   return writeThrough(res, rep.fd, p, settings);
 }
 
