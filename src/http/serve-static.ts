@@ -8,7 +8,7 @@ import { extname, join, sep } from 'node:path';
 import type { IncomingMessage } from 'node:http';
 import Negotiator from 'negotiator';
 import { invalidArgType, invalidArgValue } from '../errors.js';
-import { FileOpener, type FileCacheOptions, type OpenedFile } from './file-cache.js';
+import { FileOpener, type FileCacheOptions, type Lookup, type OpenedFile } from './file-cache.js';
 import { responseTurn } from './http1.js';
 import { httpError, type Declined } from './http-error.js';
 import { writeListing } from './listing.js';
@@ -163,6 +163,15 @@ export function createStaticServer(root: string | URL, options?: ServeStaticOpti
     return (identity === -1 ? accepted : accepted.slice(0, identity)) as Encoding[];
   }
 
+  /** What `path` is; a path that does not exist is nothing (noted in `miss`), any other error opening it is the caller's. */
+  function lookup(path: string, miss: Miss): Promise<Lookup | undefined> {
+    return opener.lookup(path).catch((error) => {
+      if (openErrorStatus(error) !== 404) throw error;
+      miss.cause = error;
+      return undefined;
+    });
+  }
+
   /** The first compressed sibling of `path` among `encodings` that is a file. */
   async function sibling(path: string, encodings: Encoding[]): Promise<Found | undefined> {
     for (const encoding of encodings) {
@@ -176,8 +185,8 @@ export function createStaticServer(root: string | URL, options?: ServeStaticOpti
    * What `path` is: a file (or the compressed sibling the client prefers),
    * a directory, or nothing; a sibling stands in for a missing original.
    */
-  async function find(path: string, encodings: Encoding[]): Promise<Found | 'directory' | undefined> {
-    const found = await opener.lookup(path).catch(notFound);
+  async function find(path: string, encodings: Encoding[], miss: Miss): Promise<Found | 'directory' | undefined> {
+    const found = await lookup(path, miss);
     if (found?.kind === 'directory') return 'directory';
     if (found?.kind === 'file') {
       const compressed = encodings.length > 0 ? await sibling(path, encodings) : undefined;
@@ -188,16 +197,16 @@ export function createStaticServer(root: string | URL, options?: ServeStaticOpti
     return found === undefined && encodings.length > 0 ? sibling(path, encodings) : undefined;
   }
 
-  async function isDirectory(path: string): Promise<boolean> {
-    const found = await opener.lookup(path).catch(notFound);
+  async function isDirectory(path: string, miss: Miss): Promise<boolean> {
+    const found = await lookup(path, miss);
     if (found?.kind === 'file') await found.file.release();
     return found?.kind === 'directory';
   }
 
   /** The first of `paths` that is a file, skipping directories. */
-  async function firstFile(paths: string[], encodings: Encoding[]): Promise<Found | undefined> {
+  async function firstFile(paths: string[], encodings: Encoding[], miss: Miss): Promise<Found | undefined> {
     for (const path of paths) {
-      const found = await find(path, encodings);
+      const found = await find(path, encodings, miss);
       if (found && found !== 'directory') return found;
     }
     return undefined;
@@ -223,18 +232,19 @@ export function createStaticServer(root: string | URL, options?: ServeStaticOpti
     if (path !== undefined && path !== rootDir && !path.startsWith(rootPrefix)) return { decline: 403 };
 
     let found: Found | undefined;
+    const miss: Miss = {};
     try {
       await responseTurn(req, res);
       const encodings = acceptedEncodings(req);
       if (path !== undefined && trailingSlash) {
-        found = await firstFile(index.map((name) => join(path, name)), encodings);
-        if (!found && listing && (await isDirectory(path))) {
+        found = await firstFile(index.map((name) => join(path, name)), encodings, miss);
+        if (!found && listing && (await isDirectory(path, miss))) {
           claim?.();
           await writeListing(req, res, path, decodedPath(original.pathname), contained.ok && contained.segments.length > 0, dotfiles);
           return undefined;
         }
       } else if (path !== undefined) {
-        const what = await find(path, encodings);
+        const what = await find(path, encodings, miss);
         if (what === 'directory' && redirect) {
           claim?.();
           // Collapsed leading slashes: `//evil.example/` would leave the site.
@@ -244,12 +254,12 @@ export function createStaticServer(root: string | URL, options?: ServeStaticOpti
         }
         if (what !== 'directory') found = what;
         if (!found && what === undefined && extensions.length > 0 && extname(path) === '') {
-          found = await firstFile(extensions.map((extension) => path + extension), encodings);
+          found = await firstFile(extensions.map((extension) => path + extension), encodings, miss);
         }
       }
       // (path is undefined for an ignored dotfile, which a single-page app still answers.)
-      if (!found && fallback) found = await firstFile([fallback], encodings);
-      if (!found) return { decline: 404 };
+      if (!found && fallback) found = await firstFile([fallback], encodings, miss);
+      if (!found) return { decline: 404, cause: miss.cause };
 
       claim?.();
       const { file, encoding } = found;
@@ -281,10 +291,9 @@ export function createStaticServer(root: string | URL, options?: ServeStaticOpti
   };
 }
 
-/** A path that does not exist is no file; any other error opening it is the handler's to report. */
-function notFound(error: unknown): undefined {
-  if (openErrorStatus(error) === 404) return undefined;
-  throw error;
+/** The last reason a lookup found nothing (ENOENT, ENAMETOOLONG…), for the 404's error. */
+interface Miss {
+  cause?: unknown;
 }
 
 function decodedPath(pathname: string): string {
