@@ -56,6 +56,17 @@ export interface FastifyServeStaticOptions extends Omit<ServeStaticOptions, 'set
   allowedPath?: (pathname: string, root: string, request: Loose) => boolean;
   /** Called before a file is served, with the reply (its `header()` works), the file's path and its stat. */
   setHeaders?: (reply: Loose, path: string, stat: Stats) => void;
+  /** @fastify/static's name for `precompressed`. */
+  preCompressed?: ServeStaticOptions['precompressed'];
+  /** @fastify/static's name for `listing` (its formats and templates are not taken: the listing is HTML, or JSON on `Accept: application/json`). */
+  list?: boolean | object;
+  /** @fastify/static's: with `wildcard: false`, route dotfiles too (`dotfiles: 'allow'` unless `dotfiles` says otherwise). */
+  serveDotFiles?: boolean;
+  /** Passed to the routes, as @fastify/static passes them. */
+  constraints?: Loose;
+  logLevel?: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+  /** Hide the routes from documentation generators (`schema.hide`). Default true. */
+  schemaHide?: boolean;
 }
 
 /** What a route or a decorator does with a refusal once the server has said why. */
@@ -100,6 +111,16 @@ function logicalPath(url: string): string | undefined {
   return `/${contained.segments.join('/')}${trailing}`;
 }
 
+/** Whether a URL path has no empty, `.` or `..` segment (raw or percent-encoded) but a leading one and a trailing slash. */
+function canonical(url: string): boolean {
+  const segments = url.split(/[?#]/, 1)[0].split('/');
+  for (let i = 1; i < segments.length; i++) {
+    const segment = segments[i];
+    if (segment === '' ? i < segments.length - 1 : /^(?:\.|%2e){1,2}$/i.test(segment)) return false;
+  }
+  return true;
+}
+
 function parseRoots(root: unknown): string[] {
   const list = Array.isArray(root) ? root : [root];
   if (list.length === 0) throw invalidArgValue('options.root', root, 'must name at least one folder');
@@ -135,7 +156,8 @@ export async function fastifyServeStatic(fastify: FastifyLike, options: FastifyS
   if (options.prefix !== undefined && (typeof options.prefix !== 'string' || !options.prefix.startsWith('/'))) {
     throw invalidArgValue('options.prefix', options.prefix, "must be a path starting with '/'");
   }
-  const dotfiles = parseDotfiles(options.dotfiles, 'options.dotfiles', 'ignore');
+  if (options.wildcard !== undefined && typeof options.wildcard !== 'boolean') throw invalidArgType('options.wildcard', 'a boolean', options.wildcard);
+  const dotfiles = parseDotfiles(options.dotfiles, 'options.dotfiles', options.serveDotFiles ? 'allow' : 'ignore');
 
   // setHeaders gets the reply, as @fastify/static passes it; what it sets
   // there is carried over to the raw response it is about to answer on.
@@ -147,7 +169,27 @@ export async function fastifyServeStatic(fastify: FastifyLike, options: FastifyS
       setHeaders(reply ?? res, path, stats);
       if (reply) copyHeaders(reply);
     });
-  const { root: _root, prefix: _prefix, wildcard, serve: _serve, decorateReply, allowedPath: _allowed, ...common } = options;
+  const {
+    root: _root,
+    prefix: _prefix,
+    wildcard,
+    serve: _serve,
+    decorateReply,
+    allowedPath: _allowed,
+    preCompressed,
+    list,
+    serveDotFiles: _dots,
+    constraints,
+    logLevel,
+    schemaHide,
+    contentType,
+    ...shared
+  } = options as FastifyServeStaticOptions & { contentType?: unknown };
+  // `contentType: false` (send's: set no type) is what happens anyway when
+  // the reply has a type: the reply's headers win.
+  const common: ServeStaticOptions = { ...shared, dotfiles, ...(typeof contentType === 'string' ? { contentType } : {}) };
+  if (common.precompressed === undefined && preCompressed !== undefined) common.precompressed = preCompressed;
+  if (common.listing === undefined && list) common.listing = true;
   const staticOptions: ServeStaticOptions = { ...common, setHeaders: hook };
   const fileOptions = (extra?: Partial<ServeFileOptions>): ServeFileOptions => ({
     ...(common as ServeFileOptions),
@@ -185,7 +227,9 @@ export async function fastifyServeStatic(fastify: FastifyLike, options: FastifyS
       for (const candidate of candidates.length ? candidates : [undefined]) {
         const logical = logicalPath(path.startsWith('/') ? path : `/${path}`);
         if (allowedPath && candidate && logical !== undefined && !allowedPath(logical, candidate, reply.request)) return reply.callNotFound();
-        const serving: FileServing = { ...parsed, root: candidate };
+        // Without a root the path is the caller's own: its dot folders are
+        // its business unless the dotfiles option says otherwise.
+        const serving: FileServing = { ...parsed, root: candidate, dotfiles: candidate || options.dotfiles ? parsed.dotfiles : 'allow' };
         const outcome: ServeResult | Declined = await serveFileWith(reply.request.raw, reply.raw, path, serving, claim);
         if (!('decline' in outcome)) return;
         declined = outcome;
@@ -216,6 +260,10 @@ export async function fastifyServeStatic(fastify: FastifyLike, options: FastifyS
     // The path below the prefix: '' for the prefix itself, which redirects
     // to the prefix with a trailing slash.
     const pathname = base && url.startsWith(base) ? url.slice(base.length) : url;
+    // find-my-way matched the path as it came: a route guarding `/private/*`
+    // never saw `/./private/x` or `//private/x`, which would be resolved
+    // onto what it guards. Only the canonical form is served.
+    if (!canonical(pathname)) return reply.send(httpError(403));
     const logical = allowedPath && logicalPath(pathname || '/');
     const { claim, claimed } = claimer(reply);
     replies.set(reply.raw, reply);
@@ -232,7 +280,8 @@ export async function fastifyServeStatic(fastify: FastifyLike, options: FastifyS
     return reply;
   };
 
-  const route = (url: string) => fastify.route({ method: ['GET', 'HEAD'], url, exposeHeadRoute: false, handler });
+  const route = (url: string) =>
+    fastify.route({ method: ['GET', 'HEAD'], url, exposeHeadRoute: false, handler, constraints, logLevel, schema: { hide: schemaHide ?? true } });
   if (wildcard !== false) {
     route(prefix || '/');
     route(`${prefix}/*`);
