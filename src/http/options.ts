@@ -41,6 +41,8 @@ export interface ServeFileOptions {
   headers?: OutgoingHttpHeaders;
   /** Called before a file is served with its path and stat, to set more headers; they win over the computed ones. */
   setHeaders?: (res: ServeResponse, path: string, stat: Stats) => void;
+  /** serveFile: keep the file open for the next request (a cache shared by every serveFile call, invalidated when the file changes). Default true. */
+  cache?: boolean;
 }
 
 export interface ServeResult {
@@ -61,6 +63,7 @@ export interface Settings {
   maxRanges: number;
   signal: AbortSignal | undefined;
   backend: string | undefined;
+  cache: boolean;
 }
 
 const ONE_YEAR_MS = 365 * 24 * 60 * 60 * 1000;
@@ -91,6 +94,7 @@ export function parseServeOptions(options: ServeFileOptions | undefined, name = 
     maxRanges,
     signal: o.signal,
     backend: o.backend,
+    cache: o.cache !== false,
   };
 }
 

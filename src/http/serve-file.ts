@@ -3,10 +3,9 @@
 // framework adapters (Fastify's reply.sendFile and reply.download) use the
 // same steps through serveFileWith(), which says why it did not answer
 // instead of answering 404 itself.
-import { closeSync } from 'node:fs';
 import { invalidArgType, invalidArgValue } from '../errors.js';
-import { openRegular, type Opened } from '../open-file.js';
 import { attachment, parseDownload } from './disposition.js';
+import { FileOpener, type Lookup } from './file-cache.js';
 import { responseTurn } from './http1.js';
 import type { Declined } from './http-error.js';
 import {
@@ -23,6 +22,12 @@ import {
 import { openErrorStatus, respond } from './respond.js';
 import { locate, parseDotfiles, parseRoot, type Dotfiles } from './root.js';
 import { headersAlreadySent, writeError } from './write.js';
+
+// Every serveFile call of the process shares one cache of open files, as
+// every request of an nginx worker shares its open_file_cache: a hot file is
+// opened once, its descriptor dropped when the file changes.
+const shared = new FileOpener(true);
+const uncached = new FileOpener(false);
 
 /** ServeFileOptions, checked: what respond() needs, and what comes before it. */
 export interface FileServing {
@@ -86,22 +91,22 @@ export async function serveFileWith(
   const located = locate(path, serving.root, serving.dotfiles);
   if (!located.ok) return { decline: located.status };
   await responseTurn(req, res);
-  let opened: Opened;
+  let found: Lookup;
   try {
-    opened = await openRegular(located.path);
+    found = await (serving.settings.cache ? shared : uncached).lookup(located.path);
   } catch (error) {
     const status = openErrorStatus(error);
     if (status === undefined) throw error;
     return { decline: status, cause: error };
   }
-  if (opened.kind !== 'file') return { decline: 404 };
-  const { fd, stat } = opened;
+  if (found.kind !== 'file') return { decline: 404 };
+  const { fd, stat, memo } = found.file;
   try {
     claim?.();
     applyHeaderHooks(res, serving.hooks, located.path, stat);
     if (serving.download) res.setHeader('Content-Disposition', attachment(serving.download === true ? located.path : serving.download));
-    return await respond(req, res, { fd, stat, name: located.path }, serving.settings);
+    return await respond(req, res, { fd, stat, memo, name: located.path }, serving.settings);
   } finally {
-    closeSync(fd);
+    await found.file.release();
   }
 }

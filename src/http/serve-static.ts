@@ -20,7 +20,7 @@ import { isClientGone, writeError } from './write.js';
 
 export type Encoding = 'br' | 'gzip';
 
-export interface ServeStaticOptions extends Omit<ServeFileOptions, 'signal' | 'contentType' | 'root' | 'download' | 'dotfiles'> {
+export interface ServeStaticOptions extends Omit<ServeFileOptions, 'signal' | 'contentType' | 'root' | 'download' | 'dotfiles' | 'cache'> {
   /** Paths with a segment that starts with a dot: `'ignore'` (default: as if absent), `'deny'` (403) or `'allow'`. `.well-known` is always served. */
   dotfiles?: 'allow' | 'deny' | 'ignore';
   /** The file served for a URL ending in `/`; several are tried in order. Default `'index.html'`; `false` for none. */
@@ -37,7 +37,7 @@ export interface ServeStaticOptions extends Omit<ServeFileOptions, 'signal' | 'c
   single?: boolean | string;
   /** Answer a folder's URL (with its slash) that has no index file with a listing: HTML, or JSON on `Accept: application/json`. Default false. */
   listing?: boolean;
-  /** Keep descriptors and stat results of hot files open (nginx's `open_file_cache`). Default false. */
+  /** Keep descriptors, stat results and header values of hot files open (nginx's `open_file_cache`), invalidated by file-change events. Default true; `false` opens every file per request. */
   cache?: boolean | FileCacheOptions;
 }
 
@@ -122,7 +122,7 @@ export function createStaticServer(root: string | URL, options?: ServeStaticOpti
   const rootDir = parseRoot(root, 'root');
   const o = options ?? {};
   if (typeof o !== 'object') throw invalidArgType('options', 'of type object', o);
-  const settings = parseServeOptions(o);
+  const settings = parseServeOptions({ ...o, cache: o.cache !== false });
   const hooks = parseHeaderHooks(o);
   const dotfiles = parseDotfiles(o.dotfiles, 'options.dotfiles', 'ignore');
   const index = nameList(o.index, 'options.index', ['index.html']);
@@ -146,7 +146,7 @@ export function createStaticServer(root: string | URL, options?: ServeStaticOpti
   } else if (o.single !== undefined && o.single !== false) {
     throw invalidArgType('options.single', 'a boolean or a file name', o.single);
   }
-  const opener = new FileOpener(o.cache !== undefined && o.cache !== false, typeof o.cache === 'object' ? o.cache : {});
+  const opener = new FileOpener(o.cache !== false, typeof o.cache === 'object' ? o.cache : {});
   const suffix: Record<Encoding, string> = { br: '.br', gzip: '.gz' };
   const rootPrefix = rootDir.endsWith(sep) ? rootDir : rootDir + sep;
 

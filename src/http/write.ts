@@ -4,7 +4,7 @@
 // responses).
 import { STATUS_CODES, type IncomingMessage, type ServerResponse } from 'node:http';
 import { AbortError, streamDestroyed, type TransferError } from '../errors.js';
-import { sendFile } from '../send-file.js';
+import { sendFile, sendFileNow } from '../send-file.js';
 import { sendStream, writeAndWait } from '../stream.js';
 import { endTakenOver, responseSocket, takeHead } from './http1.js';
 import type { ServeRequest, ServeResponse, ServeResult, Settings } from './options.js';
@@ -104,14 +104,14 @@ export async function writeRaw(req: IncomingMessage, res: ServerResponse, fd: nu
       const first = i === 0;
       const last = i === p.parts.length - 1;
       const headers = first ? (part.header ? [head, part.header] : head) : part.header;
-      const result = await sendFile(socket, fd, {
-        offset: part.start,
-        count: part.end - part.start + 1,
-        headers,
-        trailers: last ? p.trailer : undefined,
-        signal: settings.signal,
-        backend: settings.backend,
-      }).catch((error: TransferError) => {
+      const count = part.end - part.start + 1;
+      const trailers = last ? p.trailer : undefined;
+      // A lone part with the default settings: at once when the socket takes it all.
+      const plain = p.parts.length === 1 && settings.signal === undefined && settings.backend === undefined;
+      const send = async () =>
+        (plain ? sendFileNow(socket, fd, part.start, count, head, trailers ?? null) : undefined) ??
+        sendFile(socket, fd, { offset: part.start, count, headers, trailers, signal: settings.signal, backend: settings.backend });
+      const result = await send().catch((error: TransferError) => {
         total += error.bytesSent ?? 0;
         throw error;
       });
