@@ -217,14 +217,14 @@ export function createStaticServer(root: string | URL, options?: ServeStaticOpti
     const url = splitUrl(target.pathname);
     const raw = url && urlSegments(url.pathname);
     if (!url || !raw) return { decline: 400 };
-    const original = splitUrl(target.original) ?? url;
+    // The URL as the client sent it, for a redirect or a listing's title.
+    const original = () => (target.original === target.pathname ? url : splitUrl(target.original) ?? url);
     // Mounted at `/static`, `/static` arrives as `/`: it is the folder
     // without its slash, to be redirected, as serve-static has it.
-    const trailingSlash = url.pathname.endsWith('/') && !(url.pathname === '/' && !original.pathname.endsWith('/'));
-    const last = raw.filter((s) => s !== '').pop();
+    const trailingSlash = url.pathname.endsWith('/') && !(url.pathname === '/' && !original().pathname.endsWith('/'));
     // A single-page app answers what names nothing with its page; a missing
     // asset (a name with an extension) stays 404.
-    const fallback = single !== undefined && (last === undefined || extname(last) === '') ? single : undefined;
+    const fallback = single !== undefined && extname(raw.filter((s) => s !== '').pop() ?? '') === '' ? single : undefined;
     const contained = containSegments(raw, dotfiles);
     if (!contained.ok && !(contained.status === 404 && fallback)) return { decline: contained.status };
     const path = contained.ok ? join(rootDir, ...contained.segments) : undefined;
@@ -240,7 +240,7 @@ export function createStaticServer(root: string | URL, options?: ServeStaticOpti
         found = await firstFile(index.map((name) => join(path, name)), encodings, miss);
         if (!found && listing && (await isDirectory(path, miss))) {
           claim?.();
-          await writeListing(req, res, path, decodedPath(original.pathname), contained.ok && contained.segments.length > 0, dotfiles);
+          await writeListing(req, res, path, decodedPath(original().pathname), contained.ok && contained.segments.length > 0, dotfiles);
           return undefined;
         }
       } else if (path !== undefined) {
@@ -248,7 +248,8 @@ export function createStaticServer(root: string | URL, options?: ServeStaticOpti
         if (what === 'directory' && redirect) {
           claim?.();
           // Collapsed leading slashes: `//evil.example/` would leave the site.
-          const location = encodeLocation(`${original.pathname.replace(/^\/+/, '/')}/${original.search}`);
+          const { pathname, search } = original();
+          const location = encodeLocation(`${pathname.replace(/^\/+/, '/')}/${search}`);
           await writeError(req, res, 301, { Location: location, ...PAGE_HEADERS }, { text: redirectPage(location), type: HTML_TYPE });
           return undefined;
         }
