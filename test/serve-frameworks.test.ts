@@ -243,7 +243,9 @@ describe('HTTP/2', () => {
         res.write = ((chunk: Buffer, ...rest: never[]) => write(Buffer.from(chunk.toString('latin1').toUpperCase(), 'latin1'), ...rest)) as typeof res.write;
       }
       const signal = query === 'abort' ? AbortSignal.timeout(50) : undefined;
-      serveFile(req, res, path, { signal, download: query === 'download' || undefined }).then(
+      // ?rooted: the URL path itself, kept inside the fixtures by root.
+      const [file, options] = query === 'rooted' ? [pathname, { root: fx.path, maxAge: '1d' }] : [path, {}];
+      serveFile(req, res, file, { signal, download: query === 'download' || undefined, ...options }).then(
         (r) => (outcome.result = r),
         (e) => (outcome.error = e),
       );
@@ -323,6 +325,15 @@ describe('HTTP/2', () => {
       ['/small.txt?wrapped', 'response', 1024],
       ['/data.bin?download', 'respondWithFD', 300000],
     ]);
+  });
+
+  it("takes serveFile's root and maxAge strings as on node:http", async () => {
+    const r = await h2get('/small.txt?rooted');
+    expect([r.headers[':status'], r.headers['cache-control']]).toEqual([200, 'public, max-age=86400']);
+    expect(r.body.equals(fx.small)).toBe(true);
+    expect((await h2get('/docs/../small.txt?rooted')).headers[':status']).toBe(200);
+    const climb = await h2get('/../secret?rooted');
+    expect([climb.headers[':status'], climb.body.toString()]).toEqual([403, 'Forbidden\n']);
   });
 
   it('stops a respondWithFD body when the signal aborts, and leaks no descriptor', async () => {

@@ -85,6 +85,9 @@ export function urlSegments(pathname: string): string[] | undefined {
   return segments;
 }
 
+/** A `..` segment, between slashes or backslashes or at either end. */
+const CLIMB = /(?:^|[\\/])\.\.(?:[\\/]|$)/;
+
 export type Located = { ok: true; path: string } | { ok: false; status: 400 | 403 | 404 };
 
 /**
@@ -104,7 +107,7 @@ export function locate(path: string | URL, root: string | undefined, dotfiles: D
   }
   if (root !== undefined) return within(root, path.split('/'), dotfiles);
   if (path.includes('\0')) return { ok: false, status: 400 };
-  if (path.split(/[\\/]/).includes('..')) return { ok: false, status: 403 };
+  if (CLIMB.test(path)) return { ok: false, status: 403 };
   return checkDotfiles(path, dotfiles);
 }
 
