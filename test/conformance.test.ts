@@ -91,6 +91,8 @@ describe(`conformance: ${build} build${faults ? ` with faults (seed ${faults})` 
     expect(caps.headersTrailers).toBe(want.headersTrailers);
     expect(caps.zeroCopy).toBe(want.zeroCopy);
     expect(caps.backends).toContain('readwrite');
+    // Linux waits with epoll; the others with poll(2) until they have their own.
+    expect(caps.waiter).toBe(build === 'linux' ? 'epoll' : 'poll');
   });
 
   it('delivers small transfers byte for byte, at once or the rest through the driver', async () => {

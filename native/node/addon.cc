@@ -15,6 +15,7 @@
 #include <unordered_map>
 
 #include "../zerocopy.h"
+#include "../waiter.h"
 #include "driver.h"
 
 namespace {
@@ -177,7 +178,8 @@ class Transfer : public Napi::ObjectWrap<Transfer> {
       Queue();
     } else if (!Inline()) {
       state_ = State::Driven;
-      data_->driver->Drive(&job_);
+      int err = data_->driver->Drive(&job_);
+      if (err != 0) Finish(err);
     }
     return env.Undefined();
   }
@@ -309,7 +311,7 @@ class Transfer : public Napi::ObjectWrap<Transfer> {
 // caller's own descriptors: no duplicate, no object, no thread hop. The
 // caller read outFd in this tick and the call ends before the tick does,
 // so the number cannot change hands meanwhile; the caller also knows the
-// socket's kind, which spares the three calls of classifying it. The socket
+// socket's kind (TCP), which spares the three calls of classifying it. The socket
 // is non-blocking, so only a page-cache miss on the file could take time,
 // as it would for nginx. Leaves [result, bytes sent, backend index] in the
 // array given to setSendNowResult: 0 (done), EAGAIN (the caller hands the
@@ -377,9 +379,9 @@ Napi::Value Capabilities(const Napi::CallbackInfo& info) {
   caps.Set("cancelledErrno", Napi::Number::New(env, ECANCELED));
   Napi::Object kinds = Napi::Object::New(env);
   kinds.Set("tcp", Napi::Number::New(env, ZC_OUT_TCP));
-  kinds.Set("socket", Napi::Number::New(env, ZC_OUT_SOCKET));
   caps.Set("outputKinds", kinds);
   caps.Set("inlineBytes", Napi::Number::New(env, double(kInlineBytes)));
+  caps.Set("waiter", zc_waiter_name);
   return caps;
 }
 
