@@ -827,6 +827,9 @@ describe('route guards', () => {
   it('a missing static root remains not found during spelling validation', async () => {
     const app = await injectable({ root: at('missing-root') });
     expect((await app.inject('/file.txt')).statusCode).toBe(404);
+    // With routes per file: a root not there yet has none.
+    const routed = await injectable({ root: at('missing-root'), wildcard: false });
+    expect((await routed.inject('/file.txt')).statusCode).toBe(404);
   });
 
   it('serves an exact-spelled symbolic-link path with wildcard routing', async () => {

@@ -131,7 +131,12 @@ function parseRoots(root: unknown): string[] {
 
 /** Every file below `root` the dotfiles policy lets through, as URL paths relative to it. */
 async function filesBelow(root: string, dotfiles: 'allow' | 'deny' | 'ignore'): Promise<string[]> {
-  const names = (await readdir(root, { recursive: true })).map((name) => name.split(sep).join('/'));
+  // A root that is not there yet has no routes, as it has no files.
+  const found = await readdir(root, { recursive: true }).catch((error) => {
+    if (error?.code === 'ENOENT') return [];
+    throw error;
+  });
+  const names = found.map((name) => name.split(sep).join('/'));
   const visible = names.filter((name) => dotfiles === 'allow' || !name.split('/').some(hidden));
   const stats = await Promise.all(visible.map((name) => stat(`${root}/${name}`).catch(() => undefined)));
   return visible.filter((_, i) => stats[i]?.isFile());
@@ -224,8 +229,8 @@ export async function fastifyServeStatic(fastify: FastifyLike, options: FastifyS
       const candidates = root !== undefined ? [parseRoot(root, 'root')] : roots;
       if (candidates.length === 0 && !isAbsolute(path)) return reply.callNotFound();
       let declined: Declined = { decline: 404 };
+      const logical = allowedPath && logicalPath(path.startsWith('/') ? path : `/${path}`);
       for (const candidate of candidates.length ? candidates : [undefined]) {
-        const logical = logicalPath(path.startsWith('/') ? path : `/${path}`);
         if (allowedPath && candidate && logical !== undefined && !allowedPath(logical, candidate, reply.request)) return reply.callNotFound();
         // Without a root the path is the caller's own: its dot folders are
         // its business unless the dotfiles option says otherwise.
