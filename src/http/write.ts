@@ -57,11 +57,11 @@ function completion(res: ServeResponse, bytesSent: () => number): Promise<void> 
   });
 }
 
-/** A response without file bytes, written by Node itself. */
-export async function writeStatus(req: ServeRequest, res: ServeResponse, statusCode: number, text?: string): Promise<ServeResult> {
+/** A response without file bytes, written by Node itself: a short text (or a page of `type`). */
+export async function writeStatus(req: ServeRequest, res: ServeResponse, statusCode: number, text?: string, type = 'text/plain; charset=utf-8'): Promise<ServeResult> {
   const body = text !== undefined && req.method !== 'HEAD' && statusCode !== 304 ? Buffer.from(text, 'utf8') : undefined;
   if (text !== undefined) {
-    res.setHeader('Content-Type', 'text/plain; charset=utf-8');
+    res.setHeader('Content-Type', type);
     res.setHeader('Content-Length', String(Buffer.byteLength(text)));
     res.setHeader('X-Content-Type-Options', 'nosniff');
   } else if (statusCode !== 304 && !res.hasHeader('content-length')) {
@@ -75,11 +75,17 @@ export async function writeStatus(req: ServeRequest, res: ServeResponse, statusC
   return { statusCode, bytesSent: body?.length ?? 0 };
 }
 
-/** Answers with an error status and a one-line text body, dropping what described a file. */
-export function writeError(req: ServeRequest, res: ServeResponse, statusCode: number, headers?: Record<string, string>): Promise<ServeResult> {
+/** Answers with an error status and a one-line text body (or `page`), dropping what described a file. */
+export function writeError(
+  req: ServeRequest,
+  res: ServeResponse,
+  statusCode: number,
+  headers?: Record<string, string>,
+  page?: { text: string; type: string },
+): Promise<ServeResult> {
   for (const name of REPRESENTATION_HEADERS) res.removeHeader(name);
   for (const [name, value] of Object.entries(headers ?? {})) res.setHeader(name, value);
-  return writeStatus(req, res, statusCode, `${STATUS_CODES[statusCode]}\n`);
+  return writeStatus(req, res, statusCode, page?.text ?? `${STATUS_CODES[statusCode]}\n`, page?.type);
 }
 
 /** Sends the plan's head and parts on the connection itself, by sendFile(). */
