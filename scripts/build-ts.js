@@ -14,7 +14,7 @@ execFileSync(process.execPath, [join(root, 'node_modules', 'typescript', 'bin', 
 
 const esm = join(root, 'dist', 'esm');
 mkdirSync(esm, { recursive: true });
-const names = ['sendFile', 'capabilities', 'AbortError', 'serveFile', 'serveStatic', 'fastifyServeStatic'];
+const names = ['sendFile', 'capabilities', 'AbortError', 'serveFile', 'serveStatic', 'fastifyServeStatic', 'koaServeStatic'];
 writeFileSync(
   join(esm, 'index.mjs'),
   `import zerocopy from '../cjs/index.js';\nexport const { ${names.join(', ')} } = zerocopy;\nexport default zerocopy;\n`,

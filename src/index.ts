@@ -11,4 +11,8 @@ export { serveFile } from './http/serve-file.js';
 export type { ServeFileOptions, ServeResult, ServeRequest, ServeResponse } from './http/options.js';
 export { serveStatic, type ServeStaticOptions, type StaticHandler, type Next, type Encoding } from './http/serve-static.js';
 export { fastifyServeStatic, type FastifyServeStaticOptions } from './http/fastify.js';
+export { koaServeStatic, type KoaMiddleware, type KoaContextLike } from './http/koa.js';
+export type { Dotfiles } from './http/root.js';
+export type { ListingEntry } from './http/listing.js';
+export type { HttpError } from './http/http-error.js';
 export type { FileCacheOptions } from './http/file-cache.js';

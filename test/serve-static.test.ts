@@ -90,7 +90,7 @@ describe('mapping URLs onto root', () => {
       ['/../secret.txt', 403],
       ['/../../../../../../etc/passwd', 403],
       ['/docs/../../secret.txt', 403],
-      ['/docs/..', 403],
+      ['/docs/..', 301], // root itself, without its slash
       ['/..', 403],
       ['/./../secret.txt', 403],
       ['/%2e%2e/secret.txt', 403],
@@ -217,25 +217,34 @@ describe('methods', () => {
     }
   });
 
-  it('fall through to next() with a next callback, unless fallthrough is false', async () => {
+  it('fall through to next() with a next callback, or to next(err) with err.status when fallthrough is false', async () => {
     const handler = serveStatic(root);
     const strict = serveStatic(root, { fallthrough: false });
     handlers.push(handler, strict);
     const s = await httpServer((req: IncomingMessage, res: ServerResponse) => {
       const h = req.headers['x-strict'] ? strict : handler;
       void h(req, res, (error?: unknown) => {
-        res.statusCode = error ? 500 : 299;
-        res.end(error ? 'error' : 'next');
+        const e = error as { status?: number; name?: string } | undefined;
+        res.statusCode = e ? (e.status ?? 500) : 299;
+        res.end(e ? e.name : 'next');
       });
     });
     servers.push(s);
     expect((await one(s, '/hello.txt', {}, 'POST')).status).toBe(299);
     expect((await one(s, '/nope.txt')).status).toBe(299);
     expect((await one(s, '/.env')).status).toBe(299);
+    expect((await one(s, '/../secret.txt')).status).toBe(299); // every client error goes on, as serve-static sends it
+    expect((await one(s, '/%zz')).status).toBe(299);
     expect((await one(s, '/hello.txt')).body.toString()).toBe('hello\n');
-    expect((await one(s, '/nope.txt', { 'X-Strict': '1' })).status).toBe(404);
-    expect((await one(s, '/hello.txt', { 'X-Strict': '1' }, 'POST')).status).toBe(405);
-    expect((await one(s, '/../secret.txt')).status).toBe(403); // refusals are answered, not passed on
+    const strictMiss = await one(s, '/nope.txt', { 'X-Strict': '1' });
+    expect([strictMiss.status, strictMiss.body.toString()]).toEqual([404, 'NotFoundError']);
+    const climb = await one(s, '/../secret.txt', { 'X-Strict': '1' });
+    expect([climb.status, climb.body.toString()]).toEqual([403, 'ForbiddenError']);
+    const bad = await one(s, '/%zz', { 'X-Strict': '1' });
+    expect([bad.status, bad.body.toString()]).toEqual([400, 'BadRequestError']);
+    // Another method is answered, not passed on: 405 with Allow.
+    const post = await one(s, '/hello.txt', { 'X-Strict': '1' }, 'POST');
+    expect([post.status, post.headers.allow]).toEqual([405, 'GET, HEAD']);
   });
 });
 

@@ -1,9 +1,24 @@
-// Fastify: a plugin that mounts a static server under the prefix it is
-// registered with. Fastify stays a dev dependency: only the little of its
-// interface used here is declared.
+// Fastify: a plugin with @fastify/static's options and habits. It serves one
+// or several roots under a prefix (a wildcard route, or one route per file
+// found at startup), decorates `reply.sendFile()` and `reply.download()`,
+// and leaves to Fastify what Fastify users expect it to do: misses go to
+// `reply.callNotFound()` (so `setNotFoundHandler` applies), refusals to
+// `reply.send(err)` (so `setErrorHandler` does). Only a request that will be
+// answered with a file, a redirect or a listing is hijacked, then written on
+// the raw response with the headers and status the reply already had.
+// Fastify stays a dev dependency: only the little of its interface used
+// here is declared.
+import type { Stats } from 'node:fs';
+import { readdir, stat } from 'node:fs/promises';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { invalidArgType } from '../errors.js';
-import { createStaticServer, type ServeStaticOptions, type StaticServer } from './serve-static.js';
+import { isAbsolute, sep } from 'node:path';
+import { invalidArgType, invalidArgValue } from '../errors.js';
+import { httpError, type Declined } from './http-error.js';
+import type { ServeFileOptions, ServeResult } from './options.js';
+import { containSegments, hidden, parseDotfiles, parseRoot, urlSegments } from './root.js';
+import { parseFileOptions, serveFileWith, type FileServing } from './serve-file.js';
+import { createStaticServer, type ServeStaticOptions } from './serve-static.js';
+import { isClientGone, writeError } from './write.js';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- any FastifyInstance must fit
 type Loose = any;
@@ -11,39 +26,293 @@ interface FastifyLike {
   prefix?: string;
   route(options: Loose): unknown;
   addHook(name: 'onClose', hook: Loose): unknown;
+  decorateReply(name: string, value: Loose): unknown;
+}
+interface RequestLike {
+  raw: IncomingMessage;
+}
+interface ReplyLike {
+  raw: ServerResponse;
+  request: RequestLike;
+  statusCode: number;
+  hijack(): void;
+  callNotFound(): void;
+  send(payload?: unknown): unknown;
+  getHeaders(): Record<string, number | string | string[] | undefined>;
 }
 
-export interface FastifyServeStaticOptions extends ServeStaticOptions {
-  root: string;
+export interface FastifyServeStaticOptions extends Omit<ServeStaticOptions, 'setHeaders'> {
+  /** The folder served, a `file:` URL, or several: a URL path is looked up in each in turn, and the first that has it answers. Required unless `serve: false`. */
+  root?: string | URL | (string | URL)[];
+  /** The URL path the files are served under. Default `'/'`. */
+  prefix?: string;
+  /** Serve whatever is in the roots at request time through one wildcard route (default), or (`false`) register one route per file found at startup. */
+  wildcard?: boolean;
+  /** Register no routes, only the reply decorators. Default true. */
+  serve?: boolean;
+  /** Decorate `reply.sendFile()` and `reply.download()`. Default true; `false` for a second registration. */
+  decorateReply?: boolean;
+  /** Called with the URL path (decoded, `.` and `..` resolved), the root and the request: false makes the request a miss. */
+  allowedPath?: (pathname: string, root: string, request: Loose) => boolean;
+  /** Called before a file is served, with the reply (its `header()` works), the file's path and its stat. */
+  setHeaders?: (reply: Loose, path: string, stat: Stats) => void;
+  /** @fastify/static's name for `precompressed`. */
+  preCompressed?: ServeStaticOptions['precompressed'];
+  /** @fastify/static's name for `listing` (its formats and templates are not taken: the listing is HTML, or JSON on `Accept: application/json`). */
+  list?: boolean | object;
+  /** @fastify/static's: with `wildcard: false`, route dotfiles too (`dotfiles: 'allow'` unless `dotfiles` says otherwise). */
+  serveDotFiles?: boolean;
+  /** Passed to the routes, as @fastify/static passes them. */
+  constraints?: Loose;
+  logLevel?: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+  /** Hide the routes from documentation generators (`schema.hide`). Default true. */
+  schemaHide?: boolean;
 }
+
+/** What a route or a decorator does with a refusal once the server has said why. */
+async function answerDeclined(reply: ReplyLike, declined: Declined, claimed: boolean): Promise<void> {
+  const status = declined.decline;
+  if (claimed) {
+    // Hijacked already (a hook threw, say): no Fastify handler can answer now.
+    if (!reply.raw.headersSent) await writeError(reply.request.raw, reply.raw, status).catch(() => reply.raw.destroy());
+    else reply.raw.destroy();
+  } else if (status === 404) {
+    reply.callNotFound();
+  } else {
+    reply.send(httpError(status, declined.cause));
+  }
+}
+
+/** Hijacks the reply the first time it is called, carrying over the headers set on it. */
+function claimer(reply: ReplyLike): { claim(): void; claimed(): boolean } {
+  let claimed = false;
+  return {
+    claim() {
+      if (claimed) return;
+      claimed = true;
+      copyHeaders(reply);
+      reply.hijack();
+    },
+    claimed: () => claimed,
+  };
+}
+
+function copyHeaders(reply: ReplyLike): void {
+  for (const [name, value] of Object.entries(reply.getHeaders())) if (value !== undefined) reply.raw.setHeader(name, value);
+}
+
+/** The URL path (query left out) decoded, with `.` and `..` resolved: what allowedPath judges. Undefined for what the server will refuse anyway. */
+function logicalPath(url: string): string | undefined {
+  const pathname = url.split(/[?#]/, 1)[0];
+  const raw = urlSegments(pathname);
+  const contained = raw && containSegments(raw, 'allow');
+  if (!contained?.ok) return undefined;
+  const trailing = pathname.endsWith('/') && contained.segments.length > 0 ? '/' : '';
+  return `/${contained.segments.join('/')}${trailing}`;
+}
+
+/** Whether a URL path has no empty, `.` or `..` segment (raw or percent-encoded) but a leading one and a trailing slash. */
+function canonical(url: string): boolean {
+  const segments = url.split(/[?#]/, 1)[0].split('/');
+  for (let i = 1; i < segments.length; i++) {
+    const segment = segments[i];
+    if (segment === '' ? i < segments.length - 1 : /^(?:\.|%2e){1,2}$/i.test(segment)) return false;
+  }
+  return true;
+}
+
+function parseRoots(root: unknown): string[] {
+  const list = Array.isArray(root) ? root : [root];
+  if (list.length === 0) throw invalidArgValue('options.root', root, 'must name at least one folder');
+  const roots = list.map((r, i) => parseRoot(r, Array.isArray(root) ? `options.root[${i}]` : 'options.root'));
+  if (new Set(roots).size !== roots.length) throw invalidArgValue('options.root', root, 'must not name the same folder twice');
+  return roots;
+}
+
+/** Every file below `root` the dotfiles policy lets through, as URL paths relative to it. */
+async function filesBelow(root: string, dotfiles: 'allow' | 'deny' | 'ignore'): Promise<string[]> {
+  // A root that is not there yet has no routes, as it has no files.
+  const found = await readdir(root, { recursive: true }).catch((error) => {
+    if (error?.code === 'ENOENT') return [];
+    throw error;
+  });
+  const names = found.map((name) => name.split(sep).join('/'));
+  const visible = names.filter((name) => dotfiles === 'allow' || !name.split('/').some(hidden));
+  const stats = await Promise.all(visible.map((name) => stat(`${root}/${name}`).catch(() => undefined)));
+  return visible.filter((_, i) => stats[i]?.isFile());
+}
+
+/** A find-my-way route for a literal path: `:` would start a parameter, `*` a wildcard. */
+const literalRoute = (path: string) => (path.includes('*') ? undefined : path.replace(/:/g, '::'));
 
 /**
- * A Fastify plugin serving `root` under the prefix it is registered with:
+ * A Fastify plugin serving `root` under `prefix`:
  * `fastify.register(fastifyServeStatic, { root: './public', prefix: '/static' })`.
- * It takes over the raw response (`reply.hijack()`); 404s are answered by
- * serveStatic, not Fastify's not-found handler.
+ * It applies to the whole application (as fastify-plugin makes
+ * @fastify/static do), so `reply.sendFile()` works in every route.
  */
-export function fastifyServeStatic(fastify: FastifyLike, options: FastifyServeStaticOptions, done: (error?: Error) => void): void {
-  let server: StaticServer;
-  try {
-    if (typeof options !== 'object' || options === null) throw invalidArgType('options', 'of type object', options);
-    server = createStaticServer(options.root, options);
-  } catch (error) {
-    return done(error as Error);
+export async function fastifyServeStatic(fastify: FastifyLike, options: FastifyServeStaticOptions): Promise<void> {
+  if (typeof options !== 'object' || options === null) throw invalidArgType('options', 'of type object', options);
+  const serveRoutes = options.serve !== false;
+  const roots = serveRoutes || options.root !== undefined ? parseRoots(options.root) : [];
+  const { allowedPath, setHeaders } = options;
+  if (allowedPath !== undefined && typeof allowedPath !== 'function') throw invalidArgType('options.allowedPath', 'a function', allowedPath);
+  if (setHeaders !== undefined && typeof setHeaders !== 'function') throw invalidArgType('options.setHeaders', 'a function', setHeaders);
+  if (options.prefix !== undefined && (typeof options.prefix !== 'string' || !options.prefix.startsWith('/'))) {
+    throw invalidArgValue('options.prefix', options.prefix, "must be a path starting with '/'");
   }
-  const prefix = (fastify.prefix ?? '').replace(/\/+$/, '');
-  const route = async (request: { raw: IncomingMessage }, reply: { raw: ServerResponse; hijack(): void }) => {
-    reply.hijack();
+  if (options.wildcard !== undefined && typeof options.wildcard !== 'boolean') throw invalidArgType('options.wildcard', 'a boolean', options.wildcard);
+  const dotfiles = parseDotfiles(options.dotfiles, 'options.dotfiles', options.serveDotFiles ? 'allow' : 'ignore');
+
+  // setHeaders gets the reply, as @fastify/static passes it; what it sets
+  // there is carried over to the raw response it is about to answer on.
+  const replies = new WeakMap<object, ReplyLike>();
+  const hook =
+    setHeaders &&
+    ((res: Loose, path: string, stats: Stats) => {
+      const reply = replies.get(res);
+      setHeaders(reply ?? res, path, stats);
+      if (reply) copyHeaders(reply);
+    });
+  const {
+    root: _root,
+    prefix: _prefix,
+    wildcard,
+    serve: _serve,
+    decorateReply,
+    allowedPath: _allowed,
+    preCompressed,
+    list,
+    serveDotFiles: _dots,
+    constraints,
+    logLevel,
+    schemaHide,
+    contentType,
+    ...shared
+  } = options as FastifyServeStaticOptions & { contentType?: unknown };
+  // `contentType: false` (send's: set no type) is what happens anyway when
+  // the reply has a type: the reply's headers win.
+  const common: ServeStaticOptions = { ...shared, dotfiles, ...(typeof contentType === 'string' ? { contentType } : {}) };
+  if (common.precompressed === undefined && preCompressed !== undefined) common.precompressed = preCompressed;
+  if (common.listing === undefined && list) common.listing = true;
+  const staticOptions: ServeStaticOptions = { ...common, setHeaders: hook };
+  const fileOptions = (extra?: Partial<ServeFileOptions>): ServeFileOptions => ({
+    ...(common as ServeFileOptions),
+    setHeaders: hook,
+    ...extra,
+  });
+  const baseServing = parseFileOptions(fileOptions());
+
+  if (decorateReply !== false) {
+    fastify.decorateReply('sendFile', function (this: ReplyLike, path: string, rootOrOptions?: string | URL | (ServeFileOptions & { root?: string | URL }), callOptions?: ServeFileOptions) {
+      const opts = typeof rootOrOptions === 'object' && !(rootOrOptions instanceof URL) ? rootOrOptions : callOptions;
+      const root = typeof rootOrOptions === 'string' || rootOrOptions instanceof URL ? rootOrOptions : opts?.root;
+      void sendFromRoots(this, path, root, opts, undefined);
+      return this;
+    });
+    fastify.decorateReply('download', function (this: ReplyLike, path: string, nameOrOptions?: string | ServeFileOptions, callOptions?: ServeFileOptions) {
+      const opts = typeof nameOrOptions === 'object' ? nameOrOptions : callOptions;
+      const name = typeof nameOrOptions === 'string' ? nameOrOptions : path;
+      void sendFromRoots(this, path, opts?.root, opts, name);
+      return this;
+    });
+  }
+
+  /** reply.sendFile() and reply.download(): `path` in the given root, or in each plugin root in turn. */
+  async function sendFromRoots(reply: ReplyLike, path: string, root: unknown, callOptions: ServeFileOptions | undefined, download: string | undefined) {
+    const { claim, claimed } = claimer(reply);
+    replies.set(reply.raw, reply);
+    try {
+      if (typeof path !== 'string' || path.length === 0) throw invalidArgType('path', 'a non-empty string', path);
+      const { root: _r, ...rest } = callOptions ?? {};
+      const parsed = callOptions || download ? parseFileOptions(fileOptions({ ...rest, download })) : baseServing;
+      const candidates = root !== undefined ? [parseRoot(root, 'root')] : roots;
+      if (candidates.length === 0 && !isAbsolute(path)) return reply.callNotFound();
+      let declined: Declined = { decline: 404 };
+      const logical = allowedPath && logicalPath(path.startsWith('/') ? path : `/${path}`);
+      for (const candidate of candidates.length ? candidates : [undefined]) {
+        if (allowedPath && candidate && logical !== undefined && !allowedPath(logical, candidate, reply.request)) return reply.callNotFound();
+        // Without a root the path is the caller's own: its dot folders are
+        // its business unless the dotfiles option says otherwise.
+        const serving: FileServing = { ...parsed, root: candidate, dotfiles: candidate || options.dotfiles ? parsed.dotfiles : 'allow' };
+        const outcome: ServeResult | Declined = await serveFileWith(reply.request.raw, reply.raw, path, serving, claim);
+        if (!('decline' in outcome)) return;
+        declined = outcome;
+        if (outcome.decline !== 404 || claimed()) break;
+      }
+      await answerDeclined(reply, declined, claimed());
+    } catch (error) {
+      if (claimed()) {
+        if (!isClientGone(error)) reply.raw.destroy();
+      } else {
+        reply.send(error);
+      }
+    }
+  }
+
+  if (!serveRoutes) return;
+  const servers = roots.map((root) => ({ root, server: createStaticServer(root, staticOptions) }));
+  fastify.addHook('onClose', (_instance: unknown, hookDone: () => void) => {
+    Promise.allSettled(servers.map(({ server }) => server.close())).then(() => hookDone());
+  });
+  const prefix = (options.prefix ?? '/').replace(/\/+$/, '');
+  // What the raw URL starts with: the prefix this plugin was registered
+  // under (inside another plugin's) and its own.
+  const base = (fastify.prefix ?? '').replace(/\/+$/, '') + prefix;
+
+  const handler = async (request: RequestLike, reply: ReplyLike) => {
     const url = request.raw.url ?? '/';
     // The path below the prefix: '' for the prefix itself, which redirects
     // to the prefix with a trailing slash.
-    const pathname = prefix && url.startsWith(prefix) ? url.slice(prefix.length) : url;
-    await server.serve(request.raw, reply.raw, { pathname, original: url }, undefined).catch(() => reply.raw.destroy());
+    const pathname = base && url.startsWith(base) ? url.slice(base.length) : url;
+    // find-my-way matched the path as it came: a route guarding `/private/*`
+    // never saw `/./private/x` or `//private/x`, which would be resolved
+    // onto what it guards. Only the canonical form is served.
+    if (!canonical(pathname)) return reply.send(httpError(403));
+    const logical = allowedPath && logicalPath(pathname || '/');
+    const { claim, claimed } = claimer(reply);
+    replies.set(reply.raw, reply);
+    for (const { root, server } of servers) {
+      if (allowedPath && logical !== undefined && !allowedPath(logical, root, request)) break;
+      const declined = await server.serve(request.raw, reply.raw, { pathname, original: url }, claim);
+      if (!declined) return reply;
+      if (declined.decline !== 404 || claimed()) {
+        await answerDeclined(reply, declined, claimed());
+        return reply;
+      }
+    }
+    reply.callNotFound();
+    return reply;
   };
-  fastify.route({ method: ['GET', 'HEAD'], url: '/', exposeHeadRoute: false, handler: route });
-  fastify.route({ method: ['GET', 'HEAD'], url: '/*', exposeHeadRoute: false, handler: route });
-  fastify.addHook('onClose', (_instance: unknown, hookDone: () => void) => {
-    server.close().then(() => hookDone(), () => hookDone());
-  });
-  done();
+
+  const route = (url: string) =>
+    fastify.route({ method: ['GET', 'HEAD'], url, exposeHeadRoute: false, handler, constraints, logLevel, schema: { hide: schemaHide ?? true } });
+  if (wildcard !== false) {
+    route(prefix || '/');
+    route(`${prefix}/*`);
+    return;
+  }
+  // One route per file present now, and for each folder with an index file
+  // its URL with the slash and (for the redirect) without.
+  const index = options.index === false ? [] : typeof options.index === 'string' ? [options.index] : options.index ?? ['index.html'];
+  const routes = new Set<string>();
+  for (const { root } of servers) {
+    for (const file of await filesBelow(root, dotfiles)) {
+      routes.add(`${prefix}/${file}`);
+      const slash = file.lastIndexOf('/');
+      if (index.includes(file.slice(slash + 1))) {
+        const folder = `${prefix}/${file.slice(0, slash + 1)}`;
+        routes.add(folder);
+        if (options.redirect !== false && folder.length > 1) routes.add(folder.slice(0, -1));
+      }
+    }
+  }
+  for (const path of routes) {
+    const literal = literalRoute(path);
+    if (literal) route(literal);
+  }
 }
+
+// Like fastify-plugin's mark: registered in the caller's context, not a
+// child of it, so the reply decorators reach every route.
+Object.assign(fastifyServeStatic, { [Symbol.for('skip-override')]: true, [Symbol.for('fastify.display-name')]: 'zerocopy-static' });

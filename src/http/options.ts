@@ -1,16 +1,25 @@
 // The options serveFile and serveStatic share, checked once per call (or
 // once per handler), and the request and response types they accept.
-import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Stats } from 'node:fs';
+import type { IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:http';
 import type { Http2ServerRequest, Http2ServerResponse } from 'node:http2';
+import ms from 'ms';
 import type { Backend } from '../arguments.js';
 import { invalidArgType, invalidArgValue } from '../errors.js';
+import type { Dotfiles } from './root.js';
 
 export type ServeRequest = IncomingMessage | Http2ServerRequest;
 export type ServeResponse = ServerResponse | Http2ServerResponse;
 
 export interface ServeFileOptions {
-  /** `Cache-Control: public, max-age=…` in milliseconds, as in `send`/`serve-static` (capped at one year). Default 0. */
-  maxAge?: number;
+  /** The folder `path` is resolved in: a path or a `file:` URL. Whatever would leave it is 403. */
+  root?: string | URL;
+  /** Paths with a segment that starts with a dot (below `root`): `'ignore'` (404; the default with `root`), `'deny'` (403) or `'allow'` (the default without `root`). `.well-known` is always served. */
+  dotfiles?: Dotfiles;
+  /** Answer as an attachment: `Content-Disposition: attachment` with the file's own name (`true`) or this one, non-ASCII names included (RFC 6266). */
+  download?: boolean | string;
+  /** `Cache-Control: public, max-age=…`: milliseconds, or a string such as `'1d'` or `'2 hours'` (the `ms` package), as in `send`/`serve-static`; capped at one year (`Infinity` too). Default 0. */
+  maxAge?: number | string;
   /** Adds `immutable` to `Cache-Control`. */
   immutable?: boolean;
   /** Whether to set `Cache-Control` at all. Default true. */
@@ -29,6 +38,10 @@ export interface ServeFileOptions {
   signal?: AbortSignal;
   /** Passed to sendFile() for the body on the raw-connection path. */
   backend?: 'auto' | Backend;
+  /** Headers to send with every file served; they win over the computed ones. */
+  headers?: OutgoingHttpHeaders;
+  /** Called before a file is served with its path and stat, to set more headers; they win over the computed ones. */
+  setHeaders?: (res: ServeResponse, path: string, stat: Stats) => void;
   /** serveFile: keep the file open for the next request (a cache shared by every serveFile call, invalidated when the file changes). Default true. */
   cache?: boolean;
 }
@@ -37,8 +50,8 @@ export interface ServeResult {
   statusCode: number;
   /** Body bytes handed to the connection: file bytes plus multipart framing, as nginx's `$body_bytes_sent`. */
   bytesSent: number;
-  /** The backend that carried the body: a sendFile() backend, `'response'` when written through the response's own write(), or undefined without a body. */
-  backend?: Backend | 'response';
+  /** The backend that carried the body: a sendFile() backend, `'response'` when written through the response's own write(), `'respondWithFD'` when an HTTP/2 stream sent it from the descriptor, or undefined without a body. */
+  backend?: Backend | 'response' | 'respondWithFD';
 }
 
 /** ServeFileOptions, checked and with their defaults. */
@@ -60,11 +73,7 @@ export function parseServeOptions(options: ServeFileOptions | undefined, name = 
   if (options === undefined || options === null) options = {};
   if (typeof options !== 'object') throw invalidArgType(name, 'of type object', options);
   const o = options;
-  const maxAge = o.maxAge ?? 0;
-  if (typeof maxAge !== 'number' || !Number.isFinite(maxAge) || maxAge < 0) {
-    throw invalidArgValue(`${name}.maxAge`, maxAge, 'must be a number of milliseconds >= 0');
-  }
-  const seconds = Math.floor(Math.min(maxAge, ONE_YEAR_MS) / 1000);
+  const seconds = Math.floor(Math.min(parseMaxAge(o.maxAge, `${name}.maxAge`), ONE_YEAR_MS) / 1000);
   const tag = o.etag ?? true;
   if (![true, false, 'strong', 'weak'].includes(tag)) {
     throw invalidArgValue(`${name}.etag`, tag, "must be true, false, 'strong' or 'weak'");
@@ -88,4 +97,40 @@ export function parseServeOptions(options: ServeFileOptions | undefined, name = 
     backend: o.backend,
     cache: o.cache !== false,
   };
+}
+
+/** `maxAge` in milliseconds: a number (`Infinity` included), or a string the `ms` package reads (`'1d'`, `'2 hours'`). */
+function parseMaxAge(value: unknown, name: string): number {
+  if (value === undefined) return 0;
+  let millis: unknown = value;
+  if (typeof value === 'string') {
+    try {
+      millis = ms(value as ms.StringValue);
+    } catch {
+      millis = undefined; // ms throws on '' and on strings over 100 characters
+    }
+  }
+  if (typeof millis !== 'number' || Number.isNaN(millis) || millis < 0) {
+    throw invalidArgValue(name, value, "must be a number of milliseconds >= 0 or a duration such as '1d'");
+  }
+  return millis;
+}
+
+/** What serveFile and serveStatic do to a response before answering with a file: the options `headers` and `setHeaders`, checked. */
+export interface HeaderHooks {
+  headers: [string, string | number | readonly string[]][] | undefined;
+  setHeaders: ((res: ServeResponse, path: string, stat: Stats) => void) | undefined;
+}
+
+export function parseHeaderHooks(o: Pick<ServeFileOptions, 'headers' | 'setHeaders'>, name = 'options'): HeaderHooks {
+  if (o.setHeaders !== undefined && typeof o.setHeaders !== 'function') throw invalidArgType(`${name}.setHeaders`, 'a function', o.setHeaders);
+  if (o.headers !== undefined && (typeof o.headers !== 'object' || o.headers === null)) throw invalidArgType(`${name}.headers`, 'of type object', o.headers);
+  const headers = o.headers && (Object.entries(o.headers).filter(([, v]) => v !== undefined) as HeaderHooks['headers']);
+  return { headers: headers?.length ? headers : undefined, setHeaders: o.setHeaders };
+}
+
+/** Sets the `headers` option's headers, then runs `setHeaders`: both win over what is computed later. */
+export function applyHeaderHooks(res: ServeResponse, hooks: HeaderHooks, path: string, stat: Stats): void {
+  if (hooks.headers) for (const [field, value] of hooks.headers) res.setHeader(field, value);
+  if (hooks.setHeaders) hooks.setHeaders(res, path, stat);
 }

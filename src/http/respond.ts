@@ -12,6 +12,7 @@ import etag from 'etag';
 import mime from 'mime-types';
 import type { HeaderMemo } from './file-cache.js';
 import { canWriteRaw } from './http1.js';
+import { canRespondWithFD, respondWithFD } from './http2.js';
 import type { ServeRequest, ServeResponse, ServeResult, Settings } from './options.js';
 import { evaluatePreconditions, multipartFraming, selectRanges, type Validators } from './rfc9110.js';
 import { headersAlreadySent, writeRaw, writeStatus, writeThrough, type ResponsePlan } from './write.js';
@@ -88,13 +89,20 @@ function plan(req: ServeRequest, res: ServeResponse, rep: Representation, settin
     const value = req.headers[name];
     return Array.isArray(value) ? value.join(', ') : value;
   };
+  // A status the caller set before (`res.status(404)` then a 404 page, as
+  // Express allows): the file is that response's body, whole, with no
+  // conditional or range handling, which only a 200 has.
+  if (res.statusCode !== 200) {
+    res.setHeader('Content-Length', String(size));
+    return { statusCode: res.statusCode, parts: size > 0 ? [{ start: 0, end: size - 1 }] : [] };
+  }
   // Validators as the response states them: the caller's, if it set its own.
   const validators: Validators = { etag: stringHeader(res, 'etag'), lastModified: stringHeader(res, 'last-modified'), mtimeMs: rep.stat.mtimeMs };
 
   const precondition = evaluatePreconditions(method, header, validators);
   if (precondition === 412) return failed(res, 412);
   if (precondition === 304) {
-    for (const name of ['content-type', 'content-length', 'content-range', 'transfer-encoding']) res.removeHeader(name);
+    for (const name of ['content-type', 'content-length', 'content-range', 'content-encoding', 'content-language', 'transfer-encoding']) res.removeHeader(name);
     return { statusCode: 304, parts: [] };
   }
 
@@ -127,6 +135,7 @@ export async function respond(req: ServeRequest, res: ServeResponse, rep: Repres
   const p = plan(req, res, rep, settings);
   if (p.parts.length === 0 || req.method === 'HEAD') return writeStatus(req, res, p.statusCode, p.text);
   if (canWriteRaw(req, res)) return writeRaw(req as IncomingMessage, res, rep.fd, p, settings);
+  if (p.parts.length === 1 && !p.parts[0].header && canRespondWithFD(res)) return respondWithFD(res, rep.fd, p, settings);
   return writeThrough(res, rep.fd, p, settings);
 }
 

@@ -1,10 +1,26 @@
-// serveFile(): answers one HTTP request with one file, named by the caller.
-import { fileURLToPath } from 'node:url';
+// serveFile(): answers one HTTP request with one file, named by the caller,
+// optionally inside a root folder (http/root.ts keeps it there). The
+// framework adapters (Fastify's reply.sendFile and reply.download) use the
+// same steps through serveFileWith(), which says why it did not answer
+// instead of answering 404 itself.
 import { invalidArgType, invalidArgValue } from '../errors.js';
+import { attachment, parseDownload } from './disposition.js';
 import { FileOpener, type Lookup } from './file-cache.js';
 import { responseTurn } from './http1.js';
-import { parseServeOptions, type ServeFileOptions, type ServeRequest, type ServeResponse, type ServeResult } from './options.js';
+import type { Declined } from './http-error.js';
+import {
+  applyHeaderHooks,
+  parseHeaderHooks,
+  parseServeOptions,
+  type HeaderHooks,
+  type ServeFileOptions,
+  type ServeRequest,
+  type ServeResponse,
+  type ServeResult,
+  type Settings,
+} from './options.js';
 import { openErrorStatus, respond } from './respond.js';
+import { locate, parseDotfiles, parseRoot, type Dotfiles } from './root.js';
 import { headersAlreadySent, writeError } from './write.js';
 
 // Every serveFile call of the process shares one cache of open files, as
@@ -12,6 +28,37 @@ import { headersAlreadySent, writeError } from './write.js';
 // opened once, its descriptor dropped when the file changes.
 const shared = new FileOpener(true);
 const uncached = new FileOpener(false);
+
+/** ServeFileOptions, checked: what respond() needs, and what comes before it. */
+export interface FileServing {
+  settings: Settings;
+  root: string | undefined;
+  dotfiles: Dotfiles;
+  download: string | true | undefined;
+  hooks: HeaderHooks;
+}
+
+export function parseFileOptions(options: ServeFileOptions | undefined, name = 'options'): FileServing {
+  const settings = parseServeOptions(options, name);
+  const o = options ?? {};
+  const root = o.root === undefined ? undefined : parseRoot(o.root, `${name}.root`);
+  return {
+    settings,
+    root,
+    dotfiles: parseDotfiles(o.dotfiles, `${name}.dotfiles`, root === undefined ? 'allow' : 'ignore'),
+    download: parseDownload(o.download, `${name}.download`),
+    hooks: parseHeaderHooks(o, name),
+  };
+}
+
+function checkPath(path: unknown): string | URL {
+  if (path instanceof URL) {
+    if (path.protocol !== 'file:') throw invalidArgValue('path', path.href, 'must be a file: URL');
+    return path;
+  }
+  if (typeof path === 'string' && path.length > 0) return path;
+  throw invalidArgType('path', 'a non-empty string or a file: URL', path);
+}
 
 /**
  * Answers an HTTP request with a file: status and headers from the file and
@@ -21,32 +68,44 @@ const uncached = new FileOpener(false);
 export async function serveFile(req: ServeRequest, res: ServeResponse, path: string | URL, options?: ServeFileOptions): Promise<ServeResult> {
   if (typeof req !== 'object' || req === null || typeof req.headers !== 'object') throw invalidArgType('req', 'an http.IncomingMessage or http2.Http2ServerRequest', req);
   if (typeof res !== 'object' || res === null || typeof res.setHeader !== 'function') throw invalidArgType('res', 'an http.ServerResponse or http2.Http2ServerResponse', res);
-  let file: string;
-  if (path instanceof URL) {
-    if (path.protocol !== 'file:') throw invalidArgValue('path', path.href, 'must be a file: URL');
-    file = fileURLToPath(path);
-  } else if (typeof path === 'string' && path.length > 0) {
-    file = path;
-  } else {
-    throw invalidArgType('path', 'a non-empty string or a file: URL', path);
-  }
-  const settings = parseServeOptions(options);
+  const file = checkPath(path);
+  const serving = parseFileOptions(options);
   if (res.headersSent) throw headersAlreadySent();
-  await responseTurn(req, res);
-  if (file.includes('\0')) return writeError(req, res, 404);
+  const outcome = await serveFileWith(req, res, file, serving);
+  return 'decline' in outcome ? writeError(req, res, outcome.decline) : outcome;
+}
 
+/**
+ * serveFile's work once its arguments are checked: answers with the file,
+ * or resolves with the status it would refuse the request with (400, 403,
+ * 404), having written nothing. `claim` runs once the file is open, just
+ * before the response is touched (Fastify's adapter hijacks its reply there).
+ */
+export async function serveFileWith(
+  req: ServeRequest,
+  res: ServeResponse,
+  path: string | URL,
+  serving: FileServing,
+  claim?: () => void,
+): Promise<ServeResult | Declined> {
+  const located = locate(path, serving.root, serving.dotfiles);
+  if (!located.ok) return { decline: located.status };
+  await responseTurn(req, res);
   let found: Lookup;
   try {
-    found = await (settings.cache ? shared : uncached).lookup(file);
+    found = await (serving.settings.cache ? shared : uncached).lookup(located.path);
   } catch (error) {
     const status = openErrorStatus(error);
     if (status === undefined) throw error;
-    return writeError(req, res, status);
+    return { decline: status, cause: error };
   }
-  if (found.kind !== 'file') return writeError(req, res, 404);
+  if (found.kind !== 'file') return { decline: 404 };
   const { fd, stat, memo } = found.file;
   try {
-    return await respond(req, res, { fd, stat, memo, name: file }, settings);
+    claim?.();
+    applyHeaderHooks(res, serving.hooks, located.path, stat);
+    if (serving.download) res.setHeader('Content-Disposition', attachment(serving.download === true ? located.path : serving.download));
+    return await respond(req, res, { fd, stat, memo, name: located.path }, serving.settings);
   } finally {
     await found.file.release();
   }

@@ -1,34 +1,44 @@
 // serveStatic: a request handler that maps the URL path onto a folder and
-// answers with serveFile's logic, for node:http, Connect/Express and HTTP/2;
-// http/fastify.ts mounts the same server in Fastify.
-import type { Stats } from 'node:fs';
+// answers with serveFile's logic, for node:http, Connect/Express and HTTP/2,
+// with serve-static 2's options and their meaning. createStaticServer() is
+// the part the framework adapters share (http/fastify.ts, http/koa.ts): it
+// answers what it can and says why it did not answer the rest, and each
+// adapter passes that on in its framework's way.
+import { extname, join, sep } from 'node:path';
 import type { IncomingMessage } from 'node:http';
-import { join, resolve, sep } from 'node:path';
 import Negotiator from 'negotiator';
 import { invalidArgType, invalidArgValue } from '../errors.js';
-import { FileOpener, type FileCacheOptions, type OpenedFile } from './file-cache.js';
+import { FileOpener, type FileCacheOptions, type Lookup, type OpenedFile } from './file-cache.js';
 import { responseTurn } from './http1.js';
-import { parseServeOptions, type ServeFileOptions, type ServeRequest, type ServeResponse } from './options.js';
+import { httpError, type Declined } from './http-error.js';
+import { writeListing } from './listing.js';
+import { applyHeaderHooks, parseHeaderHooks, parseServeOptions, type ServeFileOptions, type ServeRequest, type ServeResponse } from './options.js';
+import { HTML_TYPE, PAGE_HEADERS, redirectPage } from './pages.js';
 import { openErrorStatus, respond } from './respond.js';
+import { containSegments, parseDotfiles, parseRoot, urlSegments } from './root.js';
 import { isClientGone, writeError } from './write.js';
 
 export type Encoding = 'br' | 'gzip';
 
-export interface ServeStaticOptions extends Omit<ServeFileOptions, 'signal' | 'contentType' | 'cache'> {
-  /** Paths with a segment that starts with a dot: `'ignore'` (default: as if absent), `'deny'` (403) or `'allow'`. */
+export interface ServeStaticOptions extends Omit<ServeFileOptions, 'signal' | 'contentType' | 'root' | 'download' | 'dotfiles' | 'cache'> {
+  /** Paths with a segment that starts with a dot: `'ignore'` (default: as if absent), `'deny'` (403) or `'allow'`. `.well-known` is always served. */
   dotfiles?: 'allow' | 'deny' | 'ignore';
   /** The file served for a URL ending in `/`; several are tried in order. Default `'index.html'`; `false` for none. */
   index?: string | string[] | false;
   /** Answer a directory's URL without its trailing slash with a 301 to the URL with it. Default true. */
   redirect?: boolean;
-  /** Serve `file.br` / `file.gz` beside `file` to clients that accept them. `true` means `['br', 'gzip']`, in that order of preference. Default false. */
+  /** Extensions tried, in order, for a URL without one that names no file: `['html']` serves `/about` from `about.html`. Default none. */
+  extensions?: string | string[] | false;
+  /** Serve `file.br` / `file.gz` beside `file` to clients that accept them, even when `file` itself is absent. `true` means `['br', 'gzip']`, in that order of preference. Default false. */
   precompressed?: boolean | Encoding[];
-  /** With a `next` callback: 404s and methods other than GET/HEAD go to `next()` instead of being answered. Default true. */
+  /** With a `next` callback: client errors (404, 403, 400, other methods) go to `next()`; false: to `next(err)` with `err.status`. Default true. */
   fallthrough?: boolean;
+  /** A single-page app's fallback: a URL path that names nothing and has no extension gets this file (`true`: the index file at the root). Default false. */
+  single?: boolean | string;
+  /** Answer a folder's URL (with its slash) that has no index file with a listing: HTML, or JSON on `Accept: application/json`. Default false. */
+  listing?: boolean;
   /** Keep descriptors, stat results and header values of hot files open (nginx's `open_file_cache`), invalidated by file-change events. Default true; `false` opens every file per request. */
   cache?: boolean | FileCacheOptions;
-  /** Called before a file is served, to set more headers; headers set here win over serveStatic's own. */
-  setHeaders?: (res: ServeResponse, path: string, stat: Stats) => void;
 }
 
 export type Next = (error?: unknown) => void;
@@ -39,46 +49,6 @@ export interface StaticHandler {
   close(): Promise<void>;
   /** Descriptors the cache holds open now. */
   readonly cachedFiles: number;
-}
-
-/** The longest URL path (decoded, in bytes) and path segment looked up; longer ones are 404, as the file system would say ENAMETOOLONG. */
-const MAX_PATH = 4096;
-const MAX_SEGMENT = 255;
-
-type Resolved =
-  | { ok: true; segments: string[]; trailingSlash: boolean }
-  | { ok: false; status: 400 | 403 | 404 };
-
-/**
- * Turns a URL path into path segments under the root, or says why not. No
- * segment that comes out can climb: `..` is refused rather than resolved,
- * and `/`, `\` and NUL cannot appear inside one.
- */
-export function resolveUrlPath(pathname: string, dotfiles: 'allow' | 'deny' | 'ignore'): Resolved {
-  // A slash or backslash that the client encoded (or a backslash at all)
-  // would be a separator to someone: refused rather than guessed at.
-  if (/%2f|%5c|\\/i.test(pathname)) return { ok: false, status: 400 };
-  const segments: string[] = [];
-  let length = 0;
-  for (const raw of pathname.split('/')) {
-    let segment: string;
-    try {
-      segment = decodeURIComponent(raw);
-    } catch {
-      return { ok: false, status: 400 };
-    }
-    if (segment.includes('\0')) return { ok: false, status: 400 };
-    if (segment === '..') return { ok: false, status: 403 };
-    if (segment === '' || segment === '.') continue;
-    const bytes = Buffer.byteLength(segment);
-    length += bytes + 1;
-    if (bytes > MAX_SEGMENT || length > MAX_PATH) return { ok: false, status: 404 };
-    segments.push(segment);
-  }
-  if (dotfiles !== 'allow' && segments.some((s) => s.startsWith('.'))) {
-    return { ok: false, status: dotfiles === 'deny' ? 403 : 404 };
-  }
-  return { ok: true, segments, trailingSlash: pathname.endsWith('/') };
 }
 
 function splitUrl(url: string): { pathname: string; search: string } | undefined {
@@ -115,138 +85,206 @@ export interface RequestPath {
 
 const METHODS = new Set(['GET', 'HEAD']);
 
+/** A file found for a request: the open file, the path its type comes from, and its encoding if it is a compressed sibling. */
+interface Found {
+  file: OpenedFile;
+  path: string;
+  encoding?: Encoding;
+}
+
 /** A folder's files, served: what serveStatic and the framework adapters wrap. */
 export interface StaticServer {
-  /** Answers the request or passes it to `next`; rejects only when it could not answer at all. */
-  serve(req: ServeRequest, res: ServeResponse, path: RequestPath, next: Next | undefined): Promise<void>;
+  /**
+   * Answers the request, or resolves with why not (404, 403, 400, 405, or a
+   * 500 with its cause) having written nothing. `claim` runs just before the
+   * response is first touched. Rejects only when it could not answer at all.
+   */
+  serve(req: ServeRequest, res: ServeResponse, path: RequestPath, claim?: () => void): Promise<Declined | undefined>;
+  /** The `fallthrough` option. */
+  readonly fallthrough: boolean;
   /** Closes the descriptors the cache holds. */
   close(): Promise<void>;
   /** Descriptors the cache holds open now. */
   readonly cachedFiles: number;
 }
 
-export function createStaticServer(root: string, options?: ServeStaticOptions): StaticServer {
-  if (typeof root !== 'string' || root.length === 0) throw invalidArgType('root', 'a non-empty string', root);
+function nameList(value: unknown, name: string, fallback: string[]): string[] {
+  if (value === undefined) return fallback;
+  if (value === false) return [];
+  const list = typeof value === 'string' ? [value] : value;
+  if (!Array.isArray(list) || list.some((n) => typeof n !== 'string' || n.length === 0 || n.includes('/') || n.includes('\\'))) {
+    throw invalidArgValue(name, value, 'must be a file name, an array of them, or false');
+  }
+  return list;
+}
+
+export function createStaticServer(root: string | URL, options?: ServeStaticOptions): StaticServer {
+  const rootDir = parseRoot(root, 'root');
   const o = options ?? {};
   if (typeof o !== 'object') throw invalidArgType('options', 'of type object', o);
   const settings = parseServeOptions({ ...o, cache: o.cache !== false });
-  const rootDir = resolve(root);
-  const dotfiles = o.dotfiles ?? 'ignore';
-  if (!['allow', 'deny', 'ignore'].includes(dotfiles)) throw invalidArgValue('options.dotfiles', dotfiles, "must be 'allow', 'deny' or 'ignore'");
-  const index = o.index === false ? [] : typeof o.index === 'string' ? [o.index] : o.index ?? ['index.html'];
-  if (!Array.isArray(index) || index.some((name) => typeof name !== 'string' || name.includes('/') || name.includes('\\'))) {
-    throw invalidArgValue('options.index', o.index, 'must be a file name, an array of them, or false');
-  }
+  const hooks = parseHeaderHooks(o);
+  const dotfiles = parseDotfiles(o.dotfiles, 'options.dotfiles', 'ignore');
+  const index = nameList(o.index, 'options.index', ['index.html']);
+  // serve-static takes `'html'`; a leading dot is forgiven.
+  const extensions = nameList(o.extensions, 'options.extensions', []).map((e) => `.${e.replace(/^\./, '')}`);
   const precompressed: Encoding[] = o.precompressed === true ? ['br', 'gzip'] : o.precompressed || [];
   if (!Array.isArray(precompressed) || precompressed.some((e) => e !== 'br' && e !== 'gzip')) {
     throw invalidArgValue('options.precompressed', o.precompressed, "must be a boolean or an array of 'br' and 'gzip'");
   }
   const redirect = o.redirect !== false;
   const fallthrough = o.fallthrough !== false;
-  const setHeaders = o.setHeaders;
-  if (setHeaders !== undefined && typeof setHeaders !== 'function') throw invalidArgType('options.setHeaders', 'a function', setHeaders);
+  const listing = o.listing === true;
+  let single: string | undefined;
+  if (o.single === true) {
+    if (index.length === 0) throw invalidArgValue('options.single', o.single, 'needs an index file, or a file name of its own');
+    single = join(rootDir, index[0]);
+  } else if (typeof o.single === 'string') {
+    const contained = containSegments(o.single.split('/'), 'allow');
+    if (!contained.ok || contained.segments.length === 0) throw invalidArgValue('options.single', o.single, 'must name a file inside root');
+    single = join(rootDir, ...contained.segments);
+  } else if (o.single !== undefined && o.single !== false) {
+    throw invalidArgType('options.single', 'a boolean or a file name', o.single);
+  }
   const opener = new FileOpener(o.cache !== false, typeof o.cache === 'object' ? o.cache : {});
   const suffix: Record<Encoding, string> = { br: '.br', gzip: '.gz' };
+  const rootPrefix = rootDir.endsWith(sep) ? rootDir : rootDir + sep;
 
-  /** Chooses the precompressed sibling of `path` the client accepts, if there is one. */
-  async function variant(req: ServeRequest, path: string, original: OpenedFile): Promise<{ file: OpenedFile; encoding?: Encoding }> {
-    if (precompressed.length === 0 || req.headers['accept-encoding'] === undefined) return { file: original };
+  /** The precompressed encodings the client accepts, best first. */
+  function acceptedEncodings(req: ServeRequest): Encoding[] {
+    if (precompressed.length === 0 || req.headers['accept-encoding'] === undefined) return [];
     // Ties in the client's q-values go to the server's order: br, then gzip.
     const preference = [...precompressed, 'identity'];
     const negotiator = new Negotiator(req as IncomingMessage) as unknown as {
       encodings(available: string[], options: { preferred: string[] }): string[];
     };
     const accepted = negotiator.encodings(preference, { preferred: preference });
-    for (const encoding of accepted) {
-      if (encoding === 'identity') break;
-      const sibling = await opener.lookup(path + suffix[encoding as Encoding]).catch(() => undefined);
-      if (sibling?.kind === 'file') {
-        await original.release();
-        return { file: sibling.file, encoding: encoding as Encoding };
-      }
-    }
-    return { file: original };
+    const identity = accepted.indexOf('identity');
+    return (identity === -1 ? accepted : accepted.slice(0, identity)) as Encoding[];
   }
 
-  async function serve(req: ServeRequest, res: ServeResponse, target: RequestPath, next: Next | undefined): Promise<void> {
-    const pass = next && fallthrough;
-    const method = req.method ?? 'GET';
-    if (!METHODS.has(method)) {
-      if (pass) return next();
-      await writeError(req, res, 405, { Allow: 'GET, HEAD' });
-      return;
+  /** What `path` is; a path that does not exist is nothing (noted in `miss`), any other error opening it is the caller's. */
+  function lookup(path: string, miss: Miss): Promise<Lookup | undefined> {
+    return opener.lookup(path).catch((error) => {
+      if (openErrorStatus(error) !== 404) throw error;
+      miss.cause = error;
+      return undefined;
+    });
+  }
+
+  /** The first compressed sibling of `path` among `encodings` that is a file. */
+  async function sibling(path: string, encodings: Encoding[]): Promise<Found | undefined> {
+    for (const encoding of encodings) {
+      const found = await opener.lookup(path + suffix[encoding]).catch(() => undefined);
+      if (found?.kind === 'file') return { file: found.file, path, encoding };
     }
+    return undefined;
+  }
+
+  /**
+   * What `path` is: a file (or the compressed sibling the client prefers),
+   * a directory, or nothing; a sibling stands in for a missing original.
+   */
+  async function find(path: string, encodings: Encoding[], miss: Miss): Promise<Found | 'directory' | undefined> {
+    const found = await lookup(path, miss);
+    if (found?.kind === 'directory') return 'directory';
+    if (found?.kind === 'file') {
+      const compressed = encodings.length > 0 ? await sibling(path, encodings) : undefined;
+      if (!compressed) return { file: found.file, path };
+      await found.file.release();
+      return compressed;
+    }
+    return found === undefined && encodings.length > 0 ? sibling(path, encodings) : undefined;
+  }
+
+  async function isDirectory(path: string, miss: Miss): Promise<boolean> {
+    const found = await lookup(path, miss);
+    if (found?.kind === 'file') await found.file.release();
+    return found?.kind === 'directory';
+  }
+
+  /** The first of `paths` that is a file, skipping directories. */
+  async function firstFile(paths: string[], encodings: Encoding[], miss: Miss): Promise<Found | undefined> {
+    for (const path of paths) {
+      const found = await find(path, encodings, miss);
+      if (found && found !== 'directory') return found;
+    }
+    return undefined;
+  }
+
+  async function serve(req: ServeRequest, res: ServeResponse, target: RequestPath, claim?: () => void): Promise<Declined | undefined> {
+    if (!METHODS.has(req.method ?? 'GET')) return { decline: 405 };
     const url = splitUrl(target.pathname);
-    if (!url) return void (await writeError(req, res, 400));
-    const resolved = resolveUrlPath(url.pathname, dotfiles);
-    if (!resolved.ok) {
-      if (resolved.status === 404 && pass) return next();
-      await writeError(req, res, resolved.status);
-      return;
-    }
-    const path = join(rootDir, ...resolved.segments);
+    const raw = url && urlSegments(url.pathname);
+    if (!url || !raw) return { decline: 400 };
+    // The URL as the client sent it, for a redirect or a listing's title.
+    const original = () => (target.original === target.pathname ? url : splitUrl(target.original) ?? url);
+    // Mounted at `/static`, `/static` arrives as `/`: it is the folder
+    // without its slash, to be redirected, as serve-static has it.
+    const trailingSlash = url.pathname.endsWith('/') && !(url.pathname === '/' && !original().pathname.endsWith('/'));
+    // A single-page app answers what names nothing with its page; a missing
+    // asset (a name with an extension) stays 404.
+    const fallback = single !== undefined && extname(raw.filter((s) => s !== '').pop() ?? '') === '' ? single : undefined;
+    const contained = containSegments(raw, dotfiles);
+    if (!contained.ok && !(contained.status === 404 && fallback)) return { decline: contained.status };
+    const path = contained.ok ? join(rootDir, ...contained.segments) : undefined;
     // Belt and braces: whatever came out of the URL stays inside root.
-    if (path !== rootDir && !path.startsWith(rootDir.endsWith(sep) ? rootDir : rootDir + sep)) {
-      await writeError(req, res, 403);
-      return;
-    }
+    if (path !== undefined && path !== rootDir && !path.startsWith(rootPrefix)) return { decline: 403 };
 
-    let file: OpenedFile | undefined;
-    let servedPath = path;
+    let found: Found | undefined;
+    const miss: Miss = {};
     try {
-      await responseTurn(req, res);
-      const notFound = async () => {
-        if (pass) return next();
-        await writeError(req, res, 404);
-      };
-      if (resolved.trailingSlash) {
-        for (const name of index) {
-          const candidate = join(path, name);
-          const found = await opener.lookup(candidate).catch((error) => fail(error));
-          if (found?.kind === 'file') {
-            file = found.file;
-            servedPath = candidate;
-            break;
-          }
+      if (!(res as { socket?: unknown }).socket) await responseTurn(req, res);
+      const encodings = acceptedEncodings(req);
+      if (path !== undefined && trailingSlash) {
+        found = await firstFile(index.map((name) => join(path, name)), encodings, miss);
+        if (!found && listing && (await isDirectory(path, miss))) {
+          claim?.();
+          await writeListing(req, res, path, decodedPath(original().pathname), contained.ok && contained.segments.length > 0, dotfiles);
+          return undefined;
         }
-        if (!file) return await notFound();
-      } else {
-        const found = await opener.lookup(path).catch((error) => fail(error));
-        if (found?.kind === 'directory' && redirect) {
-          const original = splitUrl(target.original) ?? url;
+      } else if (path !== undefined) {
+        const what = await find(path, encodings, miss);
+        if (what === 'directory' && redirect) {
+          claim?.();
           // Collapsed leading slashes: `//evil.example/` would leave the site.
-          const location = encodeLocation(`${original.pathname.replace(/^\/+/, '/')}/${original.search}`);
-          await writeError(req, res, 301, { Location: location });
-          return;
+          const { pathname, search } = original();
+          const location = encodeLocation(`${pathname.replace(/^\/+/, '/')}/${search}`);
+          await writeError(req, res, 301, { Location: location, ...PAGE_HEADERS }, { text: redirectPage(location), type: HTML_TYPE });
+          return undefined;
         }
-        if (found?.kind !== 'file') return await notFound();
-        file = found.file;
+        if (what !== 'directory') found = what;
+        if (!found && what === undefined && extensions.length > 0 && extname(path) === '') {
+          found = await firstFile(extensions.map((extension) => path + extension), encodings, miss);
+        }
       }
+      // (path is undefined for an ignored dotfile, which a single-page app still answers.)
+      if (!found && fallback) found = await firstFile([fallback], encodings, miss);
+      if (!found) return { decline: 404, cause: miss.cause };
 
-      const chosen = await variant(req, servedPath, file);
-      file = chosen.file;
-      if (setHeaders) setHeaders(res, chosen.encoding ? servedPath + suffix[chosen.encoding] : servedPath, file.stat);
+      claim?.();
+      const { file, encoding } = found;
+      applyHeaderHooks(res, hooks, encoding ? found.path + suffix[encoding] : found.path, file.stat);
       await respond(
         req,
         res,
-        { fd: file.fd, stat: file.stat, memo: file.memo, name: servedPath, encoding: chosen.encoding, varyEncoding: precompressed.length > 0 },
+        { fd: file.fd, stat: file.stat, memo: file.memo, name: found.path, encoding, varyEncoding: precompressed.length > 0 },
         settings,
       );
+      return undefined;
     } catch (error) {
-      if (isClientGone(error)) return;
-      const status = openErrorStatus(error);
-      if (status === 404 && pass) return next();
-      if (!res.headersSent && status !== undefined) return void (await writeError(req, res, status).catch(() => {}));
-      if (next) return next(error);
-      if (!res.headersSent) await writeError(req, res, 500).catch(() => {});
-      else res.destroy();
+      if (isClientGone(error)) return undefined;
+      if (!res.headersSent) return { decline: openErrorStatus(error) ?? 500, cause: error };
+      res.destroy();
+      return undefined;
     } finally {
-      await file?.release();
+      await found?.file.release();
     }
   }
 
   return {
     serve,
+    fallthrough,
     close: () => opener.close(),
     get cachedFiles() {
       return opener.size;
@@ -254,27 +292,45 @@ export function createStaticServer(root: string, options?: ServeStaticOptions): 
   };
 }
 
-/** A path that does not exist is no file; any other error opening it is the handler's to report. */
-function fail(error: unknown): undefined {
-  if (openErrorStatus(error) === 404) return undefined;
-  throw error;
+/** The last reason a lookup found nothing (ENOENT, ENAMETOOLONG…), for the 404's error. */
+interface Miss {
+  cause?: unknown;
+}
+
+function decodedPath(pathname: string): string {
+  try {
+    return decodeURIComponent(pathname);
+  } catch {
+    return pathname;
+  }
 }
 
 /**
- * A request handler serving the files under `root`: `handler(req, res, next?)`
- * for node:http, Connect/Express middleware and HTTP/2. It resolves once the
- * request is answered or passed on, and never rejects.
+ * A request handler serving the files under `root` (a path or a `file:`
+ * URL): `handler(req, res, next?)` for node:http, Connect/Express middleware
+ * and HTTP/2. Without `next` it answers every request itself; with `next`,
+ * what it does not answer goes on as serve-static sends it: client errors to
+ * `next()` (with `fallthrough: false`, to `next(err)`, `err.status` set), and
+ * failures to `next(err)`. It resolves once the request is answered or
+ * passed on, and never rejects.
  */
-export function serveStatic(root: string, options?: ServeStaticOptions): StaticHandler {
+export function serveStatic(root: string | URL, options?: ServeStaticOptions): StaticHandler {
   const server = createStaticServer(root, options);
-  const handler = (req: ServeRequest, res: ServeResponse, next?: Next): Promise<void> => {
+  const handler = async (req: ServeRequest, res: ServeResponse, next?: Next): Promise<void> => {
     const url = req.url ?? '/';
     const original = (req as { originalUrl?: string }).originalUrl ?? url;
-    return server.serve(req, res, { pathname: url, original }, next).catch((error) => {
+    try {
+      const declined = await server.serve(req, res, { pathname: url, original });
+      if (!declined) return;
+      const status = declined.decline;
+      if (next && status < 500 && server.fallthrough) return next();
+      if (next && status !== 405) return next(httpError(status, declined.cause));
+      await writeError(req, res, status, status === 405 ? { Allow: 'GET, HEAD' } : undefined);
+    } catch (error) {
       // Only a failure to answer at all lands here (the client left while an
       // error was being written): nothing is left to tell anyone.
       if (!isClientGone(error)) res.destroy();
-    });
+    }
   };
   return Object.defineProperties(handler, {
     close: { value: () => server.close() },

@@ -5,7 +5,7 @@
 import { STATUS_CODES, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { Backend } from '../arguments.js';
 import { AbortError, streamDestroyed, type TransferError } from '../errors.js';
-import { sendFile, sendFileNow } from '../send-file.js';
+import { sendFile, sendFileNow, type SendFileResult } from '../send-file.js';
 import { sendStream, writeAndWait } from '../stream.js';
 import { endTakenOver, responseSocket, takeHead } from './http1.js';
 import type { ServeRequest, ServeResponse, ServeResult, Settings } from './options.js';
@@ -58,11 +58,11 @@ function completion(res: ServeResponse, bytesSent: () => number): Promise<void> 
   });
 }
 
-/** A response without file bytes, written by Node itself. */
-export async function writeStatus(req: ServeRequest, res: ServeResponse, statusCode: number, text?: string): Promise<ServeResult> {
+/** A response without file bytes, written by Node itself: a short text (or a page of `type`). */
+export async function writeStatus(req: ServeRequest, res: ServeResponse, statusCode: number, text?: string, type = 'text/plain; charset=utf-8'): Promise<ServeResult> {
   const body = text !== undefined && req.method !== 'HEAD' && statusCode !== 304 ? Buffer.from(text, 'utf8') : undefined;
   if (text !== undefined) {
-    res.setHeader('Content-Type', 'text/plain; charset=utf-8');
+    res.setHeader('Content-Type', type);
     res.setHeader('Content-Length', String(Buffer.byteLength(text)));
     res.setHeader('X-Content-Type-Options', 'nosniff');
   } else if (statusCode !== 304 && !res.hasHeader('content-length')) {
@@ -76,11 +76,17 @@ export async function writeStatus(req: ServeRequest, res: ServeResponse, statusC
   return { statusCode, bytesSent: body?.length ?? 0 };
 }
 
-/** Answers with an error status and a one-line text body, dropping what described a file. */
-export function writeError(req: ServeRequest, res: ServeResponse, statusCode: number, headers?: Record<string, string>): Promise<ServeResult> {
+/** Answers with an error status and a one-line text body (or `page`), dropping what described a file. */
+export function writeError(
+  req: ServeRequest,
+  res: ServeResponse,
+  statusCode: number,
+  headers?: Record<string, string>,
+  page?: { text: string; type: string },
+): Promise<ServeResult> {
   for (const name of REPRESENTATION_HEADERS) res.removeHeader(name);
   for (const [name, value] of Object.entries(headers ?? {})) res.setHeader(name, value);
-  return writeStatus(req, res, statusCode, `${STATUS_CODES[statusCode]}\n`);
+  return writeStatus(req, res, statusCode, page?.text ?? `${STATUS_CODES[statusCode]}\n`, page?.type);
 }
 
 /** Sends the plan's head and parts on the connection itself, by sendFile(). */
@@ -90,7 +96,7 @@ export async function writeRaw(req: IncomingMessage, res: ServerResponse, fd: nu
   const body = () => Math.max(0, total - headLength);
   let backend: Backend | undefined;
   try {
-    const socket = await responseSocket(req, res);
+    const socket = res.socket ?? (await responseSocket(req, res));
     const head = takeHead(res, p.statusCode);
     if (!head) throw new Error('serveFile: node:http rendered a head it cannot send raw');
     headLength = head.length;
@@ -103,13 +109,14 @@ export async function writeRaw(req: IncomingMessage, res: ServerResponse, fd: nu
       const trailers = last ? p.trailer : undefined;
       // A lone part with the default settings: at once when the socket takes it all.
       const plain = p.parts.length === 1 && settings.signal === undefined && settings.backend === undefined;
-      const send = async () =>
-        (plain ? sendFileNow(socket, fd, part.start, count, head, trailers ?? null) : undefined) ??
-        sendFile(socket, fd, { offset: part.start, count, headers, trailers, signal: settings.signal, backend: settings.backend });
-      const result = await send().catch((error: TransferError) => {
-        total += error.bytesSent ?? 0;
+      let result: SendFileResult;
+      try {
+        const now = plain ? sendFileNow(socket, fd, part.start, count, head, trailers ?? null) : undefined;
+        result = now && !(now instanceof Promise) ? now : await (now ?? sendFile(socket, fd, { offset: part.start, count, headers, trailers, signal: settings.signal, backend: settings.backend }));
+      } catch (error) {
+        total += (error as TransferError).bytesSent ?? 0;
         throw error;
-      });
+      }
       total += result.bytesSent;
       backend = result.backend;
     }
