@@ -33,6 +33,9 @@ beforeAll(() => {
   writeFileSync(join(www, 'app.js'), script);
   writeFileSync(join(www, 'app.js.gz'), gzipSync(script));
   writeFileSync(join(www, 'app.js.br'), brotliCompressSync(script));
+  writeFileSync(join(www, 'about.htm'), '<h1>about</h1>\n');
+  mkdirSync(join(www, 'docs'));
+  writeFileSync(join(www, 'docs', 'guide.txt'), 'read me\n');
 });
 afterAll(() => tmp.remove());
 
@@ -200,6 +203,33 @@ describe('--precompressed', () => {
       expectBytes(got.body, readFileSync(join(www, file)));
     }
     await Promise.all([stop(precompressed.server), stop(plain.server)]);
+  });
+});
+
+describe('--extensions, --single and --listing', () => {
+  it('look a URL up with the extensions given, answer what names nothing with index.html, and list a folder without one; without them, 404', async () => {
+    const [extensions, single, listing, plain] = await Promise.all([
+      serve(['--quiet', '--extensions', 'html,.htm']),
+      serve(['--quiet', '--single']),
+      serve(['--quiet', '--listing']),
+      serve(['--quiet']),
+    ]);
+    const about = await request(`${extensions.url}about`);
+    expect([about.status, about.headers['content-type'], about.body.toString()]).toEqual([200, 'text/html; charset=utf-8', '<h1>about</h1>\n']);
+
+    const route = await request(`${single.url}app/settings`);
+    expect([route.status, route.body.toString()]).toEqual([200, '<h1>hello</h1>\n']);
+    expect((await request(`${single.url}missing.js`)).status).toBe(404);
+
+    const html = await request(`${listing.url}docs/`);
+    expect(html.status).toBe(200);
+    expect(html.headers['content-type']).toMatch(/^text\/html/);
+    expect(html.body.toString()).toContain('guide.txt');
+    const json = await request(`${listing.url}docs/`, { headers: { Accept: 'application/json' } });
+    expect(JSON.parse(json.body.toString())).toEqual([expect.objectContaining({ name: 'guide.txt', type: 'file', size: 8 })]);
+
+    for (const path of ['about', 'app/settings', 'docs/']) expect({ path, status: (await request(`${plain.url}${path}`)).status }).toEqual({ path, status: 404 });
+    await Promise.all([extensions, single, listing, plain].map(({ server }) => stop(server)));
   });
 });
 

@@ -138,6 +138,9 @@ describe('usage errors', () => {
     [['serve', '--workers', '0'], /--workers: expected auto or a number from 1 to 1024, got '0'/],
     [['serve', '--workers', 'many'], /--workers/],
     [['serve', '--quiet=yes'], /option --quiet takes no value/],
+    [['serve', '--extensions', 'html,,htm'], /--extensions: expected extensions separated by commas/],
+    [['serve', '--extensions', 'a/b'], /--extensions/],
+    [['serve', '--single=index.html'], /option --single takes no value/],
     [['info', '--jsno'], /unknown option '--jsno' \(see zerocopy info --help\)/],
     [['info', 'x'], /unexpected argument 'x'/],
   ];

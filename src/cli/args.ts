@@ -3,6 +3,7 @@
 // HOST:PORT. A UsageError names its command, so that the message can point
 // at that command's --help; main() prints it and exits 2.
 import { parseArgs, type ParseArgsConfig } from 'node:util';
+import ms from 'ms';
 
 export class UsageError extends Error {
   constructor(
@@ -102,31 +103,24 @@ export function parseBytes(command: string, name: string, text: string): number 
   return Number(value);
 }
 
-const SECOND = 1000;
-const DAY = 86_400 * SECOND;
-/** Milliseconds per unit, under the names the `ms` package reads. */
-const DURATION_UNITS: [RegExp, number][] = [
-  [/^(ms|msecs?|milliseconds?)$/, 1],
-  [/^(s|secs?|seconds?)$/, SECOND],
-  [/^(m|mins?|minutes?)$/, 60 * SECOND],
-  [/^(h|hrs?|hours?)$/, 3600 * SECOND],
-  [/^(d|days?)$/, DAY],
-  [/^(w|weeks?)$/, 7 * DAY],
-  [/^(y|yrs?|years?)$/, 365.25 * DAY],
-];
-
 /**
  * A duration in milliseconds: a bare number is seconds, as other static
- * servers' command lines take a max-age; a number with a unit is read as
- * the `ms` package reads it (500ms, 90s, 10m, 12h, 7d, 2w, 1y).
+ * servers' command lines take a max-age; a number with a unit is read by
+ * the `ms` package, as serveStatic reads a maxAge string (500ms, 90s, 10m,
+ * 12h, 7d, 2w, 1y).
  */
 export function parseDuration(command: string, name: string, text: string): number {
-  const m = /^(\d+(?:\.\d+)?) *([a-z]*)$/i.exec(text.trim());
-  const unit = m ? (m[2] === '' ? SECOND : DURATION_UNITS.find(([names]) => names.test(m[2].toLowerCase()))?.[1]) : undefined;
-  if (m === null || unit === undefined) {
+  if (/^\d+(\.\d+)?$/.test(text)) return Math.round(Number(text) * 1000);
+  let millis: number | undefined;
+  try {
+    millis = ms(text as ms.StringValue);
+  } catch {
+    // ms throws on '' and on strings over 100 characters.
+  }
+  if (typeof millis !== 'number' || !(millis >= 0)) {
     throw new UsageError(`${name}: expected seconds or a number with a unit (ms, s, m, h, d, w, y), such as 3600 or 1h, got '${text}'`, command);
   }
-  return Math.round(Number(m[1]) * unit);
+  return millis;
 }
 
 export function parsePort(command: string, name: string, text: string, min = 0): number {

@@ -4,6 +4,7 @@
 //
 //   zerocopy serve [DIR] [--port N] [--host H] [--quiet] [--cors]
 //                  [--max-age AGE] [--immutable] [--precompressed]
+//                  [--extensions LIST] [--single] [--listing]
 //                  [--tls-cert FILE --tls-key FILE] [--workers N]     serve.ts, workers.ts
 //   zerocopy send FILE HOST:PORT [--offset N] [--count N] [--header TEXT]
 //                 [--trailer TEXT] [--backend NAME]                     send.ts

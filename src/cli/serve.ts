@@ -24,8 +24,8 @@ export const serveHelp = `usage: zerocopy serve [DIR] [options]
 
 Serves the files under DIR (default: the current directory) over HTTP with
 serveStatic: GET and HEAD, ranges, conditional requests, index.html for
-directories; dotfiles are not served. Prints "serving DIR at URL", then a
-line per request on stdout:
+folders; dotfiles are not served (.well-known is). Prints "serving DIR at
+URL", then a line per request on stdout:
   METHOD PATH STATUS BYTES TIME
 BYTES counts the body; a response cut short by its client shows "-" and
 "incomplete". Ctrl-C (SIGINT) or SIGTERM closes the server, and every
@@ -45,6 +45,13 @@ Options:
   --immutable         add immutable to Cache-Control
   --precompressed     serve FILE.br or FILE.gz, when one is beside FILE, to
                       clients that accept it
+  --extensions LIST   extensions tried, in order, for a URL without one that
+                      names nothing: html,htm serves /about from about.html
+  --single            a single-page app: a URL that names nothing and has no
+                      extension gets DIR/index.html (a missing /app.js stays
+                      404)
+  --listing           a folder without index.html is answered with a listing
+                      (HTML, or JSON to a client that asks for it)
   --tls-cert FILE     serve HTTPS with this certificate (PEM)...
   --tls-key FILE      ...and its private key (PEM): both or neither. File
                       bodies then go through the stream backend, which TLS
@@ -81,6 +88,9 @@ function parseServeArgs(args: string[]): ServeConfig {
       'max-age': { type: 'string' },
       immutable: { type: 'boolean' },
       precompressed: { type: 'boolean' },
+      extensions: { type: 'string' },
+      single: { type: 'boolean' },
+      listing: { type: 'boolean' },
       'tls-cert': { type: 'string' },
       'tls-key': { type: 'string' },
       workers: { type: 'string' },
@@ -96,6 +106,9 @@ function parseServeArgs(args: string[]): ServeConfig {
   if (values['max-age'] !== undefined) options.maxAge = parseDuration('serve', '--max-age', values['max-age']);
   if (values.immutable) options.immutable = true;
   if (values.precompressed) options.precompressed = true;
+  if (values.extensions !== undefined) options.extensions = parseExtensions(values.extensions);
+  if (values.single) options.single = true;
+  if (values.listing) options.listing = true;
   return {
     dir: resolve(positionals[0] ?? '.'),
     port: values.port === undefined ? 8080 : parsePort('serve', '--port', values.port),
@@ -106,6 +119,14 @@ function parseServeArgs(args: string[]): ServeConfig {
     options,
     workers: values.workers === undefined ? undefined : parseWorkers(values.workers),
   };
+}
+
+/** `html,htm` (a leading dot allowed) as serveStatic's extensions. */
+function parseExtensions(text: string): string[] {
+  const names = text.split(',').map((name) => name.trim().replace(/^\./, ''));
+  const bad = names.find((name) => !/^[\w-]+(\.[\w-]+)*$/.test(name));
+  if (bad !== undefined) throw new UsageError(`--extensions: expected extensions separated by commas, such as html,htm; got '${text}'`, 'serve');
+  return names;
 }
 
 function parseWorkers(text: string): number {
