@@ -40,7 +40,7 @@ export interface NativeBinding {
     truncatedErrno: number;
     cancelledErrno: number;
     /** Output kinds as the addon numbers them, for sendNow. */
-    outputKinds: { tcp: number; socket: number };
+    outputKinds: { tcp: number };
     /** Most bytes sendNow takes in one call. */
     inlineBytes: number;
     /** The readiness interface the driver waits with. */

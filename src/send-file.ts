@@ -141,9 +141,14 @@ function rest(plan: TransferPlan, range: Range, sent: number): { plan: TransferP
   };
 }
 
-/** Whether sendNow may take this transfer: the addon is here, and the bytes are few. */
-function fitsNow(range: Range, plan: TransferPlan): boolean {
-  if (!canSendNow) return false;
+/**
+ * Whether sendNow may take this transfer: the addon is here, the bytes are
+ * few, and the socket is TCP. Only TCP: a net.Socket can also stand for a
+ * pipe or a terminal (process.stdout), whose descriptor need not be
+ * non-blocking; a Transfer makes those non-blocking for its duration.
+ */
+function fitsNow(socket: Socket, range: Range, plan: TransferPlan): boolean {
+  if (!canSendNow || !isTcp(socket)) return false;
   const bytes = Number(range.count) + (plan.headers?.length ?? 0) + (plan.trailers?.length ?? 0);
   return bytes <= nativeCaps!.inlineBytes && range.offset <= BigInt(Number.MAX_SAFE_INTEGER);
 }
@@ -154,8 +159,7 @@ function fitsNow(range: Range, plan: TransferPlan): boolean {
  * socket or the file failed.
  */
 function tryNow(socket: Socket, fd: number, inFd: number, range: Range, plan: TransferPlan): { done: boolean; sent: number; backend: string } {
-  const kinds = nativeCaps!.outputKinds;
-  const call = binding!.sendNow(fd, isTcp(socket) ? kinds.tcp : kinds.socket, inFd, Number(range.offset), Number(range.count), plan.headers, plan.trailers);
+  const call = binding!.sendNow(fd, nativeCaps!.outputKinds.tcp, inFd, Number(range.offset), Number(range.count), plan.headers, plan.trailers);
   const [result, sent, backendIndex] = nowResult;
   if (result !== 0 && result !== EAGAIN) throw nativeError(result, call ?? '', sent, range.offset + range.count, () => streamDestroyed(sent));
   return { done: result === 0, sent, backend: nativeCaps!.backends[backendIndex].name };
@@ -188,7 +192,7 @@ async function transfer(output: StreamOutput, opened: Promise<InputFile>, plan: 
     // From here to the addon's duplicate of the descriptor: one tick, no await.
     const fd = outputFd(output);
     const backend = chooseBackend(plan.backend, fd);
-    if (backend === 'auto' && output.kind === 'socket' && fitsNow(range, plan)) return await sendNowOrDrive(output, fd!, file, range, plan);
+    if (backend === 'auto' && output.kind === 'socket' && fitsNow(output.socket, range, plan)) return await sendNowOrDrive(output, fd!, file, range, plan);
     if (backend !== 'stream') return await runNative(output, fd!, file, range, plan, backend);
     const bytesSent = await streamTransfer(output, { fd: file.fd, ...range }, plan, (sent) => progressed(output, plan, sent));
     return { bytesSent, backend };
@@ -278,7 +282,7 @@ export function sendFileNow(socket: Socket, inFd: number, offset: number, count:
   const plan: TransferPlan = { offset: BigInt(offset), count: BigInt(count), headers, trailers, signal: undefined, backend: 'auto', onProgress: undefined };
   const range: Range = { offset: plan.offset, count: BigInt(count) };
   const fd = socketFd(socket);
-  if (fd === undefined || !fitsNow(range, plan)) return undefined;
+  if (fd === undefined || !fitsNow(socket, range, plan)) return undefined;
   const now = tryNow(socket, fd, inFd, range, plan);
   if (now.sent > 0) refreshIdleTimer(socket);
   if (now.done) return { bytesSent: now.sent, backend: now.backend };

@@ -311,7 +311,7 @@ class Transfer : public Napi::ObjectWrap<Transfer> {
 // caller's own descriptors: no duplicate, no object, no thread hop. The
 // caller read outFd in this tick and the call ends before the tick does,
 // so the number cannot change hands meanwhile; the caller also knows the
-// socket's kind, which spares the three calls of classifying it. The socket
+// socket's kind (TCP), which spares the three calls of classifying it. The socket
 // is non-blocking, so only a page-cache miss on the file could take time,
 // as it would for nginx. Leaves [result, bytes sent, backend index] in the
 // array given to setSendNowResult: 0 (done), EAGAIN (the caller hands the
@@ -379,7 +379,6 @@ Napi::Value Capabilities(const Napi::CallbackInfo& info) {
   caps.Set("cancelledErrno", Napi::Number::New(env, ECANCELED));
   Napi::Object kinds = Napi::Object::New(env);
   kinds.Set("tcp", Napi::Number::New(env, ZC_OUT_TCP));
-  kinds.Set("socket", Napi::Number::New(env, ZC_OUT_SOCKET));
   caps.Set("outputKinds", kinds);
   caps.Set("inlineBytes", Napi::Number::New(env, double(kInlineBytes)));
   caps.Set("waiter", zc_waiter_name);
