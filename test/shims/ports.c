@@ -94,6 +94,17 @@ static port *port_of(int fd) {
   return p;
 }
 
+/* Ends a change: -1 with errno for an error, else 0, after waking any
+ * port_getn() waiting on another thread so that it looks at the new set. */
+static int changed(port *p, int err) {
+  if (err != 0) {
+    errno = err;
+    return -1;
+  }
+  shim_instance_signal(&p->in);
+  return 0;
+}
+
 int port_create(void) {
   port *p = shim_instance_new(sizeof *p);
   return p ? p->in.fd : -1;
@@ -116,13 +127,7 @@ int port_associate(int fd, int source, uintptr_t object, int events, void *user)
     if (a) *a = (association){(int)object, events, user};
     pthread_mutex_unlock(&p->in.mu);
   }
-  if (err != 0) {
-    errno = err;
-    return -1;
-  }
-  /* A port_getn() waiting on another thread looks at the new set. */
-  shim_instance_signal(&p->in);
-  return 0;
+  return changed(p, err);
 }
 
 int port_dissociate(int fd, int source, uintptr_t object) {
@@ -138,12 +143,7 @@ int port_dissociate(int fd, int source, uintptr_t object) {
       err = ENOENT;
     pthread_mutex_unlock(&p->in.mu);
   }
-  if (err != 0) {
-    errno = err;
-    return -1;
-  }
-  shim_instance_signal(&p->in);
-  return 0;
+  return changed(p, err);
 }
 
 int port_send(int fd, int events, void *user) {
@@ -156,12 +156,7 @@ int port_send(int fd, int events, void *user) {
                 : grow((void **)&p->queue, &p->queue_cap, p->nqueue, sizeof *p->queue);
   if (err == 0) p->queue[p->nqueue++] = (user_event){events, user};
   pthread_mutex_unlock(&p->in.mu);
-  if (err != 0) {
-    errno = err;
-    return -1;
-  }
-  shim_instance_signal(&p->in);
-  return 0;
+  return changed(p, err);
 }
 
 int port_getn(int fd, port_event_t list[], uint_t max, uint_t *nget, const timespec_t *timeout) {
