@@ -194,7 +194,7 @@ export function createStaticServer(root: string, options?: ServeStaticOptions): 
     let file: OpenedFile | undefined;
     let servedPath = path;
     try {
-      await responseTurn(req, res);
+      if (!(res as { socket?: unknown }).socket) await responseTurn(req, res);
       const notFound = async () => {
         if (pass) return next();
         await writeError(req, res, 404);
