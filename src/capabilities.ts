@@ -25,7 +25,7 @@ export interface Capabilities {
   fileToPipe: boolean;
   /** The most bytes one system call moves. */
   maxChunk: number;
-  /** How the addon's driver thread waits for sockets and pipes to take more: `'epoll'`, or `'poll'` where the system has no waiter of its own yet; `'none'` without the addon. */
+  /** How the addon's driver thread waits for sockets and pipes to take more: `'epoll'` (Linux), `'kqueue'` (FreeBSD, DragonFly, macOS), `'ports'` (Solaris, illumos), `'devpoll'` (HP-UX), or `'poll'` elsewhere; `'none'` without the addon. */
   waiter: string;
 }
 

@@ -16,13 +16,15 @@ const build = process.env.ZEROCOPY_TEST_BUILD ?? 'linux';
 const faults = process.env.ZEROCOPY_SHIM_FAULTS;
 
 // What each build must say about itself.
-const expected: Record<string, { first: string; headersTrailers: string; zeroCopy: boolean; toFile: boolean }> = {
-  linux: { first: 'sendfile', headersTrailers: 'cork', zeroCopy: true, toFile: true },
-  solaris: { first: 'sendfilev', headersTrailers: 'vector', zeroCopy: true, toFile: false },
-  hpux: { first: 'sendfile', headersTrailers: 'vector', zeroCopy: true, toFile: false },
-  freebsd: { first: 'sendfile', headersTrailers: 'vector', zeroCopy: true, toFile: false },
-  darwin: { first: 'sendfile', headersTrailers: 'vector', zeroCopy: true, toFile: false },
-  fallback: { first: 'mmap', headersTrailers: 'copy', zeroCopy: false, toFile: true },
+// Shimmed builds wait through their system's waiter on its shim
+// (test/shims/kqueue.c, ports.c, devpoll.c); the fallback build with poll(2).
+const expected: Record<string, { first: string; headersTrailers: string; zeroCopy: boolean; toFile: boolean; waiter: string }> = {
+  linux: { first: 'sendfile', headersTrailers: 'cork', zeroCopy: true, toFile: true, waiter: 'epoll' },
+  solaris: { first: 'sendfilev', headersTrailers: 'vector', zeroCopy: true, toFile: false, waiter: 'ports' },
+  hpux: { first: 'sendfile', headersTrailers: 'vector', zeroCopy: true, toFile: false, waiter: 'devpoll' },
+  freebsd: { first: 'sendfile', headersTrailers: 'vector', zeroCopy: true, toFile: false, waiter: 'kqueue' },
+  darwin: { first: 'sendfile', headersTrailers: 'vector', zeroCopy: true, toFile: false, waiter: 'kqueue' },
+  fallback: { first: 'mmap', headersTrailers: 'copy', zeroCopy: false, toFile: true, waiter: 'poll' },
 };
 
 const caps = capabilities();
@@ -91,8 +93,7 @@ describe(`conformance: ${build} build${faults ? ` with faults (seed ${faults})` 
     expect(caps.headersTrailers).toBe(want.headersTrailers);
     expect(caps.zeroCopy).toBe(want.zeroCopy);
     expect(caps.backends).toContain('readwrite');
-    // Linux waits with epoll; the others with poll(2) until they have their own.
-    expect(caps.waiter).toBe(build === 'linux' ? 'epoll' : 'poll');
+    expect(caps.waiter).toBe(want.waiter);
   });
 
   it('delivers small transfers byte for byte, at once or the rest through the driver', async () => {

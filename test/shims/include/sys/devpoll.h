@@ -1,0 +1,2 @@
+/* Stands in for <sys/devpoll.h> in shim builds (see test/shims/devpoll.h). */
+#include "../../devpoll.h"
