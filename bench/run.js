@@ -48,7 +48,7 @@ net.ipv4.tcp_wmem's maximum at 256 KiB while it runs (a parked sender's
 buffer otherwise grows to 4 MiB, and a few hundred push every server into
 the kernel's TCP memory pressure alike), and restores it afterwards, also
 on Ctrl-C; skipped, with the reason, when it cannot. A server needs about
-2 descriptors per parked client (4 for serveFile and serveStatic); counts
+2 descriptors per parked client (3 for serveFile and serveStatic); counts
 beyond the hard descriptor limit are skipped.
 
 wrk, nginx and strace are installed with apt-get, and Bun from npm into
