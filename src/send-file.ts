@@ -65,6 +65,12 @@ function chooseBackend(requested: string, fd: number | undefined): string {
   return requested;
 }
 
+/** What the addon threw (a failed dup, or its driver's pipe) as a system error with nothing sent. */
+function addonError(error: unknown): TransferError {
+  const e = error as { errno?: number; syscall?: string };
+  return e.errno ? systemError(e.errno, e.syscall ?? 'dup', 0) : withBytesSent(error, 0);
+}
+
 /** Runs the transfer in the addon. `fd` must have been read from the output in this same tick (see outputFd). */
 function runNative(output: StreamOutput, fd: number, file: InputFile, range: Range, plan: TransferPlan, backend: string): Promise<SendFileResult> {
   const socket = output.kind === 'socket' ? output.socket : undefined;
@@ -102,12 +108,17 @@ function runNative(output: StreamOutput, fd: number, file: InputFile, range: Ran
         },
       );
     } catch (error) {
-      const e = error as { errno?: number; syscall?: string };
-      return reject(e.errno ? systemError(e.errno, e.syscall ?? 'dup', 0) : withBytesSent(error, 0));
+      return reject(addonError(error));
     }
     plan.signal?.addEventListener('abort', onAbort, { once: true });
     socket?.once('close', onClose);
-    transfer.start();
+    try {
+      transfer.start();
+    } catch (error) {
+      // The addon could not start its driver (no descriptors left for its pipe).
+      cleanup();
+      reject(addonError(error));
+    }
   });
 }
 

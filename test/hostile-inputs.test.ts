@@ -372,6 +372,12 @@ describe('descriptor exhaustion', () => {
     // Opening a path needs a descriptor; the addon's two duplicates need two (the stream backend none).
     expect(succeeded(report)).toEqual(['warm-up', 'full, fd, stream', '2 free', '3 free', '4 free', 'after']);
   });
+
+  it.runIf(findCommand('prlimit'))('the first native transfer under EMFILE: the driver that cannot start fails it with EMFILE, and closes its duplicates', async () => {
+    const report = await runFull(false);
+    // The driver's pipe needs two more.
+    expect(succeeded(report)).toEqual(['full, fd, stream', '4 free', 'after']);
+  });
 });
 
 const WORKER = `

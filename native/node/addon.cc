@@ -143,7 +143,14 @@ class Transfer : public Napi::ObjectWrap<Transfer> {
 
   Napi::Value Start(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
-    if (state_ != State::Idle || !EnsureDriver(env)) return env.Undefined();
+    if (state_ != State::Idle) return env.Undefined();
+    if (!EnsureDriver(env)) {
+      // The error is pending for the caller; our duplicates go now, not at
+      // garbage collection.
+      state_ = State::Done;
+      CloseDescriptors();
+      return env.Undefined();
+    }
     // The driver waits for writability, so the output must not block: set
     // O_NONBLOCK for the transfer (sockets from Node already have it).
     if (!IsFile(t_.out_kind)) {

@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <string.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -30,9 +31,13 @@ int MakeWakePipe(int fds[2]) {
 
 Driver::Driver(Napi::Env env, Report report)
     : env_(env), report_(std::move(report)) {
-  if (MakeWakePipe(wake_) != 0) {
-    Napi::Error::New(env, "zerocopy: cannot create the driver's pipe")
-        .ThrowAsJavaScriptException();
+  if (int err = MakeWakePipe(wake_)) {
+    // With errno and syscall, so the caller gets EMFILE like any other
+    // system error, not a message alone.
+    Napi::Error e = Napi::Error::New(env, strerror(err));
+    e.Set("errno", Napi::Number::New(env, err));
+    e.Set("syscall", Napi::String::New(env, "pipe"));
+    e.ThrowAsJavaScriptException();
     return;
   }
   napi_value name = Napi::String::New(env, "zerocopy.driver");
