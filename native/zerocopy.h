@@ -2,18 +2,22 @@
  * The one interface every OS backend implements.
  *
  * A transfer is: header bytes, then [offset, offset + count) of a file, then
- * trailer bytes, written to one output descriptor. A backend knows how to make
- * one system call's worth of progress on it; the loop in shared/send_loop.c
- * drives that step, does the bookkeeping and decides what a result means. No
- * backend waits: when the output is not writable the loop returns EAGAIN and
- * the caller (the Node glue) waits for writability somewhere that is not the
- * event loop and not a threadpool thread.
+ * trailer bytes, written to one output descriptor. A backend knows one
+ * system call that moves file bytes, perhaps with headers and trailers
+ * around them; its step makes that call once and reports what it did. The
+ * loop in shared/send_loop.c decides what each call carries, writes the
+ * buffers a backend's call cannot carry, does the bookkeeping and decides
+ * what a result means (end of file, a refusal to fall back from, an error).
+ * No backend waits: when the output is not writable the loop returns EAGAIN
+ * and the caller (the Node glue) waits for writability somewhere that is
+ * not the event loop and not a threadpool thread.
  */
 #ifndef ZEROCOPY_H
 #define ZEROCOPY_H
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 #include <sys/uio.h>
 
 #ifdef __cplusplus
@@ -29,6 +33,10 @@ extern "C" {
  * counts of 2 GiB and more. */
 #define ZC_MAX_CHUNK 0x7ffff000u
 
+/* Buffers one writev of headers and trailers takes; with more, the loop
+ * simply calls again. */
+#define ZC_IOV_BATCH 16
+
 enum zc_output_kind {
   ZC_OUT_TCP,    /* TCP socket: headers and trailers may be corked */
   ZC_OUT_SOCKET, /* any other stream socket */
@@ -41,6 +49,8 @@ enum zc_output_kind {
 #define ZC_OUTPUT_SOCKETS (ZC_OUTPUT(ZC_OUT_TCP) | ZC_OUTPUT(ZC_OUT_SOCKET))
 #define ZC_OUTPUT_ANY \
   (ZC_OUTPUT_SOCKETS | ZC_OUTPUT(ZC_OUT_PIPE) | ZC_OUTPUT(ZC_OUT_FILE) | ZC_OUTPUT(ZC_OUT_APPEND))
+
+struct zc_backend;
 
 typedef struct zc_transfer {
   int out_fd;
@@ -55,20 +65,37 @@ typedef struct zc_transfer {
   struct iovec *trailers;
   int ntrailers;
 
-  uint64_t sent; /* header + file + trailer bytes sent so far */
-  uint64_t chunk_limit; /* set by the loop: most file bytes for one step */
-  const char *call;     /* set by each step: the system call it made */
+  uint64_t sent;    /* header + file + trailer bytes sent so far */
+  const char *call; /* the system call made last, for error reports */
 
-  /* Backend-private state, zeroed before begin(). */
-  int cork_restore;     /* Linux: 1 when we corked and must uncork */
-  int file_call_failed; /* Linux: copy_file_range refused, use sendfile */
-  void *scratch;        /* readwrite: its buffer */
-  size_t scratch_len;
-  void *map;            /* mmap: the mapped window of the input */
-  uint64_t map_offset;  /* mmap: file offset of the window */
-  size_t map_len;
-  int lease;            /* mmap: 1 while we hold a read lease */
+  /* Set by the caller: whether a backend whose call refuses this transfer
+   * may hand it to the next one in zc_backends (the caller let us pick). */
+  int may_fall_back;
+
+  /* Managed by zc_begin, zc_run and zc_end. */
+  const struct zc_backend *backend; /* the backend carrying the transfer */
+  void *state;                      /* its private state: state_size bytes */
+  uint64_t backend_moved;           /* bytes its own call has moved */
 } zc_transfer;
+
+/* One call of a backend's step: what the loop asks the call to carry, and
+ * what the call did. */
+typedef struct zc_call {
+  /* Set by the loop. Lists are NULL when empty. A step may leave the
+   * trailers out (set them to NULL and 0), never add to what is here. */
+  struct iovec *headers; /* every header left: at most max_headers */
+  int nheaders;
+  uint64_t offset;   /* the next chunk of the range: never empty */
+  uint64_t file_len;
+  struct iovec *trailers; /* every trailer, when the chunk ends the range
+                             and there are at most max_trailers; else none */
+  int ntrailers;
+
+  /* Set by the step. */
+  uint64_t moved; /* bytes the call moved, headers, file and trailers
+                     together, counted also when it failed */
+  int err;        /* the errno it ended with, 0 for none */
+} zc_call;
 
 typedef struct zc_backend {
   const char *name;
@@ -80,19 +107,30 @@ typedef struct zc_backend {
    * "cork" (separate calls held together by TCP_CORK) or "copy" (separate
    * writes). */
   const char *headers_trailers;
+  /* How many header and trailer buffers its call carries beside the file
+   * bytes: 0 for a call that carries file bytes only. With more due, or
+   * with no file bytes due, the loop writes the buffers itself. */
+  int max_headers;
+  int max_trailers;
+  /* Bytes of private state zc_begin allocates, zeroed, for each transfer
+   * and hands to begin, step and end; zc_end frees it. */
+  size_t state_size;
   /* Called once before the first step; may be NULL. Returns 0 or an errno. */
-  int (*begin)(zc_transfer *t);
-  /* One system call's worth of progress. Stores the bytes moved (counted
-   * from the start of what is left: headers, then file, then trailers) in
-   * *moved and returns 0 or an errno. *moved may be non-zero with an errno:
-   * some systems report EAGAIN or EINTR after moving bytes. */
-  int (*step)(zc_transfer *t, uint64_t *moved);
+  int (*begin)(zc_transfer *t, void *state);
+  /* Makes the backend's call once for *c and fills in c->moved and c->err.
+   * Quirks of the system's call are smoothed out here; the rules (nothing
+   * moved means end of file, and so on) are the loop's. */
+  void (*step)(zc_transfer *t, void *state, zc_call *c);
+  /* Sends headers that are due ahead of file bytes, when the call cannot
+   * carry them (more than max_headers), in a way that keeps them with the
+   * file; c holds one batch of them. NULL: the loop writes them by writev. */
+  void (*send_headers)(zc_transfer *t, void *state, zc_call *c);
   /* Called once after the last step, whatever the outcome; may be NULL. */
-  void (*end)(zc_transfer *t);
+  void (*end)(zc_transfer *t, void *state);
 } zc_backend;
 
-/* The backends this build offers, best first, NULL-terminated. Each OS
- * folder defines it. */
+/* The backends this build offers, best first, NULL-terminated
+ * (shared/backends.c). */
 extern const zc_backend *const zc_backends[];
 
 const zc_backend *zc_find_backend(const char *name);
@@ -106,29 +144,33 @@ int zc_leases_supported(void);
 /* Classifies an output descriptor. Returns 0 or an errno. */
 int zc_classify_output(int fd, enum zc_output_kind *kind);
 
-/* Buffers one call takes; with more, the loop simply calls again. */
-#define ZC_IOV_BATCH 16
-
 uint64_t zc_iov_bytes(const struct iovec *iov, int n);
 
-/* The step of a backend whose system call carries file bytes only, when
- * no file bytes are due: one writev of the headers, joined by the trailers
- * when no file bytes lie between them, or of the trailers. */
-int zc_write_buffers(zc_transfer *t, uint64_t *moved);
+/* Records the result of a call that returns a byte count, or -1 with
+ * errno set. */
+void zc_set_result(zc_call *c, ssize_t n);
+
+/* Writes c's headers and trailers with one writev. */
+void zc_write_buffers(zc_transfer *t, zc_call *c);
 
 /* Whether the input now ends before [off, off + len) does. */
 int zc_file_ends_before(const zc_transfer *t, uint64_t off, uint64_t len);
 
-/* Runs steps until the transfer is done (returns 0), the output is not
+/* Makes b carry the transfer: allocates its state and calls its begin.
+ * Returns 0 or an errno; call zc_end afterwards either way. */
+int zc_begin(zc_transfer *t, const zc_backend *b);
+
+/* Runs calls until the transfer is done (returns 0), the output is not
  * writable (EAGAIN), the file is shorter than promised (ZC_ETRUNCATED), an
  * error occurs (its errno), or about `budget` bytes have moved (returns
- * EINPROGRESS, so the caller can report progress and check for abort). */
-int zc_run(const zc_backend *b, zc_transfer *t, uint64_t budget);
+ * EINPROGRESS, so the caller can report progress and check for abort).
+ * With t->may_fall_back, a backend whose call refuses the transfer before
+ * it has moved anything hands it to the next backend in zc_backends that
+ * can write to the output; t->backend then names that one. */
+int zc_run(zc_transfer *t, uint64_t budget);
 
-/* File bytes the next step may ask for. */
-static inline uint64_t zc_file_chunk(const zc_transfer *t) {
-  return t->remaining < t->chunk_limit ? t->remaining : t->chunk_limit;
-}
+/* Calls the backend's end and frees its state. */
+void zc_end(zc_transfer *t);
 
 static inline int zc_done(const zc_transfer *t) {
   return t->nheaders == 0 && t->remaining == 0 && t->ntrailers == 0;

@@ -1,30 +1,56 @@
 // The C driver of the shared loop (test/shims/harness.c) against each
 // shimmed backend: it reaches what the JS API cannot (up to 40 header and
 // trailer buffers, empty ones among them; files already too short before
-// the first call; Solaris's file output and its EINVAL end of file). This
-// file compiles it per system with the machine's `cc`, runs it with and
-// without injected faults, and proves per system that it can fail, by
-// running it against a deliberately broken copy of the backend.
+// the first call; Solaris's file output and its EINVAL end of file; a
+// system call that refuses, and the loop's fallback to the next backend).
+// This file compiles it per system with the machine's `cc`, runs it with
+// and without injected faults, and proves that it can fail, by running it
+// against deliberately broken copies of each backend and of the loop.
+// Last, the fallback through the addon itself: a shimmed build whose call
+// refuses must still deliver, and say which backend did.
 import { execFile, spawnSync } from 'node:child_process';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { basename, dirname, join, relative } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { createRequire } from 'node:module';
+
+const { addonPath } = createRequire(import.meta.url)('../scripts/build-test-addons.js') as { addonPath: (name: string) => string };
 
 const root = join(__dirname, '..');
 const out = join(root, 'build-test', 'harness');
+
+interface Mode {
+  name: string;
+  args: string[];
+  env: Record<string, string>;
+}
+
+// A broken copy the harness must catch: `find` replaced by `replace` in
+// the backend (or, with `loop`, in native/shared/send_loop.c), run with
+// `args` and `env`, failing with a FAIL line like `shows`.
+interface Broken {
+  what: string;
+  loop?: boolean;
+  find: string;
+  replace: string;
+  args: string[];
+  env?: Record<string, string>;
+  shows: RegExp;
+}
 
 interface System {
   source: string; // the backend, relative to the repository
   symbol: string; // its zc_backend
   // Harness runs beyond plain TCP: extra arguments and environment.
-  modes: { name: string; args: string[]; env: Record<string, string> }[];
-  // A broken copy of the backend the harness must catch: `find` replaced
-  // by `replace`, run with `args`, failing with a FAIL line like `shows`.
-  broken: { what: string; find: string; replace: string; args: string[]; shows: RegExp };
+  modes: Mode[];
+  broken: Broken[];
 }
 
 const tcp = { name: 'tcp', args: [], env: {} };
+// Every call of the system's backend refuses with `errno` before sending
+// anything (test/shims/shim.h), so the loop must fall back to readwrite.
+const refused = (errno: string): Mode => ({ name: `tcp, every call refused with ${errno}`, args: [], env: { ZEROCOPY_SHIM_REFUSE: errno } });
 
 const systems: Record<string, System> = {
   solaris: {
@@ -35,53 +61,96 @@ const systems: Record<string, System> = {
       { name: 'file output', args: ['--output', 'file'], env: {} },
       { name: 'tcp, EINVAL at end of file', args: [], env: { ZEROCOPY_SHIM_SOLARIS_EOF: 'einval' } },
       { name: 'file output, EINVAL at end of file', args: ['--output', 'file'], env: { ZEROCOPY_SHIM_SOLARIS_EOF: 'einval' } },
+      // Go reads a Solaris EINVAL with nothing sent as "not handled".
+      refused('EINVAL'),
     ],
-    broken: {
-      what: 'without the EINVAL-after-progress rule, writing to a file',
-      find: 'if (err == EINVAL && xferred > 0) err = 0;',
-      replace: '',
-      // Over TCP with Solaris 11's end of file the rule never comes into play.
-      args: ['--output', 'file'],
-      shows: /ended with 22 \(Invalid argument\)/,
-    },
+    broken: [
+      {
+        what: 'whose backend lacks the EINVAL-after-progress rule, writing to a file',
+        find: 'if (err == EINVAL && xferred > 0) err = 0;',
+        replace: '',
+        // Over TCP with Solaris 11's end of file the rule never comes into play.
+        args: ['--output', 'file'],
+        shows: /ended with 22 \(Invalid argument\)/,
+      },
+      {
+        what: "whose backend passes the manual's EINVAL at end of file on as a refusal",
+        find: 'if (err == EINVAL && xferred == 0 && zc_file_ends_before(t, c->offset, c->file_len)) err = 0;',
+        replace: '',
+        args: [],
+        env: { ZEROCOPY_SHIM_SOLARIS_EOF: 'einval' },
+        // The loop falls back to readwrite as if the call had refused.
+        shows: /ended on readwrite, yet the backend under test was never refused/,
+      },
+    ],
   },
   hpux: {
     source: 'native/hpux/sendfile_hpux.c',
     symbol: 'zc_hpux_sendfile',
-    modes: [tcp],
-    broken: {
-      what: 'calling sendfile with nbytes 0 ("to the end of the file") when no file bytes are due',
-      find: 'if (t->remaining == 0 || t->nheaders > 1) return zc_write_buffers(t, moved);',
-      replace: 'if (t->nheaders > 1) return zc_write_buffers(t, moved);',
-      args: [],
-      shows: /reported \d+ bytes moved, with only \d+ due/,
-    },
+    modes: [tcp, refused('ENOSYS')],
+    broken: [
+      {
+        what: 'whose backend claims hdtrl carries two header buffers (it has one slot)',
+        find: '.max_headers = 1,',
+        replace: '.max_headers = 2,',
+        args: [],
+        shows: /differing from byte \d+ on \(in the (headers|file)\)/,
+      },
+    ],
   },
   freebsd: {
     source: 'native/bsd/sendfile_freebsd.c',
     symbol: 'zc_freebsd_sendfile',
-    modes: [tcp],
-    broken: {
-      what: 'calling sendfile with nbytes 0 ("to the end of the file") when no file bytes are due',
-      find: 'if (t->remaining == 0 || t->nheaders > ZC_IOV_BATCH) return zc_write_buffers(t, moved);',
-      replace: 'if (t->nheaders > ZC_IOV_BATCH) return zc_write_buffers(t, moved);',
-      args: [],
-      shows: /reported \d+ bytes moved, with only \d+ due/,
-    },
+    modes: [tcp, refused('EOPNOTSUPP')],
+    broken: [
+      {
+        what: 'whose backend sends trailers with headers from an offset past the end of the file (they land where the headers belong)',
+        find: 'if (c->nheaders > 0 && c->ntrailers > 0 && zc_file_ends_before(t, c->offset, 1)) {',
+        replace: 'if (0) {',
+        args: [],
+        shows: /received bytes differ from byte \d+ on \(in the headers\)/,
+      },
+      // The rules every backend once repeated, now the loop's alone.
+      {
+        what: 'whose loop takes nothing moved for "try again" rather than end of file',
+        loop: true,
+        find: 'if (c.moved == 0 && c.err == 0) return ZC_ETRUNCATED;',
+        replace: '',
+        args: [],
+        shows: /zc_run would spin/,
+      },
+      {
+        what: 'whose loop trusts a short count from a call that carried trailers',
+        loop: true,
+        find: 'if (c.ntrailers > 0 && c.moved < asked && zc_file_ends_before(t, c.offset, c.file_len))',
+        replace: 'if (0)',
+        args: [],
+        shows: /file too short: received bytes differ|file too short: ended with 0/,
+      },
+      {
+        what: 'whose loop never falls back from a refused call',
+        loop: true,
+        find: 'if (is_refusal(c.err) && t->backend_moved == 0 && t->may_fall_back) {',
+        replace: 'if (0) {',
+        args: [],
+        env: { ZEROCOPY_SHIM_REFUSE: 'EOPNOTSUPP' },
+        shows: /ended with 95 \(Operation not supported\)/,
+      },
+    ],
   },
   darwin: {
     source: 'native/bsd/sendfile_darwin.c',
     symbol: 'zc_darwin_sendfile',
-    modes: [tcp],
-    broken: {
-      what: 'putting the trailers in sf_hdtr beside the headers (Darwin then drops the file part)',
-      find: 'struct sf_hdtr hdtr = {t->headers, t->nheaders, NULL, 0};',
-      replace:
-        'struct sf_hdtr hdtr = {t->headers, t->nheaders, file_len == t->remaining && t->ntrailers ? t->trailers : NULL,' +
-        ' file_len == t->remaining ? t->ntrailers : 0};',
-      args: [],
-      shows: /differing from byte \d+ on \(in the (file|trailers)\)/,
-    },
+    modes: [tcp, refused('EOPNOTSUPP')],
+    broken: [
+      {
+        what: 'whose backend lets trailers ride in sf_hdtr beside the headers (Darwin then drops the file part)',
+        find: '.max_trailers = 0,',
+        replace: '.max_trailers = ZC_IOV_BATCH,',
+        args: [],
+        shows: /differing from byte \d+ on \(in the (file|trailers)\)/,
+      },
+    ],
   },
 };
 
@@ -139,8 +208,10 @@ async function pool<T>(tasks: (() => Promise<T>)[], n: number): Promise<T[]> {
   return results;
 }
 
-/** Compiles the harness for `system` with `backendSource` into dir/harness. */
-async function compile(system: string, backendSource: string, dir: string): Promise<string> {
+const loopSource = 'native/shared/send_loop.c';
+
+/** Compiles the harness for `system` with `backendSource` and `loop` into dir/harness. */
+async function compile(system: string, backendSource: string, dir: string, loop = join(root, loopSource)): Promise<string> {
   const { source, symbol } = systems[system];
   mkdirSync(dir, { recursive: true });
   const backendObject = join(dir, 'backend.o');
@@ -150,9 +221,11 @@ async function compile(system: string, backendSource: string, dir: string): Prom
     // `#include "../zerocopy.h"` working from a patched copy elsewhere.
     [...cflags, '-iquote', dirname(join(root, source)), '-include', join(root, 'test/shims', `${system}.h`),
       '-DZEROCOPY_SHIM=1', '-c', backendSource, '-o', backendObject],
-    [...cflags, `-DHARNESS_SYSTEM=${system}`, `-DHARNESS_BACKEND=${symbol}`,
-      'test/shims/harness.c', 'native/shared/send_loop.c', `test/shims/${system}.c`, 'test/shims/faults.c',
-      backendObject, '-pthread', '-o', harness],
+    // The loop, perhaps a patched copy, and the fallback it hands refused
+    // transfers to.
+    [...cflags, `-DHARNESS_SYSTEM=${system}`, `-DHARNESS_BACKEND=${symbol}`, '-iquote', join(root, 'native/shared'),
+      'test/shims/harness.c', loop, 'native/fallback/readwrite.c',
+      `test/shims/${system}.c`, 'test/shims/faults.c', backendObject, '-pthread', '-o', harness],
   ];
   for (const args of steps) {
     const r = await run('cc', args);
@@ -228,24 +301,97 @@ describe.each(Object.keys(systems))('shim harness: %s', (name) => {
     },
   );
 
-  it(`fails a ${name} backend ${system.broken.what}`, async () => {
-    const { find, replace, args, shows } = system.broken;
-    const original = readFileSync(join(root, system.source), 'utf8');
-    // The broken copy must really differ: if the backend changed, the
+  it.each(system.broken.map((b, i) => [b.what, i] as const))(`fails a ${name} build %s`, async (_, i) => {
+    const { loop, find, replace, args, env = {}, shows } = system.broken[i];
+    const source = loop ? loopSource : system.source;
+    const original = readFileSync(join(root, source), 'utf8');
+    // The broken copy must really differ: if the code changed, the
     // mutation below has to follow it.
-    expect(original.split(find).length - 1, `"${find}" in ${system.source}`).toBe(1);
-    const dir = join(out, 'broken', name);
+    expect(original.split(find).length - 1, `"${find}" in ${source}`).toBe(1);
+    const dir = join(out, 'broken', name, String(i));
     mkdirSync(dir, { recursive: true });
-    const copy = join(dir, basename(system.source));
+    const copy = join(dir, basename(source));
     writeFileSync(copy, original.replace(find, replace));
 
-    const harness = await compile(name, copy, dir);
+    const harness = loop
+      ? await compile(name, join(root, system.source), dir, copy)
+      : await compile(name, copy, dir);
     const runArgs = ['--rounds', String(rounds), '--seed', '1', '--time-limit', String(timeLimit), ...args];
-    const r = await run(harness, runArgs, { env: harnessEnv({}), timeout: (timeLimit + 15) * 1000 });
+    const r = await run(harness, runArgs, { env: harnessEnv(env), timeout: (timeLimit + 15) * 1000 });
     const s = summary(r.stdout);
-    const report = `${replay(harness, runArgs, {})}\n  exit ${r.code ?? r.signal}\n${r.stdout}${r.stderr}`;
+    const report = `${replay(harness, runArgs, env)}\n  exit ${r.code ?? r.signal}\n${r.stdout}${r.stderr}`;
     expect(r.code, report).toBe(1);
     expect(s?.failures, report).toBeGreaterThan(0);
     expect(r.stdout, report).toMatch(shows);
+  });
+});
+
+// The fallback through the addon and the JS layer: the FreeBSD shim build,
+// whose sendfile refuses every call here as FreeBSD's does on a file system
+// without sendfile support, run in a child process so that the addon and
+// the shim's variable are its own. A small transfer runs on the JS thread,
+// a large one on the driver thread.
+const fallbackScript = `
+const { randomBytes } = require('node:crypto');
+const { mkdtempSync, rmSync, writeFileSync } = require('node:fs');
+const net = require('node:net');
+const { tmpdir } = require('node:os');
+const { join } = require('node:path');
+const { sendFile } = require(process.argv[1]);
+
+async function pair() {
+  const listener = net.createServer();
+  await new Promise((resolve) => listener.listen(0, '127.0.0.1', resolve));
+  const accepted = new Promise((resolve) => listener.once('connection', resolve));
+  const client = net.connect(listener.address().port, '127.0.0.1');
+  await new Promise((resolve) => client.once('connect', resolve));
+  const server = await accepted;
+  listener.close();
+  const chunks = [];
+  server.on('data', (chunk) => chunks.push(chunk));
+  const received = new Promise((resolve) => server.on('end', () => resolve(Buffer.concat(chunks))));
+  return { client, server, received };
+}
+
+(async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'zc-fallback-'));
+  const file = join(dir, 'data.bin');
+  const content = randomBytes(3 << 20);
+  writeFileSync(file, content);
+  const report = {};
+  for (const [label, count] of [['small', 1000], ['large', content.length]]) {
+    const { client, server, received } = await pair();
+    const result = await sendFile(client, file, { count, headers: 'head', trailers: 'tail' });
+    client.end();
+    const want = Buffer.concat([Buffer.from('head'), content.subarray(0, count), Buffer.from('tail')]);
+    report[label] = { ...result, delivered: (await received).equals(want) };
+    server.destroy();
+  }
+  const { client, server } = await pair();
+  const error = await sendFile(client, file, { count: 1000, headers: 'head', backend: 'sendfile' }).catch((e) => e);
+  report.named = { code: error.code, syscall: error.syscall, bytesSent: error.bytesSent };
+  client.destroy();
+  server.destroy();
+  rmSync(dir, { recursive: true, force: true });
+  process.stdout.write(JSON.stringify(report));
+})().catch((error) => {
+  console.error(error);
+  process.exit(1);
+});
+`;
+
+describe('fallback through the addon', () => {
+  it("'auto' hands a refused transfer to mmap and resolves with its name; a named backend reports the refusal", async () => {
+    const addon = addonPath('freebsd');
+    if (!existsSync(addon)) throw new Error(`${addon} is missing: node scripts/build-test-addons.js builds it (npm test does)`);
+    const env = { ...harnessEnv({ ZEROCOPY_SHIM_REFUSE: 'EOPNOTSUPP' }), ZEROCOPY_ADDON: addon };
+    const r = await run(process.execPath, ['-e', fallbackScript, join(root, 'dist/cjs/index.js')], { env, timeout: 60_000 });
+    expect(r.code, `${r.stdout}${r.stderr}`).toBe(0);
+    expect(JSON.parse(r.stdout)).toEqual({
+      small: { bytesSent: 1008, backend: 'mmap', delivered: true },
+      large: { bytesSent: (3 << 20) + 8, backend: 'mmap', delivered: true },
+      // Linux, where the shim runs, names errno 95 ENOTSUP.
+      named: { code: expect.stringMatching(/^(EOPNOTSUPP|ENOTSUP)$/), syscall: 'sendfile', bytesSent: 0 },
+    });
   });
 });

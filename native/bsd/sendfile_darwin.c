@@ -12,40 +12,34 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
-static int darwin_step(zc_transfer *t, uint64_t *moved) {
-  *moved = 0;
-  /* A len of 0 means "to the end of the file", so a step with no file bytes
-   * left never calls sendfile; trailers always go this way, because Darwin
-   * drops the file part of a call whose sf_hdtr has headers and trailers. */
-  if (t->remaining == 0 || t->nheaders > ZC_IOV_BATCH) return zc_write_buffers(t, moved);
-
-  uint64_t file_len = zc_file_chunk(t);
-  /* Darwin gives EINVAL for an empty list behind a non-NULL pointer: no
-   * headers, no sf_hdtr at all. */
-  struct sf_hdtr hdtr = {t->headers, t->nheaders, NULL, 0};
-  /* len counts the headers on the way in as well as on the way out. */
-  off_t len = (off_t)(zc_iov_bytes(t->headers, t->nheaders) + file_len);
+static void darwin_step(zc_transfer *t, void *state, zc_call *c) {
+  /* Darwin gives EINVAL for an empty list behind a non-NULL pointer: the
+   * loop hands empty lists as NULL, and with none there is no sf_hdtr. */
+  struct sf_hdtr hdtr = {c->headers, c->nheaders, c->trailers, c->ntrailers};
+  int lists = c->nheaders > 0 || c->ntrailers > 0;
+  /* len counts the headers on the way in as well as on the way out; 0
+   * would mean "to the end of the file", and the loop never makes a call
+   * without file bytes. */
+  off_t len = (off_t)(zc_iov_bytes(c->headers, c->nheaders) + c->file_len);
   t->call = "sendfile";
-  int r = sendfile(t->in_fd, t->out_fd, (off_t)t->offset, &len,
-                   t->nheaders > 0 ? &hdtr : NULL, 0);
-  int err = r == 0 ? 0 : errno;
+  int r = sendfile(t->in_fd, t->out_fd, (off_t)c->offset, &len, lists ? &hdtr : NULL, 0);
   /* The offset went in by value: len now holds the bytes sent, headers
    * included, also with EAGAIN or EINTR. */
-  *moved = (uint64_t)len;
-
-  /* Success with nothing sent: the file ends at or before our offset. The
-   * loop only sees end of file once headers are done, so say it here. */
-  if (err == 0 && len == 0) return ZC_ETRUNCATED;
-  return err;
+  c->moved = (uint64_t)len;
+  c->err = r == 0 ? 0 : errno;
 }
 
 const zc_backend zc_darwin_sendfile = {
     .name = "sendfile",
     .zero_copy = 1,
-    /* A connected stream socket; files and pipes get EINVAL or ENOTSOCK. */
-    .outputs = ZC_OUTPUT_SOCKETS,
     .headers_trailers = "vector",
-    .begin = NULL,
+    .max_headers = ZC_IOV_BATCH,
+    /* Darwin drops the file part of a call whose sf_hdtr has headers and
+     * trailers (nginx, APR): trailers never ride along, the loop writes
+     * them by writev after the file. */
+    .max_trailers = 0,
+    /* macOS's manual: a stream socket, connected; ENOTSOCK for files and
+     * pipes, ENOTSUP for an input that is not a regular file. */
+    .outputs = ZC_OUTPUT_SOCKETS,
     .step = darwin_step,
-    .end = NULL,
 };

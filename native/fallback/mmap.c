@@ -21,6 +21,13 @@
 
 #define MMAP_WINDOW (8u << 20)
 
+struct mmap_state {
+  void *map;       /* the mapped window of the input */
+  uint64_t offset; /* file offset of the window */
+  size_t len;
+  int lease;       /* 1 while we hold a read lease */
+};
+
 #ifdef F_SETLEASE
 /* A lease break is announced by a signal, SIGIO unless F_SETSIG names
  * another, and SIGIO would kill the process. We point it at a real-time
@@ -56,88 +63,88 @@ int zc_leases_supported(void) {
   return lease_signal != 0;
 }
 
-static void take_lease(zc_transfer *t) {
+static void take_lease(zc_transfer *t, struct mmap_state *s) {
   /* The kernel refuses while anyone has the file open for writing, or
    * when we neither own it nor hold CAP_LEASE: we go on without. */
   if (!zc_leases_supported()) return;
   if (fcntl(t->in_fd, F_SETSIG, lease_signal) != 0) return;
-  t->lease = fcntl(t->in_fd, F_SETLEASE, F_RDLCK) == 0;
+  s->lease = fcntl(t->in_fd, F_SETLEASE, F_RDLCK) == 0;
 }
 
 /* Broken, or already given up by the signal handler. */
-static int lease_broken(zc_transfer *t) {
-  return t->lease && fcntl(t->in_fd, F_GETLEASE) == F_UNLCK;
+static int lease_broken(zc_transfer *t, struct mmap_state *s) {
+  return s->lease && fcntl(t->in_fd, F_GETLEASE) == F_UNLCK;
 }
 
-static void drop_lease(zc_transfer *t) {
+static void drop_lease(zc_transfer *t, struct mmap_state *s) {
   /* Releasing promptly lets the process that broke the lease go on. */
-  if (t->lease) fcntl(t->in_fd, F_SETLEASE, F_UNLCK);
-  t->lease = 0;
+  if (s->lease) fcntl(t->in_fd, F_SETLEASE, F_UNLCK);
+  s->lease = 0;
 }
 #else
 int zc_leases_supported(void) { return 0; }
-static void take_lease(zc_transfer *t) { (void)t; }
-static int lease_broken(zc_transfer *t) { (void)t; return 0; }
-static void drop_lease(zc_transfer *t) { (void)t; }
+static void take_lease(zc_transfer *t, struct mmap_state *s) { (void)t, (void)s; }
+static int lease_broken(zc_transfer *t, struct mmap_state *s) { (void)t, (void)s; return 0; }
+static void drop_lease(zc_transfer *t, struct mmap_state *s) { (void)t, (void)s; }
 #endif
 
-static void unmap(zc_transfer *t) {
-  if (t->map) munmap(t->map, t->map_len);
-  t->map = NULL;
-  t->map_len = 0;
+static void unmap(struct mmap_state *s) {
+  if (s->map) munmap(s->map, s->len);
+  s->map = NULL;
+  s->len = 0;
 }
 
-/* Maps the window that holds t->offset. */
-static int map_window(zc_transfer *t) {
+/* Maps the window that holds `offset`, up to the end of the range. */
+static int map_window(zc_transfer *t, struct mmap_state *s, uint64_t offset) {
   uint64_t page = (uint64_t)sysconf(_SC_PAGESIZE);
-  uint64_t start = t->offset - t->offset % page;
+  uint64_t start = offset - offset % page;
   uint64_t end = t->offset + t->remaining;
   size_t len = end - start < MMAP_WINDOW ? (size_t)(end - start) : MMAP_WINDOW;
-  unmap(t);
+  unmap(s);
   void *p = mmap(NULL, len, PROT_READ, MAP_SHARED, t->in_fd, (off_t)start);
   if (p == MAP_FAILED) return errno;
-  t->map = p;
-  t->map_offset = start;
-  t->map_len = len;
+  s->map = p;
+  s->offset = start;
+  s->len = len;
   return 0;
 }
 
-static int mmap_begin(zc_transfer *t) {
-  if (t->remaining > 0) take_lease(t);
+static int mmap_begin(zc_transfer *t, void *state) {
+  if (t->remaining > 0) take_lease(t, state);
   return 0;
 }
 
-static void mmap_end(zc_transfer *t) {
-  unmap(t);
-  drop_lease(t);
+static void mmap_end(zc_transfer *t, void *state) {
+  unmap(state);
+  drop_lease(t, state);
 }
 
-static int mmap_step(zc_transfer *t, uint64_t *moved) {
-  if (t->nheaders > 0 || t->remaining == 0) return zc_write_buffers(t, moved);
-  *moved = 0;
-  if (lease_broken(t)) {
-    drop_lease(t);
-    return ZC_ETRUNCATED;
+static void mmap_step(zc_transfer *t, void *state, zc_call *c) {
+  struct mmap_state *s = state;
+  if (lease_broken(t, s)) {
+    /* Another process is about to write or truncate the file: stop before
+     * it changes under the transfer. */
+    drop_lease(t, s);
+    c->err = ZC_ETRUNCATED;
+    return;
   }
-  if (!t->map || t->offset < t->map_offset ||
-      t->offset >= t->map_offset + t->map_len) {
+  if (!s->map || c->offset < s->offset || c->offset >= s->offset + s->len) {
     t->call = "mmap";
-    int err = map_window(t);
-    if (err) return err;
+    c->err = map_window(t, s, c->offset);
+    if (c->err) return;
   }
-  size_t at = (size_t)(t->offset - t->map_offset);
-  size_t len = t->map_len - at;
-  if (len > zc_file_chunk(t)) len = (size_t)zc_file_chunk(t);
+  size_t at = (size_t)(c->offset - s->offset);
+  size_t len = s->len - at;
+  if (len > c->file_len) len = (size_t)c->file_len;
   t->call = "write";
-  ssize_t n = write(t->out_fd, (char *)t->map + at, len);
-  if (n >= 0) {
-    *moved = (uint64_t)n;
-    return 0;
+  ssize_t n = write(t->out_fd, (char *)s->map + at, len);
+  /* EFAULT: the mapping has no page here, the file ends before our offset
+   * now. Moving nothing without an error is how a call says end of file. */
+  if (n < 0 && errno == EFAULT) {
+    c->err = zc_file_ends_before(t, c->offset, 1) ? 0 : EFAULT;
+    return;
   }
-  if (errno != EFAULT) return errno;
-  /* The mapping has no page here: the file ends before our offset now.
-   * Moving nothing without an error is how a step says end of file. */
-  return zc_file_ends_before(t, t->offset, 1) ? 0 : EFAULT;
+  zc_set_result(c, n);
 }
 
 const zc_backend zc_fallback_mmap = {
@@ -145,6 +152,10 @@ const zc_backend zc_fallback_mmap = {
     .zero_copy = 0,
     .outputs = ZC_OUTPUT_ANY,
     .headers_trailers = "copy",
+    /* write(2) carries file bytes only. */
+    .max_headers = 0,
+    .max_trailers = 0,
+    .state_size = sizeof(struct mmap_state),
     .begin = mmap_begin,
     .step = mmap_step,
     .end = mmap_end,

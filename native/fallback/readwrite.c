@@ -10,35 +10,40 @@
 
 #define READWRITE_BUFFER (256 * 1024)
 
-static int readwrite_begin(zc_transfer *t) {
+struct readwrite_state {
+  void *buf;
+  size_t len;
+};
+
+static int readwrite_begin(zc_transfer *t, void *state) {
+  struct readwrite_state *s = state;
   if (t->remaining == 0) return 0;
-  t->scratch_len = t->remaining < READWRITE_BUFFER ? (size_t)t->remaining
-                                                   : READWRITE_BUFFER;
+  s->len = t->remaining < READWRITE_BUFFER ? (size_t)t->remaining : READWRITE_BUFFER;
   t->call = "malloc";
-  t->scratch = malloc(t->scratch_len);
-  return t->scratch ? 0 : ENOMEM;
+  s->buf = malloc(s->len);
+  return s->buf ? 0 : ENOMEM;
 }
 
-static void readwrite_end(zc_transfer *t) {
-  free(t->scratch);
-  t->scratch = NULL;
+static void readwrite_end(zc_transfer *t, void *state) {
+  struct readwrite_state *s = state;
+  free(s->buf);
+  s->buf = NULL;
 }
 
-static int readwrite_step(zc_transfer *t, uint64_t *moved) {
-  if (t->nheaders > 0 || t->remaining == 0) return zc_write_buffers(t, moved);
-  *moved = 0;
-  size_t len = zc_file_chunk(t) < t->scratch_len ? (size_t)zc_file_chunk(t)
-                                                 : t->scratch_len;
+static void readwrite_step(zc_transfer *t, void *state, zc_call *c) {
+  struct readwrite_state *s = state;
+  size_t len = c->file_len < s->len ? (size_t)c->file_len : s->len;
   t->call = "pread";
-  ssize_t got = pread(t->in_fd, t->scratch, len, (off_t)t->offset);
-  if (got <= 0) return got == 0 ? 0 : errno;
-  /* A short write leaves the rest unsent; the next step reads it again from
-   * the advanced offset rather than keeping state between steps. */
+  ssize_t got = pread(t->in_fd, s->buf, len, (off_t)c->offset);
+  /* 0 from pread is end of file: moving nothing without an error says so. */
+  if (got <= 0) {
+    zc_set_result(c, got);
+    return;
+  }
+  /* A short write leaves the rest unsent; the next call reads it again from
+   * the advanced offset rather than keeping bytes between calls. */
   t->call = "write";
-  ssize_t n = write(t->out_fd, t->scratch, (size_t)got);
-  if (n < 0) return errno;
-  *moved = (uint64_t)n;
-  return 0;
+  zc_set_result(c, write(t->out_fd, s->buf, (size_t)got));
 }
 
 const zc_backend zc_fallback_readwrite = {
@@ -46,6 +51,10 @@ const zc_backend zc_fallback_readwrite = {
     .zero_copy = 0,
     .outputs = ZC_OUTPUT_ANY,
     .headers_trailers = "copy",
+    /* write(2) carries file bytes only. */
+    .max_headers = 0,
+    .max_trailers = 0,
+    .state_size = sizeof(struct readwrite_state),
     .begin = readwrite_begin,
     .step = readwrite_step,
     .end = readwrite_end,

@@ -1,6 +1,7 @@
-/* Linux: sendfile(2) for the file part. On TCP, headers go out with
- * MSG_MORE and trailers inside a TCP_CORK, so that both leave in the same
- * segments as the file; elsewhere headers and trailers go by writev(2). */
+/* Linux: sendfile(2) for the file part (copy_file_range(2) to regular
+ * files). The call carries file bytes only: on TCP, headers go out ahead
+ * with MSG_MORE and trailers inside a TCP_CORK, so that both leave in the
+ * same segments as the file; elsewhere the loop writes them by writev(2). */
 #define _GNU_SOURCE
 #include "../zerocopy.h"
 
@@ -12,13 +13,20 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+struct linux_state {
+  int uncork;          /* we corked the socket and must uncork it */
+  int copy_refused;    /* copy_file_range refused this pair: use sendfile */
+};
+
 static int set_cork(int fd, int on) {
   return setsockopt(fd, IPPROTO_TCP, TCP_CORK, &on, sizeof on) == 0 ? 0 : errno;
 }
 
-static int linux_begin(zc_transfer *t) {
-  /* Headers alone are held back by MSG_MORE (see linux_step); trailers
-   * follow the file in a call of their own, so they need the cork. */
+static int linux_begin(zc_transfer *t, void *state) {
+  struct linux_state *s = state;
+  /* Headers alone are held back by MSG_MORE (see send_headers_more);
+   * trailers follow the file in a call of their own, so they need the
+   * cork. */
   if (t->out_kind != ZC_OUT_TCP || t->ntrailers == 0) return 0;
   int corked = 0;
   socklen_t len = sizeof corked;
@@ -28,65 +36,63 @@ static int linux_begin(zc_transfer *t) {
   /* A socket the caller corked stays corked: its owner will uncork it. */
   if (corked) return 0;
   int err = set_cork(t->out_fd, 1);
-  if (err == 0) t->cork_restore = 1;
+  if (err == 0) s->uncork = 1;
   return err;
 }
 
-/* Headers with MSG_MORE: the kernel holds them for the file's first bytes,
- * and sendfile pushes when it ends, so a small response leaves as one
- * segment without the two setsockopt calls of a cork. */
-static int send_headers_more(zc_transfer *t, uint64_t *moved) {
-  struct msghdr msg;
-  memset(&msg, 0, sizeof msg);
-  msg.msg_iov = t->headers;
-  msg.msg_iovlen = t->nheaders < ZC_IOV_BATCH ? t->nheaders : ZC_IOV_BATCH;
-  t->call = "sendmsg";
-  ssize_t n = sendmsg(t->out_fd, &msg, MSG_MORE | MSG_NOSIGNAL);
-  *moved = n < 0 ? 0 : (uint64_t)n;
-  return n < 0 ? errno : 0;
+static void linux_end(zc_transfer *t, void *state) {
+  struct linux_state *s = state;
+  /* Uncorking pushes the last partial segment out now, not in 200 ms. */
+  if (s->uncork) set_cork(t->out_fd, 0);
+  s->uncork = 0;
 }
 
-static void linux_end(zc_transfer *t) {
-  /* Uncorking pushes the last partial segment out now, not in 200 ms. */
-  if (t->cork_restore) set_cork(t->out_fd, 0);
-  t->cork_restore = 0;
+/* Headers ahead of the file. On TCP they go with MSG_MORE: the kernel
+ * holds them for the file's first bytes, and sendfile pushes when it ends,
+ * so a small response leaves as one segment without the two setsockopt
+ * calls of a cork. MSG_MORE is a TCP (and UDP) flag; other outputs get a
+ * plain writev. */
+static void send_headers_more(zc_transfer *t, void *state, zc_call *c) {
+  if (t->out_kind != ZC_OUT_TCP) {
+    zc_write_buffers(t, c);
+    return;
+  }
+  struct msghdr msg;
+  memset(&msg, 0, sizeof msg);
+  msg.msg_iov = c->headers;
+  msg.msg_iovlen = c->nheaders;
+  t->call = "sendmsg";
+  zc_set_result(c, sendmsg(t->out_fd, &msg, MSG_MORE | MSG_NOSIGNAL));
 }
 
 /* Moves file bytes to a regular file. copy_file_range lets the filesystem
  * share extents or copy inside the kernel; it refuses some pairs of files
  * (across filesystems before 5.3, special files), where sendfile works. */
-static ssize_t file_to_file(zc_transfer *t, size_t len) {
-  off_t off = (off_t)t->offset;
-  if (!t->file_call_failed) {
+static ssize_t file_to_file(zc_transfer *t, struct linux_state *s, zc_call *c) {
+  off_t off = (off_t)c->offset;
+  if (!s->copy_refused) {
     t->call = "copy_file_range";
-    ssize_t n = copy_file_range(t->in_fd, &off, t->out_fd, NULL, len, 0);
+    ssize_t n = copy_file_range(t->in_fd, &off, t->out_fd, NULL, (size_t)c->file_len, 0);
     if (n >= 0) return n;
     if (errno != EXDEV && errno != EINVAL && errno != ENOSYS &&
         errno != EOPNOTSUPP && errno != EBADF)
       return -1;
-    t->file_call_failed = 1;
+    s->copy_refused = 1;
   }
   t->call = "sendfile";
-  return sendfile(t->out_fd, t->in_fd, &off, len);
+  return sendfile(t->out_fd, t->in_fd, &off, (size_t)c->file_len);
 }
 
-static int linux_step(zc_transfer *t, uint64_t *moved) {
-  if (t->nheaders > 0 && t->remaining > 0 && t->out_kind == ZC_OUT_TCP)
-    return send_headers_more(t, moved);
-  if (t->nheaders > 0 || t->remaining == 0) return zc_write_buffers(t, moved);
-  size_t len = (size_t)zc_file_chunk(t);
-  ssize_t n;
+static void linux_step(zc_transfer *t, void *state, zc_call *c) {
   if (t->out_kind == ZC_OUT_FILE) {
-    n = file_to_file(t, len);
-  } else {
-    /* sendfile takes a 64-bit offset here (_FILE_OFFSET_BITS=64 on 32-bit
-     * builds) and leaves the input's file position alone. */
-    off_t off = (off_t)t->offset;
-    t->call = "sendfile";
-    n = sendfile(t->out_fd, t->in_fd, &off, len);
+    zc_set_result(c, file_to_file(t, state, c));
+    return;
   }
-  *moved = n < 0 ? 0 : (uint64_t)n;
-  return n < 0 ? errno : 0;
+  /* sendfile takes a 64-bit offset here (_FILE_OFFSET_BITS=64 on 32-bit
+   * builds) and leaves the input's file position alone. */
+  off_t off = (off_t)c->offset;
+  t->call = "sendfile";
+  zc_set_result(c, sendfile(t->out_fd, t->in_fd, &off, (size_t)c->file_len));
 }
 
 const zc_backend zc_linux_sendfile = {
@@ -95,7 +101,12 @@ const zc_backend zc_linux_sendfile = {
     /* sendfile and copy_file_range refuse O_APPEND outputs (EINVAL, EBADF). */
     .outputs = ZC_OUTPUT_ANY & ~ZC_OUTPUT(ZC_OUT_APPEND),
     .headers_trailers = "cork",
+    /* sendfile carries file bytes only. */
+    .max_headers = 0,
+    .max_trailers = 0,
+    .state_size = sizeof(struct linux_state),
     .begin = linux_begin,
     .step = linux_step,
+    .send_headers = send_headers_more,
     .end = linux_end,
 };

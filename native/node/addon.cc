@@ -1,8 +1,9 @@
-// The only file that speaks Node-API. It owns descriptors and buffers for
-// the duration of a transfer and hands the transfer to whoever runs its
-// steps: the driver thread for sockets and pipes, which must be waited on,
-// or the threadpool for regular files, which never make us wait for a peer
-// but may keep the kernel busy copying.
+// The addon's face to JavaScript: the Transfer class and capabilities().
+// A Transfer owns descriptors and buffers for the duration of a transfer
+// and hands it to whoever runs its steps: the driver thread (driver.cc,
+// the other file that speaks Node-API) for sockets and pipes, which must
+// be waited on, or the threadpool for regular files, which never make us
+// wait for a peer but may keep the kernel busy copying.
 #include <errno.h>
 #include <fcntl.h>
 #include <napi.h>
@@ -81,12 +82,14 @@ class Transfer : public Napi::ObjectWrap<Transfer> {
       ThrowErrno(env, err, "fstat");
       return;
     }
-    // "auto" takes the best backend for this kind of output; a named one
-    // must be able to write to it.
+    // "auto" takes the best backend for this kind of output, and the next
+    // one when its call refuses the transfer; a named one must be able to
+    // write to it, and a refusal is the transfer's error.
     std::string name = info[6].As<Napi::String>();
-    job_.backend = name == "auto" ? zc_pick_backend(t_.out_kind)
-                                  : zc_find_backend(name.c_str());
-    if (!job_.backend || !(job_.backend->outputs & ZC_OUTPUT(t_.out_kind))) {
+    backend_ = name == "auto" ? zc_pick_backend(t_.out_kind)
+                              : zc_find_backend(name.c_str());
+    t_.may_fall_back = name == "auto";
+    if (!backend_ || !(backend_->outputs & ZC_OUTPUT(t_.out_kind))) {
       Napi::Error e = Napi::TypeError::New(
           env, "The backend '" + name + "' cannot write to this output");
       e.Set("code", Napi::String::New(env, "ERR_INVALID_ARG_VALUE"));
@@ -94,7 +97,7 @@ class Transfer : public Napi::ObjectWrap<Transfer> {
       return;
     }
     job_.t = &t_;
-    Value().Set("backend", job_.backend->name);
+    Value().Set("backend", backend_->name);
   }
 
   ~Transfer() { CloseDescriptors(); }
@@ -163,7 +166,7 @@ class Transfer : public Napi::ObjectWrap<Transfer> {
     data_->live[job_.id] = this;
     data_->driver->Hold();
     Ref();  // alive until Finish, whatever JS drops
-    int err = job_.backend->begin ? job_.backend->begin(&t_) : 0;
+    int err = zc_begin(&t_, backend_);
     began_ = true;
     if (err != 0) {
       Finish(err);
@@ -181,7 +184,7 @@ class Transfer : public Napi::ObjectWrap<Transfer> {
     uint64_t total = zc_iov_bytes(t_.headers, t_.nheaders) + t_.remaining +
                      zc_iov_bytes(t_.trailers, t_.ntrailers);
     if (total > kInlineBytes) return false;
-    int r = zc_run(job_.backend, &t_, kInlineBytes);
+    int r = zc_run(&t_, kInlineBytes);
     if (r == EAGAIN || r == EINPROGRESS) return false;
     Progress(t_.sent);
     Finish(r);
@@ -216,7 +219,7 @@ class Transfer : public Napi::ObjectWrap<Transfer> {
     auto* tr = static_cast<Transfer*>(self);
     tr->result_ = tr->job_.aborted
                       ? ECANCELED
-                      : zc_run(tr->job_.backend, &tr->t_, kJobBudget);
+                      : zc_run(&tr->t_, kJobBudget);
   }
 
   static void Complete(napi_env env, napi_status status, void* self) {
@@ -247,13 +250,17 @@ class Transfer : public Napi::ObjectWrap<Transfer> {
       data_->live.erase(job_.id);
       data_->driver->Release();
     }
-    if (began_ && job_.backend->end) job_.backend->end(&t_);
+    if (began_) zc_end(&t_);
     began_ = false;
     CloseDescriptors();
     headers_.Reset();
     trailers_.Reset();
     Napi::Env env = Env();
     Napi::HandleScope scope(env);
+    // The backend that carried the transfer: another one than at the
+    // start when the first one's call refused it.
+    if (t_.backend && t_.backend != backend_)
+      Value().Set("backend", t_.backend->name);
     Napi::Function done = on_done_.Value();
     on_progress_.Reset();
     on_done_.Reset();
@@ -277,6 +284,7 @@ class Transfer : public Napi::ObjectWrap<Transfer> {
   }
 
   EnvData* data_ = nullptr;
+  const zc_backend* backend_ = nullptr;  // the one chosen at construction
   zc_transfer t_{-1, -1};
   DriverJob job_;
   struct iovec header_iov_ {};

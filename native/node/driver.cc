@@ -150,7 +150,7 @@ void Driver::Run() {
       }
       uint64_t before = job->t->sent;
       int r = job->aborted ? ECANCELED
-                           : zc_run(job->backend, job->t, kRunBudget);
+                           : zc_run(job->t, kRunBudget);
       uint64_t sent = job->t->sent;
       std::lock_guard<std::mutex> lock(mu_);
       if (job->aborted) r = ECANCELED;

@@ -20,8 +20,7 @@
 
 struct DriverJob {
   uint64_t id = 0;
-  const zc_backend* backend = nullptr;
-  zc_transfer* t = nullptr;
+  zc_transfer* t = nullptr;  // begun (zc_begin): it knows its backend
   std::atomic<bool> aborted{false};
   std::chrono::steady_clock::time_point reported{};  // last progress report
 };

@@ -13,17 +13,17 @@
 #include <sys/types.h>
 #include <sys/uio.h>
 
-/* Entries in one call. Headers and trailers are a few buffers at most;
- * when there are more, the vector stops early and the loop calls again. */
+/* Entries in one call: headers, the file range and trailers share them.
+ * Responses carry a few buffers at most; with more, the loop writes them
+ * by writev (see .max_headers and .max_trailers). */
 #define SFV_MAX 16
+#define SFV_MAX_HEADERS 7
+#define SFV_MAX_TRAILERS (SFV_MAX - SFV_MAX_HEADERS - 1)
 
-/* Appends an SFV_FD_SELF entry per buffer while the vector has room and
- * returns how many buffers it took. Empty buffers are left out: the manual
- * gives EINVAL for an sfv_len of 0. */
-static int add_buffers(sendfilevec_t *vec, int *n, uint64_t *bytes,
-                       const struct iovec *iov, int count) {
-  int i;
-  for (i = 0; i < count && *n < SFV_MAX; i++) {
+/* Appends an SFV_FD_SELF entry per buffer. Empty buffers are left out:
+ * the manual gives EINVAL for an sfv_len of 0. */
+static void add_buffers(sendfilevec_t *vec, int *n, const struct iovec *iov, int count) {
+  for (int i = 0; i < count; i++) {
     if (iov[i].iov_len == 0) continue;
     vec[*n].sfv_fd = SFV_FD_SELF;
     vec[*n].sfv_flag = 0;
@@ -31,36 +31,20 @@ static int add_buffers(sendfilevec_t *vec, int *n, uint64_t *bytes,
      * carries an offset. */
     vec[*n].sfv_off = (off_t)(uintptr_t)iov[i].iov_base;
     vec[*n].sfv_len = iov[i].iov_len;
-    *bytes += iov[i].iov_len;
     (*n)++;
   }
-  return i;
 }
 
-static int solaris_step(zc_transfer *t, uint64_t *moved) {
+static void solaris_step(zc_transfer *t, void *state, zc_call *c) {
   sendfilevec_t vec[SFV_MAX];
   int n = 0;
-  uint64_t asked = 0;
-  uint64_t file_len = 0;
-  int with_trailers = 0;
-  *moved = 0;
-
-  int all_headers = add_buffers(vec, &n, &asked, t->headers, t->nheaders) == t->nheaders;
-  if (all_headers && t->remaining > 0 && n < SFV_MAX) {
-    file_len = zc_file_chunk(t);
-    vec[n].sfv_fd = t->in_fd;
-    vec[n].sfv_flag = 0;
-    vec[n].sfv_off = (off_t)t->offset;
-    vec[n].sfv_len = (size_t)file_len;
-    asked += file_len;
-    n++;
-  }
-  /* Trailers ride along only behind the last of the file. */
-  if (all_headers && file_len == t->remaining && t->ntrailers > 0 && n < SFV_MAX) {
-    int before = n;
-    add_buffers(vec, &n, &asked, t->trailers, t->ntrailers);
-    with_trailers = n > before;
-  }
+  add_buffers(vec, &n, c->headers, c->nheaders);
+  vec[n].sfv_fd = t->in_fd;
+  vec[n].sfv_flag = 0;
+  vec[n].sfv_off = (off_t)c->offset;
+  vec[n].sfv_len = (size_t)c->file_len;
+  n++;
+  add_buffers(vec, &n, c->trailers, c->ntrailers);
 
   size_t xferred = 0;
   t->call = "sendfilev";
@@ -71,23 +55,17 @@ static int solaris_step(zc_transfer *t, uint64_t *moved) {
   int err = r < 0 ? errno : 0;
   /* xferred counts what went out even when the call fails, as it can with
    * EAGAIN or EINTR after sending part of the vector. */
-  *moved = xferred;
+  c->moved = xferred;
 
   /* Solaris says EINVAL after moving data when the output is not a
    * SOCK_STREAM socket, or when a range runs past the end of the file:
    * count what moved; a lasting fault shows again on the next call. */
   if (err == EINVAL && xferred > 0) err = 0;
-  if (file_len > 0 && xferred == 0 && (err == 0 || err == EINVAL)) {
-    /* Nothing moved and no transient error: the file ends at or before our
-     * offset (Solaris 11 says so with 0, older releases with EINVAL). The
-     * loop only sees end of file once headers are done, so say it here. */
-    if (err == 0 || zc_file_ends_before(t, t->offset, file_len)) return ZC_ETRUNCATED;
-  }
-  /* A short count with trailers in the vector must not let trailer bytes
-   * stand for file bytes that a shrunken file never supplied. */
-  if (with_trailers && xferred < asked && zc_file_ends_before(t, t->offset, file_len))
-    return ZC_ETRUNCATED;
-  return err;
+  /* At end of file Solaris 11 moves nothing and says nothing (as nginx
+   * reports), the manual and illumos say EINVAL: read that EINVAL as the
+   * 0 it means, so the loop sees end of file and not a refused call. */
+  if (err == EINVAL && xferred == 0 && zc_file_ends_before(t, c->offset, c->file_len)) err = 0;
+  c->err = err;
 }
 
 const zc_backend zc_solaris_sendfilev = {
@@ -97,7 +75,7 @@ const zc_backend zc_solaris_sendfilev = {
      * files, which the fallbacks serve here: see README.md). */
     .outputs = ZC_OUTPUT(ZC_OUT_TCP),
     .headers_trailers = "vector",
-    .begin = NULL,
+    .max_headers = SFV_MAX_HEADERS,
+    .max_trailers = SFV_MAX_TRAILERS,
     .step = solaris_step,
-    .end = NULL,
 };

@@ -9,9 +9,21 @@ import { stat as statPath } from 'node:fs/promises';
 import { closeSync, watch, type FSWatcher, type Stats } from 'node:fs';
 import { openRegular } from '../open-file.js';
 
+/**
+ * Header values that follow from a file's name and stat, worked out once
+ * per open file instead of once per response: the cache keeps them with
+ * the descriptor, and drops them with it when the file changes.
+ */
+export interface HeaderMemo {
+  contentType?: string;
+  lastModified?: string;
+  etag?: { strong?: string; weak?: string };
+}
+
 export interface OpenedFile {
   fd: number;
   stat: Stats;
+  memo: HeaderMemo;
   /** Gives the descriptor back; it is closed unless the cache keeps it. */
   release(): Promise<void>;
 }
@@ -30,6 +42,7 @@ interface Entry {
   path: string;
   fd: number;
   stat: Stats;
+  memo: HeaderMemo;
   validated: number;
   refs: number;
   evicted: boolean;
@@ -69,7 +82,7 @@ export class FileOpener {
       const opened = await openRegular(path);
       if (opened.kind !== 'file') return opened;
       const { fd, stat } = opened;
-      return { kind: 'file', file: { fd, stat, release: async () => closeSync(fd) } };
+      return { kind: 'file', file: { fd, stat, memo: {}, release: async () => closeSync(fd) } };
     }
     const entry = this.entries.get(path);
     if (entry && Date.now() - entry.validated <= this.validMs) return { kind: 'file', file: this.lease(entry) };
@@ -97,7 +110,7 @@ export class FileOpener {
   private async load(path: string): Promise<Loaded> {
     const opened = await openRegular(path);
     if (opened.kind !== 'file') return opened;
-    const entry: Entry = { path, fd: opened.fd, stat: opened.stat, validated: Date.now(), refs: 0, evicted: false, handleClosed: false };
+    const entry: Entry = { path, fd: opened.fd, stat: opened.stat, memo: {}, validated: Date.now(), refs: 0, evicted: false, handleClosed: false };
     try {
       entry.watcher = watch(path, { persistent: false }, () => this.evict(entry));
       entry.watcher.on('error', () => this.evict(entry));
@@ -129,6 +142,7 @@ export class FileOpener {
     return {
       fd: entry.fd,
       stat: entry.stat,
+      memo: entry.memo,
       release: async () => {
         if (released) return;
         released = true;

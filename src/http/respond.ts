@@ -10,6 +10,7 @@ import { STATUS_CODES, type IncomingMessage } from 'node:http';
 import { extname } from 'node:path';
 import etag from 'etag';
 import mime from 'mime-types';
+import type { HeaderMemo } from './file-cache.js';
 import { canWriteRaw } from './http1.js';
 import type { ServeRequest, ServeResponse, ServeResult, Settings } from './options.js';
 import { evaluatePreconditions, multipartFraming, selectRanges, type Validators } from './rfc9110.js';
@@ -25,6 +26,8 @@ export interface Representation {
   encoding?: string;
   /** Whether the answer depends on Accept-Encoding. */
   varyEncoding?: boolean;
+  /** Header values worked out for this open file before, and kept for the next response. */
+  memo?: HeaderMemo;
 }
 
 function stringHeader(res: ServeResponse, name: string): string | undefined {
@@ -54,11 +57,15 @@ function etagFor(rep: Representation, kind: 'strong' | 'weak'): string {
 
 /** Sets the headers that describe the representation, the caller's own winning. */
 function describe(res: ServeResponse, rep: Representation, settings: Settings, ranges: boolean): void {
-  const type = settings.contentType ?? (mime.contentType(extname(rep.name)) || 'application/octet-stream');
+  const memo = rep.memo ?? {};
+  const type = settings.contentType ?? (memo.contentType ??= mime.contentType(extname(rep.name)) || 'application/octet-stream');
   setDefault(res, 'Content-Type', type);
   if (settings.cacheControl) setDefault(res, 'Cache-Control', settings.cacheControl);
-  if (settings.lastModified) setDefault(res, 'Last-Modified', rep.stat.mtime.toUTCString());
-  if (settings.etag) setDefault(res, 'ETag', etagFor(rep, settings.etag));
+  if (settings.lastModified) setDefault(res, 'Last-Modified', (memo.lastModified ??= rep.stat.mtime.toUTCString()));
+  if (settings.etag) {
+    const tags = (memo.etag ??= {});
+    setDefault(res, 'ETag', (tags[settings.etag] ??= etagFor(rep, settings.etag)));
+  }
   if (ranges) setDefault(res, 'Accept-Ranges', 'bytes');
   if (rep.encoding) res.setHeader('Content-Encoding', rep.encoding);
   if (rep.varyEncoding) addVary(res, 'Accept-Encoding');

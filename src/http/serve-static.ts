@@ -229,7 +229,7 @@ export function createStaticServer(root: string, options?: ServeStaticOptions): 
       await respond(
         req,
         res,
-        { fd: file.fd, stat: file.stat, name: servedPath, encoding: chosen.encoding, varyEncoding: precompressed.length > 0 },
+        { fd: file.fd, stat: file.stat, memo: file.memo, name: servedPath, encoding: chosen.encoding, varyEncoding: precompressed.length > 0 },
         settings,
       );
     } catch (error) {

@@ -17,6 +17,8 @@
  *   SOCK_STREAM socket, ENOTCONN when it is not connected, EBADF for a bad
  *   or unreadable fd, ENOTSUP when fd is not a regular file, EINVAL for a
  *   negative offset, a NULL len or any flags.
+ * - A call that refuses (ZEROCOPY_SHIM_REFUSE, see shim.h): -1 with that
+ *   errno after the argument checks, nothing sent, *len 0.
  * - End of file: the range is cut at the size the file has when the call
  *   starts and the call succeeds, reporting the bytes sent; trailers still
  *   follow the short file; at or past the end the headers (and trailers)
@@ -69,6 +71,7 @@ int sendfile(int fd, int s, off_t offset, off_t *len, struct sf_hdtr *hdtr, int 
     if (err == 0)
       err = take_list(hdtr->trailers, hdtr->trl_cnt, &trailers, &ntrailers, &trailer_bytes);
   }
+  if (err == 0) err = shim_refusal();
   if (err != 0) {
     errno = err;
     return -1;

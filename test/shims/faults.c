@@ -8,6 +8,7 @@
 #include <sys/socket.h>
 #include <pthread.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/sendfile.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -82,6 +83,17 @@ int shim_check_input(int fd, int not_regular) {
   int mode = fcntl(fd, F_GETFL);
   if (mode < 0 || (mode & O_ACCMODE) == O_WRONLY) return EBADF;
   return S_ISREG(st.st_mode) ? 0 : not_regular;
+}
+
+int shim_refusal(void) {
+  static const struct { const char *name; int err; } known[] = {
+      {"ENOSYS", ENOSYS}, {"EINVAL", EINVAL}, {"EOPNOTSUPP", EOPNOTSUPP}, {"ENOTSUP", ENOTSUP}};
+  const char *name = getenv("ZEROCOPY_SHIM_REFUSE");
+  if (name == NULL || *name == '\0') return 0;
+  for (size_t i = 0; i < sizeof known / sizeof known[0]; i++)
+    if (strcmp(name, known[i].name) == 0) return known[i].err;
+  /* A name we do not know must not pass for "no refusal". */
+  return ENOSYS;
 }
 
 uint64_t shim_file_size(int fd) {

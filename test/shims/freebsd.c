@@ -12,6 +12,8 @@
  *   SOCK_STREAM socket, ENOTCONN when it is not connected, EBADF for a bad
  *   or unreadable fd, EINVAL when fd is not a regular file, for a negative
  *   offset and for any flags.
+ * - A call that refuses (ZEROCOPY_SHIM_REFUSE, see shim.h): -1 with that
+ *   errno after the argument checks, nothing sent, *sbytes 0.
  * - End of file, as kern_sendfile.c does it: the range is cut at the size
  *   the file has when the call starts, the call succeeds, and the trailers
  *   are still sent after the short file; with the offset at or past the end
@@ -54,6 +56,7 @@ int sendfile(int fd, int s, off_t offset, size_t nbytes, struct sf_hdtr *hdtr,
     if (nheaders < 0 || nheaders > LIST_MAX || ntrailers < 0 || ntrailers > LIST_MAX)
       err = EINVAL;
   }
+  if (err == 0) err = shim_refusal();
   if (err != 0) {
     errno = err;
     return -1;

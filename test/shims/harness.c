@@ -12,12 +12,16 @@
  *   them, even at the front of a list;
  * - a file already shorter than the range before the first call, cut
  *   anywhere: before the offset, at it, or inside the range (the JS layer
- *   sees those sizes first; here the backend's own end-of-file handling
- *   has to notice, also when the headers travel in the same call);
+ *   sees those sizes first; here the loop's end-of-file rules have to
+ *   notice, also when the headers travel in the same call);
  * - a regular-file output (Solaris only: sendfilev writes to files, the
  *   addon sends them to the fallbacks for now) and, through the shim's
  *   ZEROCOPY_SHIM_SOLARIS_EOF=einval, the manual's end-of-file behaviour;
- * - budgets of one byte and up, so zc_run stops and restarts anywhere.
+ * - budgets of one byte and up, so zc_run stops and restarts anywhere;
+ * - through the shim's ZEROCOPY_SHIM_REFUSE=<errno name>, a system call
+ *   that refuses every transfer before sending anything, so that the loop
+ *   hands it to the next backend of this program's zc_backends
+ *   (readwrite), which must finish it from where it stands.
  *
  * Every transfer runs over loopback TCP with small socket buffers (the
  * output non-blocking, as the Node glue makes it; EAGAIN is met with
@@ -35,20 +39,25 @@
  *   the undocumented case harshly, send trailers after a short file within
  *   one call, and the transfer fails either way.)
  * - every step keeps to what it was given: it never reports more bytes
- *   than the headers, one chunk of the file (t->chunk_limit) and the
- *   trailers hold, since zc_run would count the excess as sent;
- * - no transfer stalls: a step that keeps moving nothing without an error
- *   while headers or trailers are due (zc_run would call it forever), a
- *   transfer whose zc_run calls stop making progress, or a run past the
- *   time limit, is a failure.
+ *   than the call it was handed holds (headers, one chunk of the file,
+ *   trailers), since zc_run would count the excess as sent, and it changes
+ *   nothing in that call but leaving the trailers out;
+ * - the transfer stays with the backend under test unless its call
+ *   refused (ZEROCOPY_SHIM_REFUSE), and one that ends well after a refusal
+ *   ended on readwrite;
+ * - no transfer stalls: a step that keeps moving nothing, with no error or
+ *   EINTR (zc_run would call it forever), a transfer whose zc_run calls
+ *   stop making progress, or a run past the time limit, is a failure.
  *
  * Build (test/shim-harness.test.ts does this for every shimmed system):
  *
  *   cc -c -include test/shims/freebsd.h -DZEROCOPY_SHIM=1 \
  *      native/bsd/sendfile_freebsd.c -o backend.o
  *   cc -DHARNESS_SYSTEM=freebsd -DHARNESS_BACKEND=zc_freebsd_sendfile \
- *      test/shims/harness.c native/shared/send_loop.c test/shims/freebsd.c \
- *      test/shims/faults.c backend.o -pthread -o harness-freebsd
+ *      test/shims/harness.c native/shared/send_loop.c \
+ *      native/fallback/readwrite.c \
+ *      test/shims/freebsd.c test/shims/faults.c backend.o -pthread \
+ *      -o harness-freebsd
  *
  * (plus -D_FILE_OFFSET_BITS=64 everywhere, as CMakeLists.txt sets.)
  *
@@ -83,12 +92,17 @@
 #define STRINGIFY(x) STRINGIFY_(x)
 #define SYSTEM_NAME STRINGIFY(HARNESS_SYSTEM)
 
-/* The backend under test is the only one: send_loop.c's zc_find_backend
- * and zc_pick_backend walk this list, in place of native/shared/backends.c
- * (which would pull in the fallbacks). */
+/* The backend under test, its step wrapped by checked_step below, then the
+ * fallback: the list the loop falls back along, in place of
+ * native/shared/backends.c (whose system backend is Linux's here). mmap is
+ * left out: on a file already too short before the transfer, which the JS
+ * layer never lets through, it sends zeros to the end of the last page, and
+ * a write to TCP that crosses the end of the file fails whole with EFAULT. */
 extern const zc_backend HARNESS_BACKEND;
-const zc_backend *const zc_backends[] = {&HARNESS_BACKEND, NULL};
+extern const zc_backend zc_fallback_readwrite;
 static const zc_backend *const backend = &HARNESS_BACKEND;
+static zc_backend checked; /* *backend with checked_step: set up in main */
+const zc_backend *const zc_backends[] = {&checked, &zc_fallback_readwrite, NULL};
 
 /* Results of the checked step below, outside the errno range like
  * ZC_ETRUNCATED; zc_run returns them as it would any error. */
@@ -111,6 +125,10 @@ static uint64_t next_random(uint64_t *state) {
   *state ^= *state << 17;
   return *state;
 }
+
+/* ZEROCOPY_SHIM_REFUSE: the errno name with which the shim refuses every
+ * call, or NULL. */
+static const char *refusal;
 
 /* The main thread's: what each transfer is (sizes, buffers, bytes), so a
  * round is the same from run to run and backend to backend. */
@@ -162,36 +180,39 @@ static char violation[200];
 static int idle_steps;
 
 /* The backend's step, checked after each call. zc_run itself trusts it. */
-static int checked_step(zc_transfer *t, uint64_t *moved) {
-  uint64_t due = zc_iov_bytes(t->headers, t->nheaders) + zc_file_chunk(t) +
-                 zc_iov_bytes(t->trailers, t->ntrailers);
-  int file_due = t->nheaders == 0 && t->remaining > 0;
-  int err = backend->step(t, moved);
-  if (*moved > due) {
+static void checked_step(zc_transfer *t, void *state, zc_call *c) {
+  zc_call given = *c;
+  backend->step(t, state, c);
+  int trailers_left_out = c->trailers == NULL && c->ntrailers == 0;
+  if (c->headers != given.headers || c->nheaders != given.nheaders || c->offset != given.offset ||
+      c->file_len != given.file_len ||
+      (!trailers_left_out && (c->trailers != given.trailers || c->ntrailers != given.ntrailers))) {
+    snprintf(violation, sizeof violation,
+             "step (%s) changed the call it was handed beyond leaving the trailers out",
+             t->call ? t->call : "?");
+    c->err = HARNESS_OVERRUN;
+    return;
+  }
+  uint64_t due = zc_iov_bytes(c->headers, c->nheaders) + c->file_len +
+                 zc_iov_bytes(c->trailers, c->ntrailers);
+  if (c->moved > due) {
     snprintf(violation, sizeof violation,
              "step (%s) reported %llu bytes moved, with only %llu due in headers, one chunk and trailers",
-             t->call ? t->call : "?", (unsigned long long)*moved, (unsigned long long)due);
-    return HARNESS_OVERRUN;
+             t->call ? t->call : "?", (unsigned long long)c->moved, (unsigned long long)due);
+    c->err = HARNESS_OVERRUN;
+    return;
   }
-  /* zc_run takes "nothing moved, no error" as end of file when file bytes
-   * are due next and calls again otherwise; EINTR it always retries. */
-  idle_steps = *moved == 0 && (err == EINTR || (err == 0 && !file_due)) ? idle_steps + 1 : 0;
+  /* zc_run takes "nothing moved, no error" from a call with file bytes as
+   * end of file, and retries EINTR: either, again and again, would spin. */
+  idle_steps = c->moved == 0 && (c->err == 0 || c->err == EINTR) ? idle_steps + 1 : 0;
   if (idle_steps >= IDLE_STEPS) {
     snprintf(violation, sizeof violation,
              "step (%s) moved nothing %d times in a row without an error, with %d headers, "
              "%llu file bytes and %d trailers due: zc_run would spin",
              t->call ? t->call : "?", IDLE_STEPS, t->nheaders, (unsigned long long)t->remaining,
              t->ntrailers);
-    return HARNESS_SPIN;
+    c->err = HARNESS_SPIN;
   }
-  return err;
-}
-
-static const zc_backend *checked_backend(void) {
-  static zc_backend checked;
-  checked = *backend;
-  checked.step = checked_step;
-  return &checked;
 }
 
 static const char *describe(int result) {
@@ -306,7 +327,7 @@ static int drive(zc_transfer *t) {
     /* Budgets from 1 byte up: zc_run must stop and resume anywhere. */
     uint64_t limit = next_random(&budget_rng) % 2 ? 5000 : 1u << 22;
     uint64_t budget = 1 + next_random(&budget_rng) % (limit + 1);
-    int r = zc_run(checked_backend(), t, budget);
+    int r = zc_run(t, budget);
     if (r != EINPROGRESS && r != EAGAIN) return r;
     stalled = t->sent == before ? stalled + 1 : 0;
     if (stalled >= STALLED_CALLS) return -1;
@@ -366,9 +387,12 @@ static void transfer(const unsigned char *content, uint64_t file_size, uint64_t 
   t.remaining = count;
   t.trailers = trailers;
   t.ntrailers = nt;
-  int result = backend->begin ? backend->begin(&t) : 0;
+  /* As for sendFile's 'auto': a refused call may hand the transfer on. */
+  t.may_fall_back = 1;
+  int result = zc_begin(&t, &checked);
   if (result == 0) result = drive(&t);
-  if (backend->end) backend->end(&t);
+  const zc_backend *carried_by = t.backend;
+  zc_end(&t);
 
   unsigned char *got;
   size_t got_len;
@@ -428,6 +452,13 @@ static void transfer(const unsigned char *content, uint64_t file_size, uint64_t 
            part_at(at, hlen, file_part));
   }
 
+  /* Who carried it: the backend under test, unless its call refused. */
+  if (refusal == NULL && carried_by != &checked)
+    fail("ended on %s, yet the backend under test was never refused", carried_by->name);
+  else if (refusal != NULL && result == 0 && count > 0 && carried_by != &zc_fallback_readwrite)
+    fail("ended on %s after its call refused (%s), want readwrite, the next backend",
+         carried_by->name, refusal);
+
   close(out);
   close(in);
   free(headers);
@@ -467,6 +498,11 @@ int main(int argc, char **argv) {
             SYSTEM_NAME);
     return 2;
   }
+
+  checked = *backend;
+  checked.step = checked_step;
+  refusal = getenv("ZEROCOPY_SHIM_REFUSE");
+  if (refusal != NULL && *refusal == '\0') refusal = NULL;
 
   signal(SIGPIPE, SIG_IGN);
   signal(SIGALRM, on_time_limit);
@@ -511,10 +547,10 @@ int main(int argc, char **argv) {
   if (eof != NULL && *eof == '\0') eof = NULL;
   if (failures > REPORTED_FAILURES)
     printf("(%d more failures not shown)\n", failures - REPORTED_FAILURES);
-  printf("harness %s (%s), output %s, seed %llu, faults %s%s%s: %d rounds, %d transfers, %d failures\n",
+  printf("harness %s (%s), output %s, seed %llu, faults %s%s%s%s%s: %d rounds, %d transfers, %d failures\n",
          SYSTEM_NAME, backend->name, to_file ? "file" : "tcp", seed,
-         faults && *faults ? faults : "none", eof ? ", solaris eof " : "", eof ? eof : "", rounds,
-         transfers, failures);
+         faults && *faults ? faults : "none", eof ? ", solaris eof " : "", eof ? eof : "",
+         refusal ? ", refused " : "", refusal ? refusal : "", rounds, transfers, failures);
   free(content);
   return failures != 0;
 }

@@ -14,6 +14,8 @@
  *   TCP socket, ENOTCONN when it is not connected, EBADF for a bad or
  *   unreadable fd, EINVAL for a negative offset or unknown flags.
  *   SF_DISCONNECT shuts the connection down after a complete call.
+ * - A call that refuses (ZEROCOPY_SHIM_REFUSE, see shim.h): -1 with that
+ *   errno after the argument checks, nothing sent.
  * - End of file (undocumented; the harsher of the plausible behaviours):
  *   the range is cut at the size the file has when the call starts, and the
  *   trailer is still sent after it; an offset at or past the end sends the
@@ -40,6 +42,7 @@ sbsize_t sendfile(int s, int fd, off_t offset, bsize_t nbytes,
   int err = shim_check_socket(s, 1, EOPNOTSUPP);
   if (err == 0) err = shim_check_input(fd, EINVAL);
   if (err == 0 && (offset < 0 || (flags & ~SF_DISCONNECT) != 0)) err = EINVAL;
+  if (err == 0) err = shim_refusal();
   if (err != 0) {
     errno = err;
     return -1;

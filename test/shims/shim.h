@@ -37,4 +37,11 @@ int shim_check_input(int fd, int not_regular);
 /* The size of the file behind fd, for calls whose 0 means "to the end". */
 uint64_t shim_file_size(int fd);
 
+/* 0, or the errno every call fails with, before it sends anything, when
+ * ZEROCOPY_SHIM_REFUSE names one: ENOSYS (a kernel or sandbox without the
+ * call), EINVAL, EOPNOTSUPP (FreeBSD's and macOS's manuals: "the file
+ * system for descriptor fd does not support sendfile()") or ENOTSUP. It
+ * makes the loop's fallback to the next backend happen for real. */
+int shim_refusal(void);
+
 #endif

@@ -23,6 +23,8 @@
  *   bytes sent so far without an error. With ZEROCOPY_SHIM_SOLARIS_EOF=einval
  *   it behaves as the manual and illumos do instead: -1/EINVAL, with the
  *   bytes sent so far in *xferred.
+ * - A call that refuses (ZEROCOPY_SHIM_REFUSE, see shim.h): -1 with that
+ *   errno after the argument checks, nothing sent.
  *
  * Simpler than the real system: the 64-bit mapping (sendfilev64,
  * sendfilevec64_t) is not modelled, since this is an LP64 build; the file
@@ -97,6 +99,7 @@ ssize_t sendfilev(int fildes, const struct sendfilevec *vec, int sfvcnt, size_t 
   int is_file = 0;
   int err = check_output(fildes, &is_file);
   for (int i = 0; err == 0 && i < sfvcnt; i++) err = check_entry(&vec[i]);
+  if (err == 0) err = shim_refusal();
   if (err != 0) {
     errno = err;
     return -1;
