@@ -15,7 +15,7 @@ import { basename, dirname, join, relative } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { createRequire } from 'node:module';
 
-const { addonPath } = createRequire(import.meta.url)('../scripts/build-test-addons.js') as { addonPath: (name: string) => string };
+const { addonPath } = createRequire(__filename)('../scripts/build-test-addons.js') as { addonPath: (name: string) => string };
 
 const root = join(__dirname, '..');
 const out = join(root, 'build-test', 'harness');
