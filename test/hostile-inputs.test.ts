@@ -277,6 +277,28 @@ describe('files that change during a transfer', () => {
     expectBytes(data, whole, backend);
   });
 
+  it.each(BACKENDS)('a file cut short after the call fixed its size, before the first byte moved: ERR_FILE_TRUNCATED, a true prefix at most (%s)', async (backend) => {
+    // The size is read at the call; the transfer starts a tick later. The
+    // descriptor open for writing keeps mmap from taking a lease, so its
+    // write(2) from the mapping meets pages past the new end: a copy into
+    // a socket that faults part-way fails whole, with EFAULT.
+    const file = dir.write(original);
+    const fd = fs.openSync(file, 'r+');
+    const { socket, received } = await collector.connect();
+    try {
+      const sending = sendFile(socket, fd, { backend, headers: 'H' });
+      fs.ftruncateSync(fd, 100);
+      const error = await rejection(sending, { code: 'ERR_FILE_TRUNCATED' });
+      socket.end();
+      const { data } = await received;
+      expect(data.length).toBeLessThanOrEqual(error.bytesSent!);
+      expectBytes(data, Buffer.concat([Buffer.from('H'), original]).subarray(0, data.length), backend);
+    } finally {
+      fs.closeSync(fd);
+      socket.destroy();
+    }
+  });
+
   it.each(BACKENDS)('a file renamed over: the open file is sent, not the new one (%s)', async (backend) => {
     const { result, data } = await duringTransfer(backend, (file) => {
       const replacement = dir.write(Buffer.alloc(SIZE / 2, 0xaa));
