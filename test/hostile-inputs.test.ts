@@ -414,7 +414,39 @@ socket.on('connect', () => {
 });
 `;
 
+// A worker that starts small transfers as fast as they finish: terminated,
+// it is most likely inside the addon, whose Node-API calls then fail.
+const BUSY_WORKER = `
+const { parentPort, workerData } = require('node:worker_threads');
+const net = require('node:net');
+const { sendFile } = require(workerData.lib);
+const socket = net.connect(workerData.port, '127.0.0.1');
+socket.on('error', () => {});
+socket.on('connect', async () => {
+  parentPort.postMessage('sending');
+  for (;;) {
+    await Promise.all(Array.from({ length: 50 }, () => sendFile(socket, workerData.path, { count: 10, backend: workerData.backend }).catch(() => {})));
+  }
+});
+`;
+
 describe('worker threads terminated mid-transfer', () => {
+  it('workers stopped while they start transfer after transfer: the process survives and nothing leaks', async () => {
+    const sink = await startCollector();
+    const before = openDescriptors();
+    for (let round = 0; round < 30; round++) {
+      const backend = BACKENDS[round % BACKENDS.length];
+      const worker = new Worker(BUSY_WORKER, { eval: true, workerData: { lib: LIB, port: sink.port, path, backend } });
+      const [message] = await within(once(worker, 'message'), 10_000, `busy worker ${round} (${backend}) to start`);
+      expect(message).toBe('sending');
+      await new Promise((resolve) => setTimeout(resolve, round % 7));
+      await worker.terminate();
+    }
+    // The accepted ends are the sink's to close; nothing else may stay open.
+    await sink.close();
+    await expectNoDescriptorLeak(before, 5000);
+  });
+
   it('twenty workers stopped while their transfers wait for a reader leave no descriptor open', async () => {
     const big = dir.file('worker-big.bin');
     fs.writeFileSync(big, '');

@@ -54,6 +54,10 @@ class Transfer : public Napi::ObjectWrap<Transfer> {
   // new Transfer(outFd, inFd, offset, count, headers, trailers, backend,
   //              onProgress(sent), onDone(errno, syscall, sent))
   Transfer(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Transfer>(info) {
+    // No wrapper: the environment is shutting down (a worker being
+    // terminated) and Node-API refused the wrap. Every call on our empty
+    // references would then be a fatal error of the whole process.
+    if (IsEmpty()) return;
     Napi::Env env = info.Env();
     data_ = env.GetInstanceData<EnvData>();
     bool lossless;
