@@ -85,8 +85,10 @@ function model(out: unknown, input: unknown, options: unknown, file: { bytes: Bu
   if (isExpected(count)) return count;
   if (count !== undefined && (offset ?? 0n) + count > MAX_OFFSET) return outOfRange;
   if (o.signal !== undefined && !(o.signal instanceof AbortSignal)) return argType;
-  if (o.backend !== undefined && typeof o.backend !== 'string') return argType;
-  if (o.backend !== undefined && o.backend !== 'auto' && !BACKENDS.includes(o.backend as string)) return argValue;
+  // null asks for the default, as for headers and trailers.
+  const backend = o.backend ?? 'auto';
+  if (typeof backend !== 'string') return argType;
+  if (backend !== 'auto' && !BACKENDS.includes(backend)) return argValue;
   if (o.onProgress !== undefined && typeof o.onProgress !== 'function') return argType;
   const headers = modelChunks(o.headers);
   if (isExpected(headers)) return headers;
