@@ -177,6 +177,27 @@ describe('outputs that cannot take a stream of bytes', () => {
   });
 });
 
+describe('a file output on another file system', () => {
+  // copy_file_range(2) refuses to cross file systems (EXDEV) on this kernel;
+  // the Linux backend must then carry on with sendfile(2).
+  const shm = '/dev/shm';
+  const crosses = () => fs.existsSync(shm) && fs.statSync(shm).dev !== fs.statSync(dir.path).dev;
+
+  it.each(BACKENDS)('a tmpfs file gets the exact bytes from a file elsewhere (%s)', async (backend) => {
+    if (!crosses()) return;
+    const out = join(shm, `zerocopy-test-${process.pid}-${backend}`);
+    const fd = fs.openSync(out, 'w');
+    try {
+      const result = await sendFile(fd, path, { backend, offset: 3, headers: 'H', trailers: 'T' });
+      expect(result).toEqual({ bytesSent: content.length - 3 + 2, backend });
+      expectBytes(fs.readFileSync(out), Buffer.concat([Buffer.from('H'), content.subarray(3), Buffer.from('T')]), backend);
+    } finally {
+      fs.closeSync(fd);
+      fs.rmSync(out, { force: true });
+    }
+  });
+});
+
 describe('half-closed connections', () => {
   it.each(BACKENDS)('after our own end(): ERR_STREAM_WRITE_AFTER_END, nothing sent (%s)', async (backend) => {
     const { socket, received } = await collector.connect();
