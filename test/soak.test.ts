@@ -140,9 +140,19 @@ async function oneTransfer(peer: SoakPeer, rng: Rng, tally: Tally, index: number
   const problem = (text: string) => tally.problems.length < 20 && tally.problems.push(`${what}: ${text}`);
   if (report.port !== port) problem(`the report is for port ${report.port}`);
 
+  // A path is opened after the call returns: a truncation that lands first
+  // is the size the transfer sees, and all of the file as it then is goes.
+  const asOpened =
+    truncatedTo !== undefined && count === undefined
+      ? Buffer.concat([headers ?? Buffer.alloc(0), source.data.subarray(offset, Math.max(offset, truncatedTo)), trailers ?? Buffer.alloc(0)])
+      : undefined;
+  const sawTruncatedSize = outcome.ok && asOpened !== undefined && outcome.bytesSent === asOpened.length && asOpened.length !== expected.length;
+  if (sawTruncatedSize && (report.bytes !== asOpened.length || report.sha256 !== sha256(asOpened))) {
+    problem(`sent the file as truncated before it opened, but the peer received ${report.bytes} other bytes`);
+  }
   if (outcome.ok) {
     tally.completed++;
-    if (outcome.bytesSent !== expected.length) problem(`resolved with bytesSent ${outcome.bytesSent}`);
+    if (outcome.bytesSent !== expected.length && !sawTruncatedSize) problem(`resolved with bytesSent ${outcome.bytesSent}`);
     if (fault === 'bad-argument') problem('a bad argument resolved');
   } else if (!ALLOWED[fault].includes(outcome.code ?? '')) {
     problem(`rejected with ${outcome.code}`);
