@@ -24,7 +24,7 @@ stream.pipeline(fs.createReadStream(), socket), and a C sendfile(2) loop
 (the kernel's own limit), each sender in its own process. GB/s and sender
 CPU seconds per GB, medians over rounds that alternate the methods.
 
-http: serveFile, serveStatic (with and without its descriptor cache),
+http: serveFile, serveStatic (with its open-file cache, the default, and without),
 send, @fastify/static, Bun (Bun.serve + Bun.file) and nginx (sendfile on,
 tcp_nopush on), each in its own process on loopback, and node:http
 answering from memory (res.end(buffer) with serveStatic's headers: the

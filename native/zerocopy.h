@@ -75,6 +75,12 @@ typedef struct zc_transfer {
   /* Managed by zc_begin, zc_run and zc_end. */
   const struct zc_backend *backend; /* the backend carrying the transfer */
   void *state;                      /* its private state: state_size bytes */
+  /* Where a state that fits lives, so that a small transfer sent at once
+   * costs no allocation; a larger one is allocated. */
+  union {
+    max_align_t align;
+    unsigned char bytes[64];
+  } state_room;
   uint64_t backend_moved;           /* bytes its own call has moved */
 } zc_transfer;
 

@@ -24,6 +24,8 @@ export interface Capabilities {
   fileToPipe: boolean;
   /** The most bytes one system call moves. */
   maxChunk: number;
+  /** How the addon's driver thread waits for sockets and pipes to take more: `'epoll'`, or `'poll'` where the system has no waiter of its own yet; `'none'` without the addon. */
+  waiter: string;
 }
 
 /** Every backend's name, best first; `stream` is always last. */
@@ -41,6 +43,7 @@ export function capabilities(): Capabilities {
     fileToFile: true,
     fileToPipe: true,
     maxChunk: nativeCaps?.maxChunk ?? STREAM_CHUNK,
+    waiter: nativeCaps?.waiter ?? 'none',
   };
   if (loadError !== undefined) caps.loadError = loadError;
   return caps;

@@ -23,6 +23,15 @@ export interface NativeBinding {
     onProgress: (sent: number) => void,
     onDone: (errno: number, syscall: string, sent: number) => void,
   ) => NativeTransfer;
+  /**
+   * A small transfer tried once, synchronously, with the caller's own
+   * descriptors (read in this tick). Stores [result, bytes sent, index of
+   * the backend in capabilities().backends] in the array given to
+   * setSendNowResult; result is 0 (done), EAGAIN (the rest must wait),
+   * truncatedErrno or an errno. Returns the failing call's name.
+   */
+  sendNow(outFd: number, outKind: number, inFd: number, offset: number, count: number, headers: Buffer | null, trailers: Buffer | null): string | undefined;
+  setSendNowResult(result: Float64Array): void;
   capabilities(): {
     backends: { name: string; zeroCopy: boolean; headersTrailers: 'vector' | 'cork' | 'copy' }[];
     headersTrailers: 'vector' | 'cork' | 'copy';
@@ -30,6 +39,12 @@ export interface NativeBinding {
     maxChunk: number;
     truncatedErrno: number;
     cancelledErrno: number;
+    /** Output kinds as the addon numbers them, for sendNow. */
+    outputKinds: { tcp: number };
+    /** Most bytes sendNow takes in one call. */
+    inlineBytes: number;
+    /** The readiness interface the driver waits with. */
+    waiter: string;
   };
 }
 

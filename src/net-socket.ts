@@ -13,6 +13,8 @@
 //   plain destroy() cut off.
 // - Writable's `_write`/`_writev` are called in queue order, one batch at a
 //   time, and `socket.connecting` is true until the descriptor is connected.
+// - `writableLength` counts every byte written whose callback has not run,
+//   bytes libuv still holds included: 0 means the kernel has all of them.
 //
 // The write-queue hook: a transfer takes its place in the socket's own write
 // queue, so that it keeps its place among the caller's writes: what was
@@ -167,4 +169,15 @@ export function closedError(socket: Socket, bytesSent: number): TransferError {
   // ECANCELED is Node's word (22 and later) for writes that destroy() cut off: the destroy is the cause.
   if (cause?.errno && cause.syscall && cause.code !== 'ECANCELED') return systemError(-cause.errno, cause.syscall, bytesSent);
   return streamDestroyed(bytesSent);
+}
+
+/** Whether a transfer started now would be next on the wire: nothing written before it is still on its way. */
+export function nothingQueued(socket: Socket): boolean {
+  return !socket.connecting && !socket.destroyed && !socket.writableEnded && socket.writableLength === 0 && socket.writableCorked === 0;
+}
+
+/** Whether the socket is TCP (IPv4 or IPv6), whose segments headers can share with the file, or another stream socket. */
+export function isTcp(socket: Socket): boolean {
+  const family = socket.remoteFamily;
+  return family === 'IPv4' || family === 'IPv6';
 }

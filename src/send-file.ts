@@ -4,11 +4,12 @@
 // its turn comes runs it on the native addon or the stream backend.
 import type { FileHandle } from 'node:fs/promises';
 import type { Socket } from 'node:net';
+import { constants as osConstants } from 'node:os';
 import { parseInput, parseOptions, parseOutput, type Input, type Output, type SendFileOptions, type TransferPlan } from './arguments.js';
 import { allBackends } from './capabilities.js';
 import { AbortError, fileTruncated, invalidArgValue, nativeError, streamDestroyed, systemError, withBytesSent, type TransferError } from './errors.js';
-import { binding, type NativeTransfer } from './native.js';
-import { closedError, enqueue, isTls, refreshIdleTimer, socketFd } from './net-socket.js';
+import { binding, nativeCaps, type NativeTransfer } from './native.js';
+import { closedError, enqueue, isTcp, isTls, nothingQueued, refreshIdleTimer, socketFd } from './net-socket.js';
 import { openInput, type InputFile } from './open-file.js';
 import { streamTransfer, type StreamOutput } from './stream.js';
 
@@ -65,14 +66,18 @@ function chooseBackend(requested: string, fd: number | undefined): string {
   return requested;
 }
 
-/** What the addon threw (a failed dup, or its driver's pipe) as a system error with nothing sent. */
-function addonError(error: unknown): TransferError {
+/** What the addon threw (a failed dup, or the driver it could not start) as a system error, after `bytesSent` bytes. */
+function addonError(error: unknown, bytesSent: number): TransferError {
   const e = error as { errno?: number; syscall?: string };
-  return e.errno ? systemError(e.errno, e.syscall ?? 'dup', 0) : withBytesSent(error, 0);
+  return e.errno ? systemError(e.errno, e.syscall ?? 'dup', bytesSent) : withBytesSent(error, bytesSent);
 }
 
-/** Runs the transfer in the addon. `fd` must have been read from the output in this same tick (see outputFd). */
-function runNative(output: StreamOutput, fd: number, file: InputFile, range: Range, plan: TransferPlan, backend: string): Promise<SendFileResult> {
+/**
+ * Runs the transfer in the addon. `fd` must have been read from the output
+ * in this same tick (see outputFd). `before` counts bytes of it that sendNow
+ * already sent: `plan` and `range` then describe the rest.
+ */
+function runNative(output: StreamOutput, fd: number, file: InputFile, range: Range, plan: TransferPlan, backend: string, before = 0): Promise<SendFileResult> {
   const socket = output.kind === 'socket' ? output.socket : undefined;
   return new Promise((resolve, reject) => {
     let why: 'signal' | 'destroyed' | undefined;
@@ -99,27 +104,85 @@ function runNative(output: StreamOutput, fd: number, file: InputFile, range: Ran
         plan.headers,
         plan.trailers,
         backend,
-        (sent) => progressed(output, plan, sent),
-        (errno, syscall, sent) => {
+        (sent) => progressed(output, plan, before + sent),
+        (errno, syscall, rest) => {
           cleanup();
+          const sent = before + rest;
           if (errno === 0) return resolve({ bytesSent: sent, backend: transfer.backend });
           const cancelled = () => (why === 'signal' ? new AbortError(plan.signal?.reason, sent) : closedError(socket!, sent));
           reject(nativeError(errno, syscall, sent, range.offset + range.count, cancelled));
         },
       );
     } catch (error) {
-      return reject(addonError(error));
+      return reject(addonError(error, before));
     }
     plan.signal?.addEventListener('abort', onAbort, { once: true });
     socket?.once('close', onClose);
     try {
       transfer.start();
     } catch (error) {
-      // The addon could not start its driver (no descriptors left for its pipe).
+      // The addon could not start its driver (no descriptors left for its waiter).
       cleanup();
-      reject(addonError(error));
+      reject(addonError(error, before));
     }
   });
+}
+
+// ---------------------------------------------------------------- small transfers now
+
+// Its own ArrayBuffer: off the V8 heap, so the addon may keep a pointer to it.
+const nowResult = new Float64Array(new ArrayBuffer(3 * Float64Array.BYTES_PER_ELEMENT));
+// An addon built before sendNow existed (a stale build) still works, without it.
+const canSendNow = typeof binding?.sendNow === 'function' && nativeCaps?.inlineBytes !== undefined;
+if (canSendNow) binding!.setSendNowResult(nowResult);
+const { EAGAIN } = osConstants.errno;
+
+/** What is left of a transfer after its first `sent` bytes. */
+function rest(plan: TransferPlan, range: Range, sent: number): { plan: TransferPlan; range: Range } {
+  const headers = plan.headers?.length ?? 0;
+  const fromFile = BigInt(Math.min(Math.max(sent - headers, 0), Number(range.count)));
+  const fromTrailers = Math.max(sent - headers - Number(range.count), 0);
+  return {
+    plan: {
+      ...plan,
+      headers: sent < headers ? plan.headers!.subarray(sent) : null,
+      trailers: fromTrailers > 0 ? plan.trailers!.subarray(fromTrailers) : plan.trailers,
+    },
+    range: { offset: range.offset + fromFile, count: range.count - fromFile },
+  };
+}
+
+/**
+ * Whether sendNow may take this transfer: the addon is here, the bytes are
+ * few, and the socket is TCP. Only TCP: a net.Socket can also stand for a
+ * pipe or a terminal (process.stdout), whose descriptor need not be
+ * non-blocking; a Transfer makes those non-blocking for its duration.
+ */
+function fitsNow(socket: Socket, range: Range, plan: TransferPlan): boolean {
+  if (!canSendNow || !isTcp(socket)) return false;
+  const bytes = Number(range.count) + (plan.headers?.length ?? 0) + (plan.trailers?.length ?? 0);
+  return bytes <= nativeCaps!.inlineBytes && range.offset <= BigInt(Number.MAX_SAFE_INTEGER);
+}
+
+/**
+ * One synchronous attempt (the addon's sendNow) with the socket's
+ * descriptor `fd`, read in this tick. Says how far it got; throws when the
+ * socket or the file failed.
+ */
+function tryNow(socket: Socket, fd: number, inFd: number, range: Range, plan: TransferPlan): { done: boolean; sent: number; backend: string } {
+  const call = binding!.sendNow(fd, nativeCaps!.outputKinds.tcp, inFd, Number(range.offset), Number(range.count), plan.headers, plan.trailers);
+  const [result, sent, backendIndex] = nowResult;
+  if (result !== 0 && result !== EAGAIN) throw nativeError(result, call ?? '', sent, range.offset + range.count, () => streamDestroyed(sent));
+  return { done: result === 0, sent, backend: nativeCaps!.backends[backendIndex].name };
+}
+
+/** A small transfer whose turn has come: at once when the socket takes it all, else what is left in the driver. */
+function sendNowOrDrive(output: StreamOutput & { kind: 'socket' }, fd: number, file: InputFile, range: Range, plan: TransferPlan): SendFileResult | Promise<SendFileResult> {
+  const now = tryNow(output.socket, fd, file.fd, range, plan);
+  if (now.sent > 0) progressed(output, plan, now.sent);
+  if (now.done) return { bytesSent: now.sent, backend: now.backend };
+  const left = rest(plan, range, now.sent);
+  return runNative(output, fd, file, left.range, left.plan, 'auto', now.sent);
 }
 
 /** Closes the input of a transfer that will not run, once it is open. */
@@ -140,6 +203,7 @@ async function transfer(output: StreamOutput, opened: Promise<InputFile>, plan: 
     // From here to the addon's duplicate of the descriptor: one tick, no await.
     const fd = outputFd(output);
     const backend = chooseBackend(plan.backend, fd);
+    if (backend === 'auto' && output.kind === 'socket' && fitsNow(output.socket, range, plan)) return await sendNowOrDrive(output, fd!, file, range, plan);
     if (backend !== 'stream') return await runNative(output, fd!, file, range, plan, backend);
     const bytesSent = await streamTransfer(output, { fd: file.fd, ...range }, plan, (sent) => progressed(output, plan, sent));
     return { bytesSent, backend };
@@ -214,4 +278,32 @@ export function sendFile(out: Socket | number | FileHandle, input: string | URL 
     return Promise.reject(error);
   }
   return output.kind === 'socket' ? sendToSocket(output.socket, source, plan) : sendToFd(output.fd, source, plan);
+}
+
+/**
+ * sendFile() for serving: a small range of an open file with the response
+ * head, on a socket with nothing queued ahead of it. In the common case the
+ * socket takes it all at once and the transfer is over when this returns,
+ * without a queue entry, a promise or a duplicate descriptor; what the
+ * socket cannot take at once goes through sendFile(). Returns undefined,
+ * having sent nothing, when this does not apply.
+ */
+export function sendFileNow(socket: Socket, inFd: number, offset: number, count: number, headers: Buffer, trailers: Buffer | null): SendFileResult | Promise<SendFileResult> | undefined {
+  if (!nothingQueued(socket) || isTls(socket)) return undefined;
+  const plan: TransferPlan = { offset: BigInt(offset), count: BigInt(count), headers, trailers, signal: undefined, backend: 'auto', onProgress: undefined };
+  const range: Range = { offset: plan.offset, count: BigInt(count) };
+  const fd = socketFd(socket);
+  if (fd === undefined || !fitsNow(socket, range, plan)) return undefined;
+  const now = tryNow(socket, fd, inFd, range, plan);
+  if (now.sent > 0) refreshIdleTimer(socket);
+  if (now.done) return { bytesSent: now.sent, backend: now.backend };
+  // The rest takes its place in the socket's queue, where nothing is ahead of it.
+  const left = rest(plan, range, now.sent);
+  const options = { offset: left.range.offset, count: left.range.count, headers: left.plan.headers ?? undefined, trailers: left.plan.trailers ?? undefined };
+  return sendFile(socket, inFd, options).then(
+    (r) => ({ bytesSent: now.sent + r.bytesSent, backend: r.backend }),
+    (error: TransferError) => {
+      throw Object.assign(error, { bytesSent: now.sent + (error.bytesSent ?? 0) });
+    },
+  );
 }

@@ -93,6 +93,32 @@ describe(`conformance: ${build} build${faults ? ` with faults (seed ${faults})` 
     expect(caps.headersTrailers).toBe(want.headersTrailers);
     expect(caps.zeroCopy).toBe(want.zeroCopy);
     expect(caps.backends).toContain('readwrite');
+    // Linux waits with epoll; the others with poll(2) until they have their own.
+    expect(caps.waiter).toBe(build === 'linux' ? 'epoll' : 'poll');
+  });
+
+  it('delivers small transfers byte for byte, at once or the rest through the driver', async () => {
+    // Small enough for the attempt on the JS thread; with faults, its calls
+    // stop at random points with EAGAIN, and the driver sends the rest.
+    const r = prng(Number(faults ?? 0) * 1000 + 77);
+    const small = (n: number) => randomBytes(r(n));
+    const peer = await connect();
+    const want: Buffer[] = [];
+    let total = 0;
+    for (let round = 0; round < 60; round++) {
+      const headers = r(4) === 0 ? [] : [small(3000), small(300)];
+      const trailers = r(3) === 0 ? [] : [small(2000)];
+      const offset = r(content.length - 100_000);
+      const count = r(100_000);
+      const result = await sendFile(peer.client, file, { offset, count, headers, trailers });
+      const bytes = Buffer.concat([...headers, content.subarray(offset, offset + count), ...trailers]);
+      expect({ round, bytesSent: result.bytesSent, backend: result.backend }).toEqual({ round, bytesSent: bytes.length, backend: caps.backends[0] });
+      want.push(bytes);
+      total += bytes.length;
+    }
+    peer.client.end();
+    const got = await peer.received;
+    expect({ length: got.length, equal: got.equals(Buffer.concat(want)) }).toEqual({ length: total, equal: true });
   });
 
   describe.each(underTest)('%s', (backend) => {

@@ -137,10 +137,10 @@ function servers({ install, zerocopyVersion }) {
       start: nodeServer('zerocopy-servestatic.js'),
     },
     {
-      name: 'serveStatic cache',
+      name: 'serveStatic no cache',
       kind: 'zerocopy',
-      prepare: async () => `zerocopy ${zerocopyVersion}, node:http, { cache: true }`,
-      start: nodeServer('zerocopy-servestatic.js', ['cache']),
+      prepare: async () => `zerocopy ${zerocopyVersion}, node:http, { cache: false }`,
+      start: nodeServer('zerocopy-servestatic.js', ['nocache']),
     },
     {
       name: 'send',

@@ -1,12 +1,12 @@
 // serveStatic(root) as the whole node:http handler, one process.
-// `node zerocopy-servestatic.js ROOT [cache]`: with `cache`, serveStatic's
-// open-descriptor cache is on (like nginx's open_file_cache); default off.
+// `node zerocopy-servestatic.js ROOT [nocache]`: with `nocache`, serveStatic's
+// open-file cache (on by default, like nginx's open_file_cache) is off.
 'use strict';
 const http = require('node:http');
 const path = require('node:path');
 const { serveStatic } = require(path.join(__dirname, '..', '..'));
 
-const handler = serveStatic(process.argv[2], { cache: process.argv[3] === 'cache' });
+const handler = serveStatic(process.argv[2], process.argv[3] === 'nocache' ? { cache: false } : {});
 const server = http.createServer(handler);
 server.listen(0, '127.0.0.1', () => process.stdout.write(`${JSON.stringify({ port: server.address().port })}\n`));
 

@@ -15,6 +15,7 @@
 #include <unordered_map>
 
 #include "../zerocopy.h"
+#include "../waiter.h"
 #include "driver.h"
 
 namespace {
@@ -35,7 +36,22 @@ struct EnvData {
   std::unique_ptr<Driver> driver;
   std::unordered_map<uint64_t, Transfer*> live;
   uint64_t next_id = 1;
+  // Where sendNow leaves [result, bytes sent, backend index]: a typed array
+  // of the JS side's, so a call returns without making an object.
+  Napi::Reference<Napi::Float64Array> now_array;
+  double* now_result = nullptr;
 };
+
+// Points an iovec list at a Buffer's bytes; nothing for an empty or absent one.
+void ListBuffer(Napi::Value v, struct iovec* iov, struct iovec** list, int* count) {
+  if (!v.IsBuffer()) return;
+  auto buf = v.As<Napi::Buffer<char>>();
+  if (buf.Length() == 0) return;
+  iov->iov_base = buf.Data();
+  iov->iov_len = buf.Length();
+  *list = iov;
+  *count = 1;
+}
 
 int DupCloexec(int fd) { return fcntl(fd, F_DUPFD_CLOEXEC, 0); }
 
@@ -115,17 +131,12 @@ class Transfer : public Napi::ObjectWrap<Transfer> {
  private:
   enum class State { Idle, Driven, Working, Done };
 
+  // Keeps the Buffer alive while another thread may read it.
   static void TakeBuffer(Napi::Value v,
                          Napi::Reference<Napi::Buffer<char>>* ref,
                          struct iovec* iov, struct iovec** list, int* count) {
-    if (!v.IsBuffer()) return;
-    auto buf = v.As<Napi::Buffer<char>>();
-    if (buf.Length() == 0) return;
-    *ref = Napi::Persistent(buf);
-    iov->iov_base = buf.Data();
-    iov->iov_len = buf.Length();
-    *list = iov;
-    *count = 1;
+    ListBuffer(v, iov, list, count);
+    if (*count > 0) *ref = Napi::Persistent(v.As<Napi::Buffer<char>>());
   }
 
   static void ThrowErrno(Napi::Env env, int err, const char* call) {
@@ -178,7 +189,8 @@ class Transfer : public Napi::ObjectWrap<Transfer> {
       Queue();
     } else if (!Inline()) {
       state_ = State::Driven;
-      data_->driver->Drive(&job_);
+      int err = data_->driver->Drive(&job_);
+      if (err != 0) Finish(err);
     }
     return env.Undefined();
   }
@@ -305,6 +317,59 @@ class Transfer : public Napi::ObjectWrap<Transfer> {
   uint64_t reported_ = 0;
 };
 
+// sendNow(outFd, outKind, inFd, offset, count, headers, trailers): a small
+// transfer to a socket, tried once right here on the JS thread with the
+// caller's own descriptors: no duplicate, no object, no thread hop. The
+// caller read outFd in this tick and the call ends before the tick does,
+// so the number cannot change hands meanwhile; the caller also knows the
+// socket's kind (TCP), which spares the three calls of classifying it. The socket
+// is non-blocking, so only a page-cache miss on the file could take time,
+// as it would for nginx. Leaves [result, bytes sent, backend index] in the
+// array given to setSendNowResult: 0 (done), EAGAIN (the caller hands the
+// rest to a Transfer), ZC_ETRUNCATED or an errno. Returns the failing
+// call's name, or undefined.
+Napi::Value SendNow(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  EnvData* data = env.GetInstanceData<EnvData>();
+  struct iovec header_iov {}, trailer_iov {};
+  zc_transfer t{};
+  t.out_fd = info[0].As<Napi::Number>().Int32Value();
+  t.out_kind = static_cast<zc_output_kind>(info[1].As<Napi::Number>().Int32Value());
+  t.in_fd = info[2].As<Napi::Number>().Int32Value();
+  t.offset = static_cast<uint64_t>(info[3].As<Napi::Number>().Int64Value());
+  t.remaining = static_cast<uint64_t>(info[4].As<Napi::Number>().Int64Value());
+  ListBuffer(info[5], &header_iov, &t.headers, &t.nheaders);
+  ListBuffer(info[6], &trailer_iov, &t.trailers, &t.ntrailers);
+  t.may_fall_back = 1;
+  int result = zc_begin(&t, zc_pick_backend(t.out_kind));
+  if (result == 0) result = zc_run(&t, kInlineBytes);
+  const zc_backend* carried = t.backend;
+  zc_end(&t);
+  // Over the budget (a caller asking for more than inlineBytes): the
+  // driver takes the rest, as it does when the socket is full.
+  if (result == EINPROGRESS) result = EAGAIN;
+  double index = 0;
+  for (const zc_backend* const* b = zc_backends; *b; b++)
+    if (*b == carried) index = double(b - zc_backends);
+  data->now_result[0] = result;
+  data->now_result[1] = double(t.sent);
+  data->now_result[2] = index;
+  bool failed = result != 0 && result != EAGAIN && result != ZC_ETRUNCATED;
+  return failed && t.call ? Napi::String::New(env, t.call) : env.Undefined();
+}
+
+Napi::Value SetSendNowResult(const Napi::CallbackInfo& info) {
+  EnvData* data = info.Env().GetInstanceData<EnvData>();
+  auto array = info[0].As<Napi::Float64Array>();
+  if (array.ElementLength() < 3) {
+    Napi::RangeError::New(info.Env(), "sendNow needs room for 3 results").ThrowAsJavaScriptException();
+    return info.Env().Undefined();
+  }
+  data->now_array = Napi::Persistent(array);
+  data->now_result = array.Data();
+  return info.Env().Undefined();
+}
+
 Napi::Value Capabilities(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   Napi::Object caps = Napi::Object::New(env);
@@ -323,6 +388,11 @@ Napi::Value Capabilities(const Napi::CallbackInfo& info) {
   caps.Set("maxChunk", Napi::Number::New(env, ZC_MAX_CHUNK));
   caps.Set("truncatedErrno", Napi::Number::New(env, ZC_ETRUNCATED));
   caps.Set("cancelledErrno", Napi::Number::New(env, ECANCELED));
+  Napi::Object kinds = Napi::Object::New(env);
+  kinds.Set("tcp", Napi::Number::New(env, ZC_OUT_TCP));
+  caps.Set("outputKinds", kinds);
+  caps.Set("inlineBytes", Napi::Number::New(env, double(kInlineBytes)));
+  caps.Set("waiter", zc_waiter_name);
   return caps;
 }
 
@@ -330,6 +400,8 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   env.SetInstanceData(new EnvData());
   exports.Set("Transfer", Transfer::Define(env));
   exports.Set("capabilities", Napi::Function::New(env, Capabilities));
+  exports.Set("sendNow", Napi::Function::New(env, SendNow));
+  exports.Set("setSendNowResult", Napi::Function::New(env, SetSendNowResult));
   return exports;
 }
 

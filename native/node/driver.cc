@@ -1,13 +1,9 @@
 #include "driver.h"
 
 #include <errno.h>
-#include <fcntl.h>
-#include <poll.h>
 #include <string.h>
-#include <unistd.h>
 
 #include <chrono>
-#include <vector>
 
 namespace {
 
@@ -18,25 +14,21 @@ constexpr uint64_t kRunBudget = 32ull << 20;
 // progress displays, for which a few a second are plenty.
 constexpr auto kReportEvery = std::chrono::milliseconds(100);
 
-int MakeWakePipe(int fds[2]) {
-  if (pipe(fds) != 0) return errno;
-  for (int i = 0; i < 2; i++) {
-    fcntl(fds[i], F_SETFD, FD_CLOEXEC);
-    fcntl(fds[i], F_SETFL, fcntl(fds[i], F_GETFL) | O_NONBLOCK);
-  }
-  return 0;
-}
+// Reports taken from the waiter per wake-up.
+constexpr int kBatch = 64;
 
 }  // namespace
 
 Driver::Driver(Napi::Env env, Report report)
     : env_(env), report_(std::move(report)) {
-  if (int err = MakeWakePipe(wake_)) {
-    // With errno and syscall, so the caller gets EMFILE like any other
-    // system error, not a message alone.
-    Napi::Error e = Napi::Error::New(env, strerror(err));
+  waiter_ = zc_waiter_open();
+  if (!waiter_) {
+    // With errno and syscall, so the caller gets EMFILE (say) like any
+    // other system error, not a message alone.
+    int err = errno;
+    Napi::Error e = Napi::Error::New(env, std::string("zerocopy: cannot open the driver's ") + zc_waiter_name + ": " + strerror(err));
     e.Set("errno", Napi::Number::New(env, err));
-    e.Set("syscall", Napi::String::New(env, "pipe"));
+    e.Set("syscall", Napi::String::New(env, zc_waiter_name));
     e.ThrowAsJavaScriptException();
     return;
   }
@@ -59,8 +51,7 @@ Driver::~Driver() {
     napi_remove_env_cleanup_hook(env_, Shutdown, this);
     Shutdown(this);
   }
-  for (int fd : wake_)
-    if (fd >= 0) close(fd);
+  if (waiter_) zc_waiter_close(waiter_);
 }
 
 void Driver::Shutdown(void* self) {
@@ -70,31 +61,36 @@ void Driver::Shutdown(void* self) {
     std::lock_guard<std::mutex> lock(d->mu_);
     d->stopping_ = true;
   }
-  d->Wake();
+  zc_waiter_wake(d->waiter_);
   if (d->thread_.joinable()) d->thread_.join();
   if (d->tsfn_) napi_release_threadsafe_function(d->tsfn_, napi_tsfn_abort);
   d->tsfn_ = nullptr;
 }
 
-void Driver::Drive(DriverJob* job) {
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    waiting_[job->id] = job;
-  }
-  Wake();
+int Driver::Arm(DriverJob* job, bool again) {
+  int err = zc_waiter_arm(waiter_, job->t->out_fd, job->id, again);
+  if (err != EPERM) return err;
+  // An output that never blocks (a device such as /dev/null): step it now.
+  ready_.push_back(job->id);
+  zc_waiter_wake(waiter_);
+  return 0;
+}
+
+int Driver::Drive(DriverJob* job) {
+  std::lock_guard<std::mutex> lock(mu_);
+  int err = Arm(job, false);
+  if (err == 0) waiting_[job->id] = job;
+  return err;
 }
 
 bool Driver::Stop(DriverJob* job) {
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    job->aborted = true;
-    // Not waiting: a step is running, or its outcome is already on its way.
-    if (waiting_.erase(job->id) == 0) return false;
-  }
-  // A poll() in progress holds a reference to the output's socket, so
-  // closing our duplicate would not close the connection (no FIN, buffers
-  // kept) until the peer made room: wake the thread so it lets go now.
-  Wake();
+  std::lock_guard<std::mutex> lock(mu_);
+  job->aborted = true;
+  // Not waiting: a step is running, or its outcome is already on its way.
+  if (waiting_.erase(job->id) == 0) return false;
+  // Before the JS thread closes our duplicate: some interfaces would keep
+  // watching the connection through Node's own descriptor.
+  zc_waiter_forget(waiter_, job->t->out_fd);
   return true;
 }
 
@@ -106,64 +102,54 @@ void Driver::Release() {
   if (--holds_ == 0 && tsfn_) napi_unref_threadsafe_function(env_, tsfn_);
 }
 
-void Driver::Wake() {
-  char byte = 1;
-  // A full pipe already holds a wake-up; nothing is lost by failing.
-  (void)!write(wake_[1], &byte, 1);
-}
-
 void Driver::Post(uint64_t id, int result, uint64_t sent) {
   napi_call_threadsafe_function(tsfn_, new Message{id, result, sent},
                                 napi_tsfn_nonblocking);
 }
 
 void Driver::Run() {
-  std::vector<pollfd> fds;
+  uint64_t tokens[kBatch];
   std::vector<uint64_t> ids;
   for (;;) {
-    fds.assign(1, pollfd{wake_[0], POLLIN, 0});
-    ids.assign(1, 0);
+    int n = zc_waiter_wait(waiter_, tokens, kBatch);
     {
       std::lock_guard<std::mutex> lock(mu_);
       if (stopping_) return;
-      for (const auto& [id, job] : waiting_) {
-        fds.push_back(pollfd{job->t->out_fd, POLLOUT, 0});
-        ids.push_back(id);
-      }
+      ids.assign(tokens, tokens + n);
+      ids.insert(ids.end(), ready_.begin(), ready_.end());
+      ready_.clear();
     }
-    if (poll(fds.data(), fds.size(), -1) < 0) continue;  // EINTR
-    if (fds[0].revents) {
-      char drain[64];
-      while (read(wake_[0], drain, sizeof drain) > 0) {
-      }
-    }
-    for (size_t i = 1; i < fds.size(); i++) {
-      // Writable, or an error or hang-up that the next step will report.
-      if (!fds[i].revents) continue;
+    // Each id is writable, or has an error or hang-up the next call reports.
+    for (uint64_t id : ids) {
       DriverJob* job;
       {
         std::lock_guard<std::mutex> lock(mu_);
-        auto it = waiting_.find(ids[i]);
-        if (it == waiting_.end()) continue;  // stopped while we slept
+        auto it = waiting_.find(id);
+        if (it == waiting_.end()) continue;  // stopped while we waited
         job = it->second;
         waiting_.erase(it);
       }
       uint64_t before = job->t->sent;
-      int r = job->aborted ? ECANCELED
-                           : zc_run(job->t, kRunBudget);
+      int r = job->aborted ? ECANCELED : zc_run(job->t, kRunBudget);
       uint64_t sent = job->t->sent;
       std::lock_guard<std::mutex> lock(mu_);
       if (job->aborted) r = ECANCELED;
       if (r == EAGAIN || r == EINPROGRESS) {
-        waiting_[job->id] = job;
-        auto now = std::chrono::steady_clock::now();
-        if (sent != before && now - job->reported >= kReportEvery) {
-          job->reported = now;
-          Post(job->id, EINPROGRESS, sent);
+        // Over budget (EINPROGRESS) the output is still writable: armed
+        // again, it is reported at once, behind the others that are ready.
+        r = Arm(job, true);
+        if (r == 0) {
+          waiting_[job->id] = job;
+          auto now = std::chrono::steady_clock::now();
+          if (sent != before && now - job->reported >= kReportEvery) {
+            job->reported = now;
+            Post(job->id, EINPROGRESS, sent);
+          }
+          continue;
         }
-      } else {
-        Post(job->id, r, sent);
       }
+      zc_waiter_forget(waiter_, job->t->out_fd);
+      Post(job->id, r, sent);
     }
   }
 }

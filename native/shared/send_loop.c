@@ -39,7 +39,10 @@ int zc_begin(zc_transfer *t, const zc_backend *b) {
   t->backend = b;
   t->backend_moved = 0;
   t->state = NULL;
-  if (b->state_size > 0) {
+  if (b->state_size > 0 && b->state_size <= sizeof t->state_room) {
+    memset(&t->state_room, 0, sizeof t->state_room);
+    t->state = &t->state_room;
+  } else if (b->state_size > 0) {
     t->call = "malloc";
     t->state = calloc(1, b->state_size);
     if (t->state == NULL) return ENOMEM;
@@ -51,7 +54,7 @@ void zc_end(zc_transfer *t) {
   const zc_backend *b = t->backend;
   /* No state where the backend wants some: its begin never ran. */
   if (b && b->end && (t->state || b->state_size == 0)) b->end(t, t->state);
-  free(t->state);
+  if (t->state != (void *)&t->state_room) free(t->state);
   t->state = NULL;
 }
 

@@ -28,6 +28,8 @@ export interface ServeFileOptions {
   signal?: AbortSignal;
   /** Passed to sendFile() for the body on the raw-connection path. */
   backend?: string;
+  /** serveFile: keep the file open for the next request (a cache shared by every serveFile call, invalidated when the file changes). Default true. */
+  cache?: boolean;
 }
 
 export interface ServeResult {
@@ -48,6 +50,7 @@ export interface Settings {
   maxRanges: number;
   signal: AbortSignal | undefined;
   backend: string | undefined;
+  cache: boolean;
 }
 
 const ONE_YEAR_MS = 365 * 24 * 60 * 60 * 1000;
@@ -82,5 +85,6 @@ export function parseServeOptions(options: ServeFileOptions | undefined, name = 
     maxRanges,
     signal: o.signal,
     backend: o.backend,
+    cache: o.cache !== false,
   };
 }

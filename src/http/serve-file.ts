@@ -1,12 +1,17 @@
 // serveFile(): answers one HTTP request with one file, named by the caller.
-import { closeSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { invalidArgType, invalidArgValue } from '../errors.js';
-import { openRegular, type Opened } from '../open-file.js';
+import { FileOpener, type Lookup } from './file-cache.js';
 import { responseTurn } from './http1.js';
 import { parseServeOptions, type ServeFileOptions, type ServeRequest, type ServeResponse, type ServeResult } from './options.js';
 import { openErrorStatus, respond } from './respond.js';
 import { headersAlreadySent, writeError } from './write.js';
+
+// Every serveFile call of the process shares one cache of open files, as
+// every request of an nginx worker shares its open_file_cache: a hot file is
+// opened once, its descriptor dropped when the file changes.
+const shared = new FileOpener(true);
+const uncached = new FileOpener(false);
 
 /**
  * Answers an HTTP request with a file: status and headers from the file and
@@ -30,19 +35,19 @@ export async function serveFile(req: ServeRequest, res: ServeResponse, path: str
   await responseTurn(req, res);
   if (file.includes('\0')) return writeError(req, res, 404);
 
-  let opened: Opened;
+  let found: Lookup;
   try {
-    opened = await openRegular(file);
+    found = await (settings.cache ? shared : uncached).lookup(file);
   } catch (error) {
     const status = openErrorStatus(error);
     if (status === undefined) throw error;
     return writeError(req, res, status);
   }
-  if (opened.kind !== 'file') return writeError(req, res, 404);
-  const { fd, stat } = opened;
+  if (found.kind !== 'file') return writeError(req, res, 404);
+  const { fd, stat, memo } = found.file;
   try {
-    return await respond(req, res, { fd, stat, name: file }, settings);
+    return await respond(req, res, { fd, stat, memo, name: file }, settings);
   } finally {
-    closeSync(fd);
+    await found.file.release();
   }
 }

@@ -14,7 +14,7 @@ import { isClientGone, writeError } from './write.js';
 
 export type Encoding = 'br' | 'gzip';
 
-export interface ServeStaticOptions extends Omit<ServeFileOptions, 'signal' | 'contentType'> {
+export interface ServeStaticOptions extends Omit<ServeFileOptions, 'signal' | 'contentType' | 'cache'> {
   /** Paths with a segment that starts with a dot: `'ignore'` (default: as if absent), `'deny'` (403) or `'allow'`. */
   dotfiles?: 'allow' | 'deny' | 'ignore';
   /** The file served for a URL ending in `/`; several are tried in order. Default `'index.html'`; `false` for none. */
@@ -25,7 +25,7 @@ export interface ServeStaticOptions extends Omit<ServeFileOptions, 'signal' | 'c
   precompressed?: boolean | Encoding[];
   /** With a `next` callback: 404s and methods other than GET/HEAD go to `next()` instead of being answered. Default true. */
   fallthrough?: boolean;
-  /** Keep descriptors and stat results of hot files open (nginx's `open_file_cache`). Default false. */
+  /** Keep descriptors, stat results and header values of hot files open (nginx's `open_file_cache`), invalidated by file-change events. Default true; `false` opens every file per request. */
   cache?: boolean | FileCacheOptions;
   /** Called before a file is served, to set more headers; headers set here win over serveStatic's own. */
   setHeaders?: (res: ServeResponse, path: string, stat: Stats) => void;
@@ -129,7 +129,7 @@ export function createStaticServer(root: string, options?: ServeStaticOptions): 
   if (typeof root !== 'string' || root.length === 0) throw invalidArgType('root', 'a non-empty string', root);
   const o = options ?? {};
   if (typeof o !== 'object') throw invalidArgType('options', 'of type object', o);
-  const settings = parseServeOptions(o);
+  const settings = parseServeOptions({ ...o, cache: o.cache !== false });
   const rootDir = resolve(root);
   const dotfiles = o.dotfiles ?? 'ignore';
   if (!['allow', 'deny', 'ignore'].includes(dotfiles)) throw invalidArgValue('options.dotfiles', dotfiles, "must be 'allow', 'deny' or 'ignore'");
@@ -145,7 +145,7 @@ export function createStaticServer(root: string, options?: ServeStaticOptions): 
   const fallthrough = o.fallthrough !== false;
   const setHeaders = o.setHeaders;
   if (setHeaders !== undefined && typeof setHeaders !== 'function') throw invalidArgType('options.setHeaders', 'a function', setHeaders);
-  const opener = new FileOpener(o.cache !== undefined && o.cache !== false, typeof o.cache === 'object' ? o.cache : {});
+  const opener = new FileOpener(o.cache !== false, typeof o.cache === 'object' ? o.cache : {});
   const suffix: Record<Encoding, string> = { br: '.br', gzip: '.gz' };
 
   /** Chooses the precompressed sibling of `path` the client accepts, if there is one. */
@@ -194,7 +194,7 @@ export function createStaticServer(root: string, options?: ServeStaticOptions): 
     let file: OpenedFile | undefined;
     let servedPath = path;
     try {
-      await responseTurn(req, res);
+      if (!(res as { socket?: unknown }).socket) await responseTurn(req, res);
       const notFound = async () => {
         if (pass) return next();
         await writeError(req, res, 404);

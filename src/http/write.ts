@@ -4,7 +4,7 @@
 // responses).
 import { STATUS_CODES, type IncomingMessage, type ServerResponse } from 'node:http';
 import { AbortError, streamDestroyed, type TransferError } from '../errors.js';
-import { sendFile } from '../send-file.js';
+import { sendFile, sendFileNow, type SendFileResult } from '../send-file.js';
 import { sendStream, writeAndWait } from '../stream.js';
 import { endTakenOver, responseSocket, takeHead } from './http1.js';
 import type { ServeRequest, ServeResponse, ServeResult, Settings } from './options.js';
@@ -89,7 +89,7 @@ export async function writeRaw(req: IncomingMessage, res: ServerResponse, fd: nu
   const body = () => Math.max(0, total - headLength);
   let backend: string | undefined;
   try {
-    const socket = await responseSocket(req, res);
+    const socket = res.socket ?? (await responseSocket(req, res));
     const head = takeHead(res, p.statusCode);
     if (!head) throw new Error('serveFile: node:http rendered a head it cannot send raw');
     headLength = head.length;
@@ -98,17 +98,18 @@ export async function writeRaw(req: IncomingMessage, res: ServerResponse, fd: nu
       const first = i === 0;
       const last = i === p.parts.length - 1;
       const headers = first ? (part.header ? [head, part.header] : head) : part.header;
-      const result = await sendFile(socket, fd, {
-        offset: part.start,
-        count: part.end - part.start + 1,
-        headers,
-        trailers: last ? p.trailer : undefined,
-        signal: settings.signal,
-        backend: settings.backend,
-      }).catch((error: TransferError) => {
-        total += error.bytesSent ?? 0;
+      const count = part.end - part.start + 1;
+      const trailers = last ? p.trailer : undefined;
+      // A lone part with the default settings: at once when the socket takes it all.
+      const plain = p.parts.length === 1 && settings.signal === undefined && settings.backend === undefined;
+      let result: SendFileResult;
+      try {
+        const now = plain ? sendFileNow(socket, fd, part.start, count, head, trailers ?? null) : undefined;
+        result = now && !(now instanceof Promise) ? now : await (now ?? sendFile(socket, fd, { offset: part.start, count, headers, trailers, signal: settings.signal, backend: settings.backend }));
+      } catch (error) {
+        total += (error as TransferError).bytesSent ?? 0;
         throw error;
-      });
+      }
       total += result.bytesSent;
       backend = result.backend;
     }

@@ -1,0 +1,53 @@
+/*
+ * Waiting for outputs to become writable: one small file per system's
+ * readiness interface (epoll, kqueue, event ports, /dev/poll), with poll(2)
+ * as the portable fallback, chosen at build time as the backends are.
+ *
+ * Each descriptor is registered once per transfer and reported once per
+ * arming, so a wait costs what is ready, not what is waiting: a thousand
+ * parked transfers cost nothing until one of them can move. The driver
+ * thread waits; the JS thread arms and forgets, so every call but
+ * zc_waiter_wait may come from any thread (callers serialise arm and
+ * forget of one descriptor).
+ */
+#ifndef ZEROCOPY_WAITER_H
+#define ZEROCOPY_WAITER_H
+
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct zc_waiter zc_waiter;
+
+/* The interface's name, for capabilities(): "epoll", "kqueue", ... */
+extern const char zc_waiter_name[];
+
+/* Creates a waiter; NULL with errno set when the system refuses. */
+zc_waiter *zc_waiter_open(void);
+void zc_waiter_close(zc_waiter *w);
+
+/* Asks for one report under `token` when fd can take more bytes, or has an
+ * error or hang-up the next write will report. `again` is 0 for the first
+ * arming of this descriptor and 1 after a report. Returns 0; EPERM for a
+ * descriptor that cannot be waited on because it never blocks (a device
+ * such as /dev/null), which the caller steps at once; or another errno. */
+int zc_waiter_arm(zc_waiter *w, int fd, uint64_t token, int again);
+
+/* Forgets fd. Call it before closing fd: some interfaces keep a closed
+ * descriptor's registration while a duplicate of it stays open. */
+void zc_waiter_forget(zc_waiter *w, int fd);
+
+/* Makes a zc_waiter_wait in progress (or the next one) return. */
+void zc_waiter_wake(zc_waiter *w);
+
+/* Waits until something is ready or a wake. Stores up to `max` tokens and
+ * returns their count (0 after a wake or a signal). */
+int zc_waiter_wait(zc_waiter *w, uint64_t *tokens, int max);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif
