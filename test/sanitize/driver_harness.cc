@@ -143,7 +143,7 @@ int main(int argc, char** argv) {
     l->job.t = &l->t;
     Live* raw = l.get();
     live[id] = std::move(l);
-    driver->Drive(&raw->job);
+    if (int err = driver->Drive(&raw->job)) return fail("drive: " + std::to_string(err));
     // A third are stopped soon after they start, while the driver has them.
     if (pick(3) == 0) {
       if (pick(2)) std::this_thread::sleep_for(std::chrono::microseconds(pick(500)));
