@@ -22,7 +22,7 @@ const vitest = join(root, 'node_modules', 'vitest', 'vitest.mjs');
 const mutantBuild = join(root, 'build-mutant');
 
 // Test files by subject: what a mutant of that part must be caught by.
-const TRANSFER = ['test/transfer.test.ts', 'test/socket.test.ts', 'test/hostile-inputs.test.ts', 'test/conformance.test.ts'];
+const TRANSFER = ['test/transfer.test.ts', 'test/socket.test.ts', 'test/hostile-inputs.test.ts', 'test/conformance.test.ts', 'test/cork.test.ts'];
 const LOOP = ['test/shim-harness.test.ts', ...TRANSFER];
 const HTTP = ['test/serve.test.ts', 'test/serve-static.test.ts', 'test/http-hostile.test.ts', 'test/properties.test.ts'];
 const DRIVER = [...TRANSFER, 'test/wrong-receiver.test.ts', 'test/soak.test.ts'];
