@@ -66,6 +66,12 @@ function chooseBackend(requested: string, fd: number | undefined): string {
   return requested;
 }
 
+/** What the addon threw (a failed dup, or the driver it could not start) as a system error, after `bytesSent` bytes. */
+function addonError(error: unknown, bytesSent: number): TransferError {
+  const e = error as { errno?: number; syscall?: string };
+  return e.errno ? systemError(e.errno, e.syscall ?? 'dup', bytesSent) : withBytesSent(error, bytesSent);
+}
+
 /**
  * Runs the transfer in the addon. `fd` must have been read from the output
  * in this same tick (see outputFd). `before` counts bytes of it that sendNow
@@ -108,12 +114,17 @@ function runNative(output: StreamOutput, fd: number, file: InputFile, range: Ran
         },
       );
     } catch (error) {
-      const e = error as { errno?: number; syscall?: string };
-      return reject(e.errno ? systemError(e.errno, e.syscall ?? 'dup', before) : withBytesSent(error, before));
+      return reject(addonError(error, before));
     }
     plan.signal?.addEventListener('abort', onAbort, { once: true });
     socket?.once('close', onClose);
-    transfer.start();
+    try {
+      transfer.start();
+    } catch (error) {
+      // The addon could not start its driver (no descriptors left for its waiter).
+      cleanup();
+      reject(addonError(error, before));
+    }
   });
 }
 

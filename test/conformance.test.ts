@@ -9,8 +9,10 @@ import { open } from 'node:fs/promises';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { capabilities, sendFile } from '../dist/cjs/index.js';
+import { seededBytes } from './support/bytes.js';
 
 const build = process.env.ZEROCOPY_TEST_BUILD ?? 'linux';
 const faults = process.env.ZEROCOPY_SHIM_FAULTS;
@@ -147,6 +149,40 @@ describe(`conformance: ${build} build${faults ? ` with faults (seed ${faults})` 
         });
         expect(result).toEqual({ bytesSent: want.length, backend });
       }
+    });
+
+    it('property: random files, offsets, counts, header and trailer vectors arrive byte for byte', async () => {
+      const chunk = fc.oneof(fc.string({ maxLength: 30 }), fc.uint8Array({ maxLength: 3000 }), fc.constant(''));
+      const vector = fc.array(chunk, { maxLength: 20 });
+      const arb = fc
+        .record({ seed: fc.nat(), size: fc.oneof(fc.nat(70_000), fc.constantFrom(0, 1, 4095, 4096, 4097, 300_000)), headers: vector, trailers: vector, paused: fc.boolean() })
+        .chain((c) => fc.record({ c: fc.constant(c), offset: fc.nat(c.size), count: fc.option(fc.nat(c.size), { nil: undefined }) }));
+      let run = 0;
+      await fc.assert(
+        fc.asyncProperty(arb, async ({ c, offset, count: wanted }) => {
+          const bytes = seededBytes(c.seed, c.size);
+          const path = join(dir, `property-${backend}-${run++}.bin`);
+          writeFileSync(path, bytes);
+          const count = wanted === undefined ? undefined : Math.min(wanted, c.size - offset);
+          const peer = await connect();
+          try {
+            if (c.paused) {
+              peer.server.pause();
+              setTimeout(() => peer.server.resume(), 10);
+            }
+            const result = await sendFile(peer.client, path, { offset, count, headers: c.headers, trailers: c.trailers, backend });
+            peer.client.end();
+            const want = Buffer.concat([...c.headers.map((h) => Buffer.from(h)), bytes.subarray(offset, count === undefined ? undefined : offset + count), ...c.trailers.map((t) => Buffer.from(t))]);
+            const got = await peer.received;
+            expect(got.equals(want), `${got.length} bytes arrived, ${want.length} sent`).toBe(true);
+            expect(result).toEqual({ bytesSent: want.length, backend });
+          } finally {
+            peer.close();
+            rmSync(path);
+          }
+        }),
+        { numRuns: Number(process.env.FC_RUNS ?? 15), seed: process.env.FC_SEED === undefined ? undefined : Number(process.env.FC_SEED) },
+      );
     });
 
     it('sends headers and trailers alone when the range is empty', async () => {

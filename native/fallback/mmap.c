@@ -138,10 +138,12 @@ static void mmap_step(zc_transfer *t, void *state, zc_call *c) {
   if (len > c->file_len) len = (size_t)c->file_len;
   t->call = "write";
   ssize_t n = write(t->out_fd, (char *)s->map + at, len);
-  /* EFAULT: the mapping has no page here, the file ends before our offset
-   * now. Moving nothing without an error is how a call says end of file. */
+  /* EFAULT: the mapping has no page somewhere in what we asked to write,
+   * the file ends before it does now (a socket takes nothing from a copy
+   * that faults part-way, even when the first pages were still there).
+   * Moving nothing without an error is how a call says end of file. */
   if (n < 0 && errno == EFAULT) {
-    c->err = zc_file_ends_before(t, c->offset, 1) ? 0 : EFAULT;
+    c->err = zc_file_ends_before(t, c->offset, len) ? 0 : EFAULT;
     return;
   }
   zc_set_result(c, n);

@@ -70,6 +70,10 @@ class Transfer : public Napi::ObjectWrap<Transfer> {
   // new Transfer(outFd, inFd, offset, count, headers, trailers, backend,
   //              onProgress(sent), onDone(errno, syscall, sent))
   Transfer(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Transfer>(info) {
+    // No wrapper: the environment is shutting down (a worker being
+    // terminated) and Node-API refused the wrap. Every call on our empty
+    // references would then be a fatal error of the whole process.
+    if (IsEmpty()) return;
     Napi::Env env = info.Env();
     data_ = env.GetInstanceData<EnvData>();
     bool lossless;
@@ -157,7 +161,14 @@ class Transfer : public Napi::ObjectWrap<Transfer> {
 
   Napi::Value Start(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
-    if (state_ != State::Idle || !EnsureDriver(env)) return env.Undefined();
+    if (state_ != State::Idle) return env.Undefined();
+    if (!EnsureDriver(env)) {
+      // The error is pending for the caller; our duplicates go now, not at
+      // garbage collection.
+      state_ = State::Done;
+      CloseDescriptors();
+      return env.Undefined();
+    }
     // The driver waits for writability, so the output must not block: set
     // O_NONBLOCK for the transfer (sockets from Node already have it).
     if (!IsFile(t_.out_kind)) {

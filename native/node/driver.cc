@@ -1,6 +1,7 @@
 #include "driver.h"
 
 #include <errno.h>
+#include <string.h>
 
 #include <chrono>
 
@@ -22,8 +23,13 @@ Driver::Driver(Napi::Env env, Report report)
     : env_(env), report_(std::move(report)) {
   waiter_ = zc_waiter_open();
   if (!waiter_) {
-    Napi::Error::New(env, std::string("zerocopy: cannot open the driver's ") + zc_waiter_name)
-        .ThrowAsJavaScriptException();
+    // With errno and syscall, so the caller gets EMFILE (say) like any
+    // other system error, not a message alone.
+    int err = errno;
+    Napi::Error e = Napi::Error::New(env, std::string("zerocopy: cannot open the driver's ") + zc_waiter_name + ": " + strerror(err));
+    e.Set("errno", Napi::Number::New(env, err));
+    e.Set("syscall", Napi::String::New(env, zc_waiter_name));
+    e.ThrowAsJavaScriptException();
     return;
   }
   napi_value name = Napi::String::New(env, "zerocopy.driver");

@@ -22,6 +22,11 @@ int zc_classify_output(int fd, enum zc_output_kind *kind) {
     if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &tlen) != 0) return errno;
     if (type != SOCK_STREAM) return ENOTSUP;
     if (getsockname(fd, (struct sockaddr *)&addr, &len) != 0) return errno;
+    /* A listening or unconnected socket never becomes writable: the
+     * transfer would wait for it forever. */
+    struct sockaddr_storage peer;
+    socklen_t peer_len = sizeof peer;
+    if (getpeername(fd, (struct sockaddr *)&peer, &peer_len) != 0) return errno;
     *kind = addr.ss_family == AF_INET || addr.ss_family == AF_INET6
                 ? ZC_OUT_TCP
                 : ZC_OUT_SOCKET;

@@ -89,6 +89,16 @@ export function evaluatePreconditions(method: string, header: HeaderReader, v: V
   return 200;
 }
 
+/**
+ * §14.1.3: a suffix range longer than the representation selects all of it.
+ * range-parser drops such a range as unsatisfiable instead (`bytes=-500` of
+ * a 300-byte file would get 416), so its length is cut to the size first.
+ */
+function clampSuffixes(range: string, size: number): string {
+  if (size === 0) return range;
+  return range.replace(/([=,]\s*)-(\d+)/g, (spec, before: string, length: string) => (Number(length) > size ? `${before}-${size}` : spec));
+}
+
 export interface ByteRange {
   start: number;
   /** Inclusive. */
@@ -108,7 +118,7 @@ export function selectRanges(method: string, header: HeaderReader, v: Validators
   if (method !== 'GET' || range === undefined) return { kind: 'whole' };
   const ifRange = header('if-range');
   if (ifRange !== undefined && !ifRangePasses(ifRange, v)) return { kind: 'whole' };
-  const parsed = parseRange(size, range, { combine: true });
+  const parsed = parseRange(size, clampSuffixes(range, size), { combine: true });
   if (parsed === -1) return { kind: 'unsatisfiable' };
   if (parsed === -2 || parsed.type !== 'bytes' || parsed.length > maxRanges) return { kind: 'whole' };
   return { kind: 'ranges', ranges: parsed.map(({ start, end }) => ({ start, end })) };

@@ -44,8 +44,8 @@ static fault next_fault(uint64_t wanted) {
       case 0: case 1: /* a short call, cut at a random point */
         f.limit = 1 + (r >> 8) % wanted;
         break;
-      case 2: /* EAGAIN, perhaps after moving some bytes */
-        f.limit = (r >> 8) % wanted;
+      case 2: /* EAGAIN, perhaps after moving some bytes, or all of them */
+        f.limit = (r >> 8) % (wanted + 1);
         f.err = EAGAIN;
         break;
       case 3: /* EINTR, perhaps after moving some bytes */

@@ -185,3 +185,43 @@ export function curl(args: string[]): Promise<Buffer> {
     });
   });
 }
+
+/** One part of a 206 response: the range its Content-Range names and the bytes that came with it. */
+export interface ReceivedPart {
+  start: number;
+  end: number;
+  size: number;
+  body: Buffer;
+}
+
+function parseContentRange(value: string | undefined): { start: number; end: number; size: number } {
+  const m = /^bytes (\d+)-(\d+)\/(\d+)$/.exec(value ?? '');
+  if (!m) throw new Error(`not a Content-Range of satisfied bytes: ${JSON.stringify(value)}`);
+  return { start: Number(m[1]), end: Number(m[2]), size: Number(m[3]) };
+}
+
+/**
+ * The parts of a 206 response: one, from its Content-Range, or each part of
+ * a multipart/byteranges body, parsed by its boundary. Throws when the
+ * framing is not what RFC 9110 §14.6 describes.
+ */
+export function partsOf(response: { headers: Record<string, string>; body: Buffer }): ReceivedPart[] {
+  const type = response.headers['content-type'] ?? '';
+  const boundary = /^multipart\/byteranges; boundary=(\S+)$/.exec(type)?.[1];
+  if (!boundary) return [{ ...parseContentRange(response.headers['content-range']), body: response.body }];
+  const parts: ReceivedPart[] = [];
+  const delimiter = Buffer.from(`--${boundary}`);
+  let at = response.body.indexOf(delimiter);
+  for (;;) {
+    if (at === -1) throw new Error('multipart body without its closing delimiter');
+    at += delimiter.length;
+    if (response.body.subarray(at, at + 2).toString() === '--') return parts;
+    const headEnd = response.body.indexOf('\r\n\r\n', at);
+    const head = response.body.subarray(at, headEnd).toString('latin1');
+    const range = parseContentRange(/Content-Range: (.*)/i.exec(head)?.[1]);
+    const start = headEnd + 4;
+    const body = response.body.subarray(start, start + range.end - range.start + 1);
+    parts.push({ ...range, body });
+    at = response.body.indexOf(delimiter, start + body.length);
+  }
+}

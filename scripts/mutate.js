@@ -1,0 +1,138 @@
+// Mutation testing by hand-written mutants (npm run test:mutation): each
+// mutant below is one small bug in the transfer loop, a backend, the addon,
+// the driver, the socket glue, sendFile or serving. One at a time, it is
+// applied, the code rebuilt (the addon into build-mutant/, which the tests
+// load through ZEROCOPY_ADDON; TypeScript into dist/), and the tests that
+// should notice it run. A mutant is caught when they fail. The score is
+// caught / mutants; every survivor names a missing test.
+//
+//   node scripts/mutate.js [name-filter]
+//
+// Only the `linux` project runs (the shim harness compiles the sources it
+// tests itself). The sources are restored after each mutant and dist/ is
+// rebuilt at the end.
+'use strict';
+const { execFileSync, spawnSync } = require('node:child_process');
+const { readFileSync, writeFileSync } = require('node:fs');
+const { join } = require('node:path');
+
+const root = join(__dirname, '..');
+const cmakeJs = join(require.resolve('cmake-js/package.json'), '..', 'bin', 'cmake-js');
+const vitest = join(root, 'node_modules', 'vitest', 'vitest.mjs');
+const mutantBuild = join(root, 'build-mutant');
+
+// Test files by subject: what a mutant of that part must be caught by.
+const TRANSFER = ['test/transfer.test.ts', 'test/socket.test.ts', 'test/hostile-inputs.test.ts', 'test/conformance.test.ts', 'test/cork.test.ts'];
+const LOOP = ['test/shim-harness.test.ts', ...TRANSFER];
+const HTTP = ['test/serve.test.ts', 'test/serve-static.test.ts', 'test/http-hostile.test.ts', 'test/properties.test.ts'];
+const DRIVER = [...TRANSFER, 'test/wrong-receiver.test.ts', 'test/soak.test.ts'];
+
+/** { name, file, find, replace, tests, projects? }: `find` must occur exactly once in `file`. */
+const MUTANTS = [
+  // native/shared/send_loop.c
+  { name: 'loop: EAGAIN after the last bytes is "not done"', file: 'native/shared/send_loop.c', find: 'return zc_done(t) ? 0 : EAGAIN;', replace: 'return EAGAIN;', tests: LOOP },
+  { name: 'loop: a file call that moves nothing is not end of file', file: 'native/shared/send_loop.c', find: 'if (c.moved == 0 && c.err == 0) return ZC_ETRUNCATED;', replace: '', tests: LOOP },
+  { name: 'loop: EINTR ends the transfer', file: 'native/shared/send_loop.c', find: 'if (c.err == EINTR) continue;', replace: '', tests: LOOP },
+  { name: 'loop: advance() forgets the file offset', file: 'native/shared/send_loop.c', find: 't->offset += file;', replace: '', tests: LOOP },
+  { name: 'loop: empty buffers at the front are kept', file: 'native/shared/send_loop.c', find: 'while (*count > 0 && (*iov)->iov_len == 0) {', replace: 'while (0) {', tests: LOOP },
+  { name: 'loop: the budget is ignored', file: 'native/shared/send_loop.c', find: 'if (moved_here >= budget) return EINPROGRESS;', replace: '', tests: LOOP },
+  { name: 'loop: a refusal never falls back', file: 'native/shared/send_loop.c', find: 'if (is_refusal(c.err) && t->backend_moved == 0 && t->may_fall_back) {', replace: 'if (0) {', tests: LOOP },
+  // native/shared/classify.c
+  { name: 'classify: an unconnected socket is accepted', file: 'native/shared/classify.c', find: 'if (getpeername(fd, (struct sockaddr *)&peer, &peer_len) != 0) return errno;', replace: '', tests: TRANSFER },
+  { name: 'classify: O_APPEND is not noticed', file: 'native/shared/classify.c', find: '(flags & O_APPEND) ? ZC_OUT_APPEND : ZC_OUT_FILE', replace: 'ZC_OUT_FILE', tests: TRANSFER },
+  // native/linux/sendfile_linux.c
+  { name: 'linux: EXDEV is not a reason to leave copy_file_range', file: 'native/linux/sendfile_linux.c', find: 'if (errno != EXDEV && errno != EINVAL', replace: 'if (errno != EINVAL', tests: TRANSFER },
+  { name: 'linux: the cork is never taken off', file: 'native/linux/sendfile_linux.c', find: 'if (s->uncork) set_cork(t->out_fd, 0);', replace: '', tests: TRANSFER },
+  { name: "linux: the caller's cork is taken off too", file: 'native/linux/sendfile_linux.c', find: 'if (corked) return 0;', replace: '', tests: TRANSFER },
+  { name: 'linux: headers without MSG_MORE', file: 'native/linux/sendfile_linux.c', find: 'MSG_MORE | MSG_NOSIGNAL', replace: 'MSG_NOSIGNAL', tests: [...TRANSFER, 'test/serve.test.ts'] },
+  // native/fallback
+  { name: 'mmap: a fault past the new end is EFAULT', file: 'native/fallback/mmap.c', find: 'c->err = zc_file_ends_before(t, c->offset, len) ? 0 : EFAULT;', replace: 'c->err = EFAULT;', tests: TRANSFER },
+  { name: 'mmap: a broken lease goes unnoticed', file: 'native/fallback/mmap.c', find: 'if (lease_broken(t, s)) {', replace: 'if (0) {', tests: TRANSFER },
+  { name: 'readwrite: pread at the wrong offset', file: 'native/fallback/readwrite.c', find: '(off_t)c->offset);', replace: '(off_t)c->offset + 1);', tests: TRANSFER },
+  // native/node/addon.cc and driver.cc
+  { name: 'addon: no shutdown when the socket is destroyed', file: 'native/node/addon.cc', find: '      shutdown(t_.out_fd, SHUT_RDWR);', replace: '', tests: DRIVER },
+  { name: 'addon: the input is not duplicated', file: 'native/node/addon.cc', find: 't_.in_fd = DupCloexec(info[1].As<Napi::Number>().Int32Value());', replace: 't_.in_fd = info[1].As<Napi::Number>().Int32Value();', tests: DRIVER },
+  { name: 'addon: an abort before start is not final', file: 'native/node/addon.cc', find: 'if (state_ == State::Idle ||', replace: 'if (false ||', tests: DRIVER },
+  { name: 'addon: the blocking flag is not restored', file: 'native/node/addon.cc', find: 'fcntl(t_.out_fd, F_SETFL, fcntl(t_.out_fd, F_GETFL) & ~O_NONBLOCK);', replace: '', tests: DRIVER },
+  { name: 'addon: no inline attempt limit', file: 'native/node/addon.cc', find: 'if (total > kInlineBytes) return false;', replace: '', tests: DRIVER },
+  { name: 'driver: aborted during the step is not checked', file: 'native/node/driver.cc', find: '      if (job->aborted) r = ECANCELED;', replace: '', tests: DRIVER },
+  { name: 'driver: Stop leaves the descriptor registered', file: 'native/node/driver.cc', find: '  zc_waiter_forget(waiter_, job->t->out_fd);\n  return true;', replace: '  return true;', tests: DRIVER },
+  { name: 'driver: a job over budget is not armed again', file: 'native/node/driver.cc', find: '        r = Arm(job, true);', replace: '        r = 0;', tests: DRIVER },
+  // src/
+  { name: 'net-socket: a destroyed socket still gives its descriptor', file: 'src/net-socket.ts', find: 'if (socket.destroyed) throw closedError(socket, 0);', replace: '', tests: [...DRIVER] },
+  { name: 'net-socket: closedError ignores the cause', file: 'src/net-socket.ts', find: "if (cause?.errno && cause.syscall && cause.code !== 'ECANCELED') return systemError(-cause.errno, cause.syscall, bytesSent);", replace: '', tests: DRIVER },
+  { name: 'send-file: a partly sent transfer leaves the socket open', file: 'src/send-file.ts', find: 'if (((error as TransferError).bytesSent ?? 0) > 0) socket.destroy();', replace: '', tests: DRIVER },
+  { name: 'send-file: the count is not checked against the size', file: 'src/send-file.ts', find: 'if (plan.offset + count > size) {', replace: 'if (false) {', tests: DRIVER },
+  { name: 'send-file: an aborted signal before the turn is ignored', file: 'src/send-file.ts', find: '  if (plan.signal?.aborted) {\n    discard(opened);', replace: '  if (false) {\n    discard(opened);', tests: DRIVER },
+  { name: 'open-file: inputs open without O_NONBLOCK', file: 'src/open-file.ts', find: 'const OPEN_FLAGS = fsConstants.O_RDONLY | (fsConstants.O_NONBLOCK ?? 0);', replace: 'const OPEN_FLAGS = fsConstants.O_RDONLY;', tests: ['test/hostile-inputs.test.ts'] },
+  // src/http
+  { name: 'rfc9110: If-Range passes with any date', file: 'src/http/rfc9110.ts', find: 'return date !== undefined && v.lastModified !== undefined && date === parseDate(v.lastModified);', replace: 'return date !== undefined;', tests: HTTP },
+  { name: 'rfc9110: If-Match compares weakly', file: 'src/http/rfc9110.ts', find: 'return tags.some((t) => !isWeak(t) && t === current);', replace: 'return tags.some((t) => opaque(t) === opaque(current));', tests: HTTP },
+  { name: 'rfc9110: If-Unmodified-Since is ignored', file: 'src/http/rfc9110.ts', find: 'if (modified > ifUnmodifiedSince) return 412;', replace: '', tests: HTTP },
+  { name: 'rfc9110: long suffixes are not cut', file: 'src/http/rfc9110.ts', find: 'parseRange(size, clampSuffixes(range, size), { combine: true })', replace: 'parseRange(size, range, { combine: true })', tests: HTTP },
+  { name: 'rfc9110: more ranges than maxRanges are served', file: 'src/http/rfc9110.ts', find: ' || parsed.length > maxRanges', replace: '', tests: HTTP },
+  { name: 'serve-static: ".." is resolved', file: 'src/http/serve-static.ts', find: "if (segment === '..') return { ok: false, status: 403 };", replace: '', tests: HTTP },
+  { name: 'serve-static: encoded slashes pass', file: 'src/http/serve-static.ts', find: 'if (/%2f|%5c|\\\\/i.test(pathname)) return { ok: false, status: 400 };', replace: '', tests: HTTP },
+  { name: 'write: a failed raw response keeps the connection', file: 'src/http/write.ts', find: '    // Node believes the head is out: whatever went, this connection can\n    // carry nothing more that a client could frame.\n    res.destroy();', replace: '', tests: HTTP },
+];
+
+function build(file) {
+  if (file.startsWith('native/')) {
+    const r = spawnSync(process.execPath, [cmakeJs, 'compile', '--out', mutantBuild], { cwd: root, encoding: 'utf8' });
+    return r.status === 0;
+  }
+  const r = spawnSync(process.execPath, [join(root, 'scripts', 'build-ts.js')], { cwd: root, encoding: 'utf8' });
+  return r.status === 0;
+}
+
+function runTests(mutant) {
+  // Native mutants: the tests load the mutant addon. (The shim harness
+  // compiles the sources it tests itself, so it sees the mutant too.)
+  const env = mutant.file.startsWith('native/') ? { ...process.env, ZEROCOPY_ADDON: join(mutantBuild, 'Release', 'zerocopy.node') } : process.env;
+  const r = spawnSync(process.execPath, [vitest, 'run', '--bail=1', '--project', 'linux', ...mutant.tests], {
+    cwd: root,
+    env,
+    encoding: 'utf8',
+    timeout: 15 * 60_000,
+    maxBuffer: 64 << 20,
+  });
+  const failed = /(\d+) failed/.exec(r.stdout + r.stderr)?.[0];
+  return { status: r.status === 0 ? 'survived' : 'caught', detail: failed ?? (r.signal ? `killed (${r.signal})` : `exit ${r.status}`) };
+}
+
+function main() {
+  const filter = process.argv[2];
+  const chosen = MUTANTS.filter((m) => !filter || m.name.includes(filter) || m.file.includes(filter));
+  const results = [];
+  // The unmutated addon for this run, so TypeScript mutants test the real one.
+  if (!build('native/')) throw new Error('mutate: the unmutated addon does not build');
+  for (const mutant of chosen) {
+    const path = join(root, mutant.file);
+    const original = readFileSync(path, 'utf8');
+    const occurrences = original.split(mutant.find).length - 1;
+    if (occurrences !== 1) {
+      results.push({ ...mutant, status: 'stale', detail: `"${mutant.find.slice(0, 40)}" occurs ${occurrences} times` });
+      console.log(`STALE     ${mutant.name}`);
+      continue;
+    }
+    let result;
+    try {
+      writeFileSync(path, original.replace(mutant.find, mutant.replace));
+      result = build(mutant.file) ? runTests(mutant) : { status: 'build failed' };
+    } finally {
+      writeFileSync(path, original);
+    }
+    if (mutant.file.startsWith('native/')) build('native/');
+    results.push({ ...mutant, ...result });
+    console.log(`${result.status.toUpperCase().padEnd(9)} ${mutant.name}${result.detail ? ` (${result.detail})` : ''}`);
+  }
+  // Leave dist/ as the sources say.
+  execFileSync(process.execPath, [join(root, 'scripts', 'build-ts.js')], { cwd: root, stdio: 'inherit' });
+  const valid = results.filter((r) => r.status === 'caught' || r.status === 'survived');
+  const caught = valid.filter((r) => r.status === 'caught').length;
+  console.log(`\nmutation score: ${caught}/${valid.length} caught (${valid.length ? Math.round((100 * caught) / valid.length) : 0}%)`);
+  for (const r of results.filter((r) => r.status !== 'caught')) console.log(`  ${r.status}: ${r.name} [${r.file}]`);
+  process.exitCode = valid.length && caught === valid.length ? 0 : 1;
+}
+
+main();

@@ -1,0 +1,341 @@
+// The soak: many transfers over loopback, 32 and more at once, each with a
+// random fault (none, the peer resetting or reading slowly, a local destroy
+// at a random moment including before the file opened, an abort, the file
+// truncated mid-way, a bad argument), on every backend; then serveFile over
+// HTTP keep-alive with clients that disconnect mid-response. Every transfer
+// that completed is checked byte for byte by its own peer, found by the
+// client's port, never by order; every failed one left its peer a true
+// prefix and rejected with the code its fault calls for. At the end the
+// process holds the descriptors it held before, and its RSS is back near
+// where it was. One summary line is printed.
+//
+// npm test runs a short version; `npm run soak` the long one
+// (ZEROCOPY_SOAK_TRANSFERS, ZEROCOPY_SOAK_REQUESTS and ZEROCOPY_SOAK_CONCURRENCY
+// set the sizes; ZEROCOPY_TEST_SEED replays a run).
+import { createHash } from 'node:crypto';
+import { copyFileSync, promises as fsp } from 'node:fs';
+import * as http from 'node:http';
+import * as net from 'node:net';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
+import { afterAll, beforeAll, describe, expect, it, onTestFailed } from 'vitest';
+import { capabilities, sendFile, serveFile } from '../dist/cjs/index.js';
+import { KiB, makeRng, MiB, pickSeed, seededBytes, sha256, type Rng } from './support/bytes.js';
+import { descriptorsOpenedSince, openDescriptors } from './support/descriptors.js';
+import { makeTempDir, type TempDir } from './support/files.js';
+import { listen, type Running } from './support/http.js';
+import { peerFault, SoakPeer } from './support/soak-peer.js';
+import { eventually, sleep, within } from './support/waiting.js';
+
+const TRANSFERS = Number(process.env.ZEROCOPY_SOAK_TRANSFERS ?? 1500);
+const REQUESTS = Number(process.env.ZEROCOPY_SOAK_REQUESTS ?? 400);
+const CONCURRENCY = Number(process.env.ZEROCOPY_SOAK_CONCURRENCY ?? 32);
+const LONG = TRANSFERS > 5000;
+const BACKENDS = ['auto', ...capabilities().backends];
+/** RSS may grow this much over a run (allocator caches, JIT code); a per-transfer leak over a run this long would not fit. */
+const RSS_SLACK = 48 * MiB;
+
+setFlagsFromString('--expose-gc');
+const gc = runInNewContext('gc') as () => void;
+
+function settle(): { fds: number; rss: number } {
+  gc();
+  return { fds: openDescriptors().size, rss: process.memoryUsage().rss };
+}
+
+let dir: TempDir;
+let pool: { path: string; data: Buffer }[];
+const seed = pickSeed();
+
+beforeAll(() => {
+  dir = makeTempDir('zerocopy-soak-');
+  const sizes = [0, 1, 100, 4 * KiB, 64 * KiB + 3, 200 * KiB, 512 * KiB, MiB + 17, 3 * MiB];
+  pool = sizes.map((size, i) => {
+    const data = seededBytes(`soak-${seed}-${i}`, size);
+    return { path: dir.write(data, `pool-${i}.bin`), data };
+  });
+});
+afterAll(() => dir?.remove());
+
+type Fault = 'none' | 'peer-reset' | 'slow-reader' | 'destroy-before-open' | 'destroy' | 'abort' | 'truncate' | 'bad-argument';
+
+/** What each fault may reject with; 'none' and 'slow-reader' may not reject at all. */
+const ALLOWED: Record<Fault, string[]> = {
+  none: [],
+  'slow-reader': [],
+  'peer-reset': ['ECONNRESET', 'EPIPE', 'ERR_STREAM_DESTROYED'],
+  'destroy-before-open': ['ERR_STREAM_DESTROYED'],
+  destroy: ['ERR_STREAM_DESTROYED'],
+  abort: ['ABORT_ERR'],
+  truncate: ['ERR_FILE_TRUNCATED'],
+  'bad-argument': ['ERR_INVALID_ARG_TYPE', 'ERR_INVALID_ARG_VALUE', 'ERR_OUT_OF_RANGE'],
+};
+const LOCAL_FAULTS: Fault[] = ['none', 'none', 'none', 'none', 'destroy-before-open', 'destroy', 'abort', 'truncate', 'bad-argument'];
+const BAD_OPTIONS: unknown[] = [{ offset: -1 }, { count: 1.5 }, { headers: 5 }, { backend: 'splice' }, { signal: {} }, 'options', { trailers: [null] }];
+
+interface Tally {
+  transfers: number;
+  completed: number;
+  faults: Record<string, number>;
+  byBackend: Record<string, number>;
+  bytesVerified: number;
+  problems: string[];
+}
+
+/** Schedules `act` at a random moment: at once, after a few event-loop turns, or a few milliseconds in. */
+function atRandomMoment(rng: Rng, act: () => void): void {
+  const when = rng.int(0, 3);
+  if (when === 0) queueMicrotask(act);
+  else if (when === 1) setImmediate(act);
+  else setTimeout(act, rng.int(0, 12));
+}
+
+async function oneTransfer(peer: SoakPeer, rng: Rng, tally: Tally, index: number): Promise<void> {
+  const socket = net.connect(peer.port, '127.0.0.1');
+  socket.on('error', () => {});
+  await new Promise<void>((resolve, reject) => {
+    socket.once('connect', resolve);
+    socket.once('close', () => reject(new Error('connection to the soak peer failed')));
+  });
+  const port = socket.localPort!;
+  const reported = peer.report(port);
+  const peerSide = peerFault(port, seed);
+  const fault: Fault = peerSide.kind === 'reset' ? 'peer-reset' : peerSide.kind === 'slow' ? 'slow-reader' : rng.pick(LOCAL_FAULTS);
+  const backend = rng.pick(BACKENDS);
+  const source = rng.pick(pool);
+  const offset = rng.int(0, source.data.length);
+  const count = rng.bool(0.3) ? undefined : rng.int(0, source.data.length - offset);
+  const headers = rng.bool(0.7) ? rng.bytes(rng.int(0, 400)) : undefined;
+  const trailers = rng.bool(0.5) ? rng.bytes(rng.int(0, 200)) : undefined;
+  const expected = Buffer.concat([headers ?? Buffer.alloc(0), source.data.subarray(offset, count === undefined ? undefined : offset + count), trailers ?? Buffer.alloc(0)]);
+  let input = source.path;
+  let truncatedTo: number | undefined;
+  if (fault === 'truncate') {
+    input = dir.file(`truncate-${index}.bin`);
+    copyFileSync(source.path, input);
+  }
+
+  const controller = new AbortController();
+  const options = fault === 'bad-argument' ? rng.pick(BAD_OPTIONS) : { offset, count, headers, trailers, backend, signal: controller.signal };
+  const sending = sendFile(socket, input, options as never);
+  if (fault === 'destroy-before-open') socket.destroy();
+  if (fault === 'destroy') atRandomMoment(rng, () => socket.destroy());
+  if (fault === 'abort') atRandomMoment(rng, () => controller.abort());
+  if (fault === 'truncate') {
+    truncatedTo = rng.int(0, source.data.length);
+    atRandomMoment(rng, () => void fsp.truncate(input, truncatedTo).catch(() => {}));
+  }
+  const outcome = await sending.then(
+    (r) => ({ ok: true as const, bytesSent: r.bytesSent }),
+    (e: { code?: string; bytesSent?: number }) => ({ ok: false as const, code: e.code, bytesSent: e.bytesSent ?? 0 }),
+  );
+  if (!socket.destroyed) socket.end();
+  const report = await within(reported, 30_000, `the peer's report for port ${port}`);
+  if (fault === 'truncate') await fsp.rm(input, { force: true });
+
+  tally.transfers++;
+  tally.faults[fault] = (tally.faults[fault] ?? 0) + 1;
+  tally.byBackend[backend] = (tally.byBackend[backend] ?? 0) + 1;
+  const what = `#${index} port ${port} ${fault} ${backend} ${expected.length} bytes`;
+  const problem = (text: string) => tally.problems.length < 20 && tally.problems.push(`${what}: ${text}`);
+  if (report.port !== port) problem(`the report is for port ${report.port}`);
+
+  // A path is opened after the call returns: a truncation that lands first
+  // is the size the transfer sees, and all of the file as it then is goes.
+  const asOpened =
+    truncatedTo !== undefined && count === undefined
+      ? Buffer.concat([headers ?? Buffer.alloc(0), source.data.subarray(offset, Math.max(offset, truncatedTo)), trailers ?? Buffer.alloc(0)])
+      : undefined;
+  const sawTruncatedSize = outcome.ok && asOpened !== undefined && outcome.bytesSent === asOpened.length && asOpened.length !== expected.length;
+  if (sawTruncatedSize && (report.bytes !== asOpened.length || report.sha256 !== sha256(asOpened))) {
+    problem(`sent the file as truncated before it opened, but the peer received ${report.bytes} other bytes`);
+  }
+  if (outcome.ok) {
+    tally.completed++;
+    if (outcome.bytesSent !== expected.length && !sawTruncatedSize) problem(`resolved with bytesSent ${outcome.bytesSent}`);
+    if (fault === 'bad-argument') problem('a bad argument resolved');
+  } else if (!ALLOWED[fault].includes(outcome.code ?? '')) {
+    problem(`rejected with ${outcome.code}`);
+  }
+  // A complete, undisturbed transfer: every byte, exactly. Anything else: a
+  // true prefix of what was due (after a truncation, up to the new end: a
+  // zero-copy backend may have queued pages that now read as zeros).
+  // (A zero-copy transfer can resolve with pages still queued in the socket:
+  // truncated then, they too arrive as zeros.)
+  const undisturbed = outcome.ok && fault !== 'truncate' && (fault === 'none' || fault === 'slow-reader' || report.how === 'end');
+  if (undisturbed && (report.bytes !== expected.length || report.sha256 !== sha256(expected))) {
+    problem(`the peer received ${report.bytes} bytes (${report.how}) that are not the ${expected.length} sent`);
+  } else if (!undisturbed) {
+    const trusted = truncatedTo === undefined ? report.bytes : Math.min(report.bytes, (headers?.length ?? 0) + Math.max(0, truncatedTo - offset));
+    if (report.bytes > expected.length) problem(`the peer received ${report.bytes} bytes, more than the ${expected.length} due`);
+    else if (trusted === report.bytes && report.sha256 !== sha256(expected.subarray(0, report.bytes))) problem(`the peer's ${report.bytes} bytes are not a prefix of what was due`);
+  }
+  if (fault === 'bad-argument' && report.bytes !== 0) problem(`a rejected call's peer received ${report.bytes} bytes`);
+  if (truncatedTo === undefined || Math.min(report.bytes, (headers?.length ?? 0) + Math.max(0, truncatedTo - offset)) === report.bytes) tally.bytesVerified += report.bytes;
+}
+
+async function runPool(total: number, work: (index: number) => Promise<void>): Promise<void> {
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: CONCURRENCY }, async () => {
+      while (next < total) await work(next++);
+    }),
+  );
+}
+
+// ------------------------------------------------------------------ HTTP
+
+/** Reads one HTTP/1.1 response with a Content-Length off a socket, hashing the body; `cut` destroys the socket once that many body bytes arrived. */
+function readResponse(socket: net.Socket, cut?: number): Promise<{ status: number; length: number; sha256: string; cut: boolean } | undefined> {
+  return new Promise((resolve) => {
+    let head = Buffer.alloc(0);
+    let status = 0;
+    let length = -1;
+    let got = 0;
+    const hash = createHash('sha256');
+    const done = (value: Parameters<typeof resolve>[0]) => {
+      socket.removeListener('data', onData);
+      socket.removeListener('close', onClose);
+      socket.pause();
+      resolve(value);
+    };
+    const body = (chunk: Buffer) => {
+      const take = chunk.subarray(0, length - got);
+      hash.update(take);
+      got += take.length;
+      if (cut !== undefined && got >= cut && got < length) {
+        socket.destroy();
+        return done({ status, length, sha256: '', cut: true });
+      }
+      if (got === length) done({ status, length, sha256: hash.digest('hex'), cut: false });
+    };
+    const onData = (chunk: Buffer) => {
+      if (length >= 0) return body(chunk);
+      head = Buffer.concat([head, chunk]);
+      const end = head.indexOf('\r\n\r\n');
+      if (end === -1) return;
+      const text = head.subarray(0, end).toString('latin1');
+      status = Number(/^HTTP\/1\.1 (\d+)/.exec(text)?.[1]);
+      length = Number(/\r\ncontent-length: (\d+)/i.exec(text)?.[1] ?? 0);
+      const rest = head.subarray(end + 4);
+      if (length === 0) return done({ status, length, sha256: sha256(''), cut: false });
+      if (rest.length) body(rest);
+    };
+    const onClose = () => done(undefined);
+    socket.on('data', onData);
+    socket.on('close', onClose);
+    socket.resume();
+  });
+}
+
+interface HttpTally {
+  requests: number;
+  completed: number;
+  disconnects: number;
+  bytesVerified: number;
+  problems: string[];
+}
+
+async function httpClient(port: number, rng: Rng, tally: HttpTally, budget: () => boolean): Promise<void> {
+  let socket: net.Socket | undefined;
+  while (budget()) {
+    if (!socket || socket.destroyed) {
+      socket = net.connect(port, '127.0.0.1');
+      socket.on('error', () => {});
+      await new Promise((resolve) => socket!.once('connect', resolve));
+    }
+    const index = rng.int(0, pool.length - 1);
+    const file = pool[index];
+    const disconnect = file.data.length > 1 && rng.bool(0.2);
+    socket.write(`GET /${index} HTTP/1.1\r\nHost: soak\r\n\r\n`);
+    tally.requests++;
+    const response = await readResponse(socket, disconnect ? rng.int(1, file.data.length - 1) : undefined);
+    const what = `GET /${index} (${file.data.length} bytes)`;
+    if (disconnect) {
+      tally.disconnects++;
+      socket.destroy();
+      continue;
+    }
+    if (!response) {
+      if (tally.problems.length < 20) tally.problems.push(`${what}: the server closed the connection`);
+      continue;
+    }
+    if (response.status !== 200 || response.length !== file.data.length || response.sha256 !== sha256(file.data)) {
+      if (tally.problems.length < 20) tally.problems.push(`${what}: ${response.status}, ${response.length} bytes, not the file`);
+      continue;
+    }
+    tally.completed++;
+    tally.bytesVerified += response.length;
+  }
+  socket?.destroy();
+}
+
+describe('soak', () => {
+  it(`${TRANSFERS} transfers with random faults at ${CONCURRENCY} at once, then ${REQUESTS} keep-alive requests with clients leaving mid-response`, { timeout: LONG ? 3_600_000 : 120_000 }, async () => {
+    onTestFailed(() => console.error(`soak seed ${seed}: rerun with ZEROCOPY_TEST_SEED=${seed}`));
+    const rng = makeRng(seed);
+    const peer = await SoakPeer.start(seed);
+    const tally: Tally = { transfers: 0, completed: 0, faults: {}, byBackend: {}, bytesVerified: 0, problems: [] };
+    const httpTally: HttpTally = { requests: 0, completed: 0, disconnects: 0, bytesVerified: 0, problems: [] };
+    const serveOutcomes: Record<string, number> = {};
+    let server: Running | undefined;
+    try {
+      // Warm-up: the addon's driver, the threadpool, JIT code and buffers,
+      // so that the baseline is the steady state.
+      await runPool(Math.min(200, TRANSFERS), (i) => oneTransfer(peer, rng, { ...tally, faults: {}, byBackend: {}, problems: tally.problems }, i));
+      await sleep(100);
+      const before = settle();
+      const beforeFds = openDescriptors();
+
+      await runPool(TRANSFERS, (i) => oneTransfer(peer, rng, tally, i));
+
+      server = await listen(
+        http.createServer({ keepAlive: true }, (req, res) => {
+          const file = pool[Number(req.url!.slice(1))];
+          serveFile(req, res, file.path).then(
+            () => (serveOutcomes.resolved = (serveOutcomes.resolved ?? 0) + 1),
+            (e: { code?: string }) => (serveOutcomes[e.code ?? 'no code'] = (serveOutcomes[e.code ?? 'no code'] ?? 0) + 1),
+          );
+        }),
+      );
+      let issued = 0;
+      const budget = () => issued++ < REQUESTS;
+      await Promise.all(Array.from({ length: 8 }, () => httpClient(server!.port, rng, httpTally, budget)));
+      await server.close();
+      server = undefined;
+
+      // What may stay open: serveFile's shared open-file cache, one
+      // descriptor per pool file at most, and its watcher.
+      const cached = new Set(pool.map((f) => f.path));
+      const unexpected = () => {
+        const opened = descriptorsOpenedSince(beforeFds).map((line) => line.replace(/^\d+ -> /, ''));
+        return opened.filter((target, i) => !(cached.has(target) && opened.indexOf(target) === i) && target !== 'anon_inode:inotify');
+      };
+      await eventually(() => unexpected().length === 0, () => `descriptors left open: ${unexpected().join(', ')}`, 10_000);
+      await sleep(200);
+      const after = settle();
+      const heldByCache = descriptorsOpenedSince(beforeFds).length;
+      const faults = Object.entries(tally.faults).map(([k, v]) => `${k} ${v}`).join(', ');
+      const mib = (n: number) => (n / MiB).toFixed(1);
+      console.log(
+        `soak (seed ${seed}): ${tally.transfers} transfers at ${CONCURRENCY} at once, ${tally.completed} completed; faults: ${faults}; ` +
+          `backends: ${Object.entries(tally.byBackend).map(([k, v]) => `${k} ${v}`).join(', ')}; ` +
+          `${mib(tally.bytesVerified)} MiB checked at the peers; http: ${httpTally.requests} requests, ${httpTally.completed} complete (${mib(httpTally.bytesVerified)} MiB checked), ${httpTally.disconnects} clients left mid-response, serveFile outcomes ${JSON.stringify(serveOutcomes)}; ` +
+          `fds ${before.fds} -> ${after.fds} (${heldByCache} held by serveFile's open-file cache), rss ${mib(before.rss)} -> ${mib(after.rss)} MiB; lost: ${tally.problems.length + httpTally.problems.length}`,
+      );
+      expect(tally.problems).toEqual([]);
+      expect(httpTally.problems).toEqual([]);
+      expect(tally.transfers).toBe(TRANSFERS);
+      // Every serveFile call settled: it resolved, or its client left.
+      const settled = Object.values(serveOutcomes).reduce((a, b) => a + b, 0);
+      expect(settled).toBe(httpTally.requests);
+      expect(Object.keys(serveOutcomes).filter((k) => !['resolved', 'ERR_STREAM_DESTROYED', 'ERR_STREAM_PREMATURE_CLOSE', 'ECONNRESET', 'EPIPE'].includes(k))).toEqual([]);
+      expect(after.fds - heldByCache).toBe(before.fds);
+      // (Under ASan, freed memory sits in quarantine: RSS says nothing there.)
+      if (!process.env.ZEROCOPY_SANITIZED) expect(after.rss - before.rss, `RSS grew from ${mib(before.rss)} to ${mib(after.rss)} MiB`).toBeLessThan(RSS_SLACK);
+    } finally {
+      await server?.close();
+      await peer.stop();
+    }
+  });
+});
