@@ -6,7 +6,7 @@
 // should notice it run. A mutant is caught when they fail. The score is
 // caught / mutants; every survivor names a missing test.
 //
-//   node scripts/mutate.js [name-filter]
+//   node scripts/mutate.js [regular expression matching mutant names]
 //
 // Only the `linux` project runs (the shim harness compiles the sources it
 // tests itself). The sources are restored after each mutant and dist/ is
@@ -60,16 +60,16 @@ const MUTANTS = [
   { name: 'driver: a job over budget is not armed again', file: 'native/node/driver.cc', find: '        r = Arm(job, true);', replace: '        r = 0;', tests: DRIVER },
   // src/
   { name: 'net-socket: a destroyed socket still gives its descriptor', file: 'src/net-socket.ts', find: 'if (socket.destroyed) throw closedError(socket, 0);', replace: '', tests: [...DRIVER] },
-  { name: 'net-socket: closedError ignores the cause', file: 'src/net-socket.ts', find: "if (cause?.errno && cause.syscall && cause.code !== 'ECANCELED') return systemError(-cause.errno, cause.syscall, bytesSent);", replace: '', tests: DRIVER },
+  { name: 'net-socket: closedError ignores the cause', file: 'src/net-socket.ts', find: "if (cause?.errno && cause.syscall && cause.code !== 'ECANCELED')", replace: "if (cause?.errno && cause.syscall && cause.code !== 'ECANCELED' && false)", tests: DRIVER },
   { name: 'send-file: a partly sent transfer leaves the socket open', file: 'src/send-file.ts', find: 'if (((error as TransferError).bytesSent ?? 0) > 0) socket.destroy();', replace: '', tests: DRIVER },
   { name: 'send-file: the count is not checked against the size', file: 'src/send-file.ts', find: 'if (plan.offset + count > size) {', replace: 'if (false) {', tests: DRIVER },
-  { name: 'send-file: an aborted signal before the turn is ignored', file: 'src/send-file.ts', find: '  if (plan.signal?.aborted) {\n    discard(opened);', replace: '  if (false) {\n    discard(opened);', tests: DRIVER },
+  { name: 'send-file: an aborted signal before the turn is ignored', file: 'src/send-file.ts', find: '  if (plan.signal?.aborted) {\n    discard(opened);', replace: '  if (plan.signal?.aborted && false) {\n    discard(opened);', tests: DRIVER },
   { name: 'open-file: inputs open without O_NONBLOCK', file: 'src/open-file.ts', find: 'const OPEN_FLAGS = fsConstants.O_RDONLY | (fsConstants.O_NONBLOCK ?? 0);', replace: 'const OPEN_FLAGS = fsConstants.O_RDONLY;', tests: ['test/hostile-inputs.test.ts'] },
   // src/http
   { name: 'rfc9110: If-Range passes with any date', file: 'src/http/rfc9110.ts', find: 'return date !== undefined && v.lastModified !== undefined && date === parseDate(v.lastModified);', replace: 'return date !== undefined;', tests: HTTP },
   { name: 'rfc9110: If-Match compares weakly', file: 'src/http/rfc9110.ts', find: 'return tags.some((t) => !isWeak(t) && t === current);', replace: 'return tags.some((t) => opaque(t) === opaque(current));', tests: HTTP },
-  { name: 'rfc9110: If-Unmodified-Since is ignored', file: 'src/http/rfc9110.ts', find: 'if (modified > ifUnmodifiedSince) return 412;', replace: '', tests: HTTP },
-  { name: 'rfc9110: long suffixes are not cut', file: 'src/http/rfc9110.ts', find: 'parseRange(size, clampSuffixes(range, size), { combine: true })', replace: 'parseRange(size, range, { combine: true })', tests: HTTP },
+  { name: 'rfc9110: If-Unmodified-Since is ignored', file: 'src/http/rfc9110.ts', find: 'if (modified > ifUnmodifiedSince) return 412;', replace: 'if (modified > ifUnmodifiedSince && false) return 412;', tests: HTTP },
+  { name: 'rfc9110: long suffixes are not cut', file: 'src/http/rfc9110.ts', find: 'parseRange(size, clampSuffixes(range, size), { combine: true })', replace: 'parseRange(size, clampSuffixes(range, 0), { combine: true })', tests: HTTP },
   { name: 'rfc9110: more ranges than maxRanges are served', file: 'src/http/rfc9110.ts', find: ' || parsed.length > maxRanges', replace: '', tests: HTTP },
   { name: 'serve-static: ".." is resolved', file: 'src/http/serve-static.ts', find: "if (segment === '..') return { ok: false, status: 403 };", replace: '', tests: HTTP },
   { name: 'serve-static: encoded slashes pass', file: 'src/http/serve-static.ts', find: 'if (/%2f|%5c|\\\\/i.test(pathname)) return { ok: false, status: 400 };', replace: '', tests: HTTP },
@@ -102,7 +102,7 @@ function runTests(mutant) {
 
 function main() {
   const filter = process.argv[2];
-  const chosen = MUTANTS.filter((m) => !filter || m.name.includes(filter) || m.file.includes(filter));
+  const chosen = MUTANTS.filter((m) => !filter || new RegExp(filter).test(m.name) || m.file.includes(filter));
   const results = [];
   // The unmutated addon for this run, so TypeScript mutants test the real one.
   if (!build('native/')) throw new Error('mutate: the unmutated addon does not build');
