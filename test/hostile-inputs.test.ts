@@ -11,7 +11,7 @@ import * as net from 'node:net';
 import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { capabilities, sendFile } from '../dist/cjs/index.js';
+import { capabilities, sendFile, type Backend } from '../dist/cjs/index.js';
 import { expectBytes, KiB, MiB, seededBytes } from './support/bytes.js';
 import { expectNoDescriptorLeak, openDescriptors } from './support/descriptors.js';
 import { makeTempDir, type TempDir } from './support/files.js';
@@ -259,7 +259,7 @@ describe('files that change during a transfer', () => {
   });
 
   /** Starts a transfer of a fresh copy of `original` to a paused reader, lets `change` act on the file mid-way, then reads everything. */
-  async function duringTransfer(backend: string, change: (file: string) => void) {
+  async function duringTransfer(backend: Backend, change: (file: string) => void) {
     const paused = await startCollector({ paused: true });
     try {
       const file = dir.write(original);

@@ -88,7 +88,7 @@ function model(out: unknown, input: unknown, options: unknown, file: { bytes: Bu
   // null asks for the default, as for headers and trailers.
   const backend = o.backend ?? 'auto';
   if (typeof backend !== 'string') return argType;
-  if (backend !== 'auto' && !BACKENDS.includes(backend)) return argValue;
+  if (backend !== 'auto' && !(BACKENDS as readonly string[]).includes(backend)) return argValue;
   if (o.onProgress !== undefined && typeof o.onProgress !== 'function') return argType;
   const headers = modelChunks(o.headers);
   if (isExpected(headers)) return headers;
