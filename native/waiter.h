@@ -13,6 +13,8 @@
 #ifndef ZEROCOPY_WAITER_H
 #define ZEROCOPY_WAITER_H
 
+#include <errno.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #ifdef __cplusplus
@@ -38,6 +40,15 @@ int zc_waiter_arm(zc_waiter *w, int fd, uint64_t token, int again);
 /* Forgets fd. Call it before closing fd: some interfaces keep a closed
  * descriptor's registration while a duplicate of it stays open. */
 void zc_waiter_forget(zc_waiter *w, int fd);
+
+/* For zc_waiter_open's failures: closes what was opened and returns NULL
+ * with the failing call's errno, which closing must not overwrite. */
+static inline zc_waiter *zc_waiter_abandon(zc_waiter *w) {
+  int err = errno;
+  zc_waiter_close(w);
+  errno = err;
+  return NULL;
+}
 
 /* Makes a zc_waiter_wait in progress (or the next one) return. */
 void zc_waiter_wake(zc_waiter *w);

@@ -152,16 +152,34 @@ function rest(plan: TransferPlan, range: Range, sent: number): { plan: TransferP
   };
 }
 
+// The JS-thread attempts of one turn of the event loop share a budget, so
+// that a burst of transfers started together (a thousand clients at once)
+// cannot hold the loop up; past it, transfers go to the driver.
+const TURN_BUDGET = 4 * 1024 * 1024;
+let spentThisTurn = 0;
+let turnReset: NodeJS.Immediate | undefined;
+
+function spendThisTurn(bytes: number): void {
+  spentThisTurn += bytes;
+  turnReset ??= setImmediate(() => {
+    spentThisTurn = 0;
+    turnReset = undefined;
+  });
+}
+
 /**
- * Whether sendNow may take this transfer: the addon is here, the bytes are
- * few, and the socket is TCP. Only TCP: a net.Socket can also stand for a
+ * Whether sendNow may take this transfer, and if so counts its bytes against
+ * this turn's budget: the addon is here, the bytes are few (and this turn
+ * of the event loop has not sent too many already), and the socket is TCP. Only TCP: a net.Socket can also stand for a
  * pipe or a terminal (process.stdout), whose descriptor need not be
  * non-blocking; a Transfer makes those non-blocking for its duration.
  */
-function fitsNow(socket: Socket, range: Range, plan: TransferPlan): boolean {
+function reserveNow(socket: Socket, range: Range, plan: TransferPlan): boolean {
   if (!canSendNow || !isTcp(socket)) return false;
   const bytes = Number(range.count) + (plan.headers?.length ?? 0) + (plan.trailers?.length ?? 0);
-  return bytes <= nativeCaps!.inlineBytes && range.offset <= BigInt(Number.MAX_SAFE_INTEGER);
+  if (bytes > nativeCaps!.inlineBytes || spentThisTurn + bytes > TURN_BUDGET || range.offset > BigInt(Number.MAX_SAFE_INTEGER)) return false;
+  spendThisTurn(bytes);
+  return true;
 }
 
 /**
@@ -203,7 +221,7 @@ async function transfer(output: StreamOutput, opened: Promise<InputFile>, plan: 
     // From here to the addon's duplicate of the descriptor: one tick, no await.
     const fd = outputFd(output);
     const backend = chooseBackend(plan.backend, fd);
-    if (backend === 'auto' && output.kind === 'socket' && fitsNow(output.socket, range, plan)) return await sendNowOrDrive(output, fd!, file, range, plan);
+    if (backend === 'auto' && output.kind === 'socket' && reserveNow(output.socket, range, plan)) return await sendNowOrDrive(output, fd!, file, range, plan);
     if (backend !== 'stream') return await runNative(output, fd!, file, range, plan, backend);
     const bytesSent = await streamTransfer(output, { fd: file.fd, ...range }, plan, (sent) => progressed(output, plan, sent));
     return { bytesSent, backend };
@@ -293,7 +311,7 @@ export function sendFileNow(socket: Socket, inFd: number, offset: number, count:
   const plan: TransferPlan = { offset: BigInt(offset), count: BigInt(count), headers, trailers, signal: undefined, backend: 'auto', onProgress: undefined };
   const range: Range = { offset: plan.offset, count: BigInt(count) };
   const fd = socketFd(socket);
-  if (fd === undefined || !fitsNow(socket, range, plan)) return undefined;
+  if (fd === undefined || !reserveNow(socket, range, plan)) return undefined;
   const now = tryNow(socket, fd, inFd, range, plan);
   if (now.sent > 0) refreshIdleTimer(socket);
   if (now.done) return { bytesSent: now.sent, backend: now.backend };

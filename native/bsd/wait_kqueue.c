@@ -51,12 +51,8 @@ zc_waiter *zc_waiter_open(void) {
   struct kevent wake;
   EV_SET(&wake, WAKE_IDENT, EVFILT_USER, EV_ADD | EV_CLEAR, 0, 0, NULL);
   if (w->kq < 0 || fcntl(w->kq, F_SETFD, FD_CLOEXEC) != 0 ||
-      kevent(w->kq, &wake, 1, NULL, 0, NULL) != 0) {
-    int err = errno;
-    zc_waiter_close(w);
-    errno = err;
-    return NULL;
-  }
+      kevent(w->kq, &wake, 1, NULL, 0, NULL) != 0)
+    return zc_waiter_abandon(w);
   return w;
 }
 

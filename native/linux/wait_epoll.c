@@ -22,12 +22,8 @@ zc_waiter *zc_waiter_open(void) {
   w->ep = epoll_create1(EPOLL_CLOEXEC);
   w->wake = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
   struct epoll_event ev = {.events = EPOLLIN, .data.u64 = 0};
-  if (w->ep < 0 || w->wake < 0 || epoll_ctl(w->ep, EPOLL_CTL_ADD, w->wake, &ev) != 0) {
-    int err = errno;
-    zc_waiter_close(w);
-    errno = err;
-    return NULL;
-  }
+  if (w->ep < 0 || w->wake < 0 || epoll_ctl(w->ep, EPOLL_CTL_ADD, w->wake, &ev) != 0)
+    return zc_waiter_abandon(w);
   return w;
 }
 

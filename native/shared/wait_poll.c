@@ -33,12 +33,7 @@ zc_waiter *zc_waiter_open(void) {
   if (!w) return NULL;
   pthread_mutex_init(&w->mu, NULL);
   w->wake[0] = w->wake[1] = -1;
-  if (pipe(w->wake) != 0) {
-    int err = errno;
-    zc_waiter_close(w);
-    errno = err;
-    return NULL;
-  }
+  if (pipe(w->wake) != 0) return zc_waiter_abandon(w);
   for (int i = 0; i < 2; i++) {
     fcntl(w->wake[i], F_SETFD, FD_CLOEXEC);
     fcntl(w->wake[i], F_SETFL, fcntl(w->wake[i], F_GETFL) | O_NONBLOCK);

@@ -43,12 +43,7 @@ zc_waiter *zc_waiter_open(void) {
    * port_associate(3C)); close-on-exec keeps it out of programs the process
    * runs. */
   w->port = port_create();
-  if (w->port < 0 || fcntl(w->port, F_SETFD, FD_CLOEXEC) != 0) {
-    int err = errno;
-    zc_waiter_close(w);
-    errno = err;
-    return NULL;
-  }
+  if (w->port < 0 || fcntl(w->port, F_SETFD, FD_CLOEXEC) != 0) return zc_waiter_abandon(w);
   return w;
 }
 
