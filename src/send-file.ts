@@ -168,11 +168,12 @@ function spendThisTurn(bytes: number): void {
 }
 
 /**
- * Whether sendNow may take this transfer, and if so counts its bytes against
- * this turn's budget: the addon is here, the bytes are few (and this turn
- * of the event loop has not sent too many already), and the socket is TCP. Only TCP: a net.Socket can also stand for a
- * pipe or a terminal (process.stdout), whose descriptor need not be
- * non-blocking; a Transfer makes those non-blocking for its duration.
+ * Whether sendNow may take this transfer, and if so counts its bytes
+ * against this turn's budget: the addon is here, the bytes are few (and
+ * this turn has not sent too many already), and the socket is TCP. Only
+ * TCP: a net.Socket can also stand for a pipe or a terminal
+ * (process.stdout), whose descriptor need not be non-blocking; a Transfer
+ * makes those non-blocking for its duration.
  */
 function reserveNow(socket: Socket, range: Range, plan: TransferPlan): boolean {
   if (!canSendNow || !isTcp(socket)) return false;
