@@ -4,7 +4,7 @@
 // src/http/rfc9110.ts. A failure prints fast-check's seed and the shrunk
 // case; FC_SEED=<seed> replays it (FC_RUNS raises the number of runs).
 import { randomBytes } from 'node:crypto';
-import { closeSync, mkdirSync, openSync, statSync, writeFileSync } from 'node:fs';
+import { closeSync, fstatSync, mkdirSync, openSync, statSync, writeFileSync } from 'node:fs';
 import type { Socket } from 'node:net';
 import { join } from 'node:path';
 import fc from 'fast-check';
@@ -56,6 +56,15 @@ function modelChunks(value: unknown): Buffer | Expected {
 }
 
 const isExpected = (v: unknown): v is Expected => typeof v === 'object' && v !== null && 'ok' in v;
+
+function isOpenDescriptor(n: number): boolean {
+  try {
+    fstatSync(n);
+    return true;
+  } catch {
+    return false;
+  }
+}
 
 /**
  * The model: the first bad argument, in the order the README lists them,
@@ -181,7 +190,12 @@ describe('property: any sendFile arguments either work exactly or reject with th
             url: new URL(`file://${filePath}`),
             'http-url': new URL('http://example.com/'),
           };
-          const input = typeof inputSpec === 'string' && inputSpec in inputs ? inputs[inputSpec] : inputSpec;
+          const picked = typeof inputSpec === 'string' && inputSpec in inputs ? inputs[inputSpec] : inputSpec;
+          // A number that names another open descriptor of this process (its
+          // standard input, a pipe of the runner's: what they are depends on
+          // how the tests were started) would be read from; the model knows
+          // our file and numbers that are not open, so it gets one of those.
+          const input = typeof picked === 'number' && picked !== fileFd && isOpenDescriptor(picked) ? unusedDescriptorNumber() : picked;
           const expected = model(out, input, options, { bytes: file, path: filePath, fd: fileFd }, socket);
           const call = sendFile(out as never, input as never, options as never);
           const outcome = await call.then(
