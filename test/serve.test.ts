@@ -132,6 +132,28 @@ describe('status and headers', () => {
     expect((await one(own, { 'If-Match': '"mine"' })).status).toBe(200);
   });
 
+  it('sets every field through a setHeader that middleware replaced, and leaves them readable on res', async () => {
+    const names: string[] = [];
+    let after: Record<string, unknown> = {};
+    const watched = route('/watched', join(fx.path, 'small.txt'), undefined, (res) => {
+      const setHeader = res.setHeader.bind(res);
+      res.setHeader = ((name: string, value: string) => {
+        names.push(name.toLowerCase());
+        return setHeader(name, value);
+      }) as typeof res.setHeader;
+      res.once('finish', () => (after = res.getHeaders()));
+    });
+    const r = await one(watched);
+    expect(r.body.equals(fx.small)).toBe(true);
+    expect(names.sort()).toEqual(['accept-ranges', 'cache-control', 'content-length', 'content-type', 'etag', 'last-modified']);
+    for (const name of names) expect(String(after[name])).toBe(r.headers[name]);
+    // The same file on a plain response: the same fields, read back the same way.
+    const plain = route('/plain-fields', join(fx.path, 'small.txt'), undefined, (res) => res.once('finish', () => (after = res.getHeaders())));
+    const p = await one(plain);
+    expect(Object.keys(after).sort()).toEqual(names);
+    for (const name of names) expect(String(after[name])).toBe(p.headers[name]);
+  });
+
   it('answers HEAD with the GET headers and no body', async () => {
     const { responses, raw } = await rawExchange(server.port, [rawRequest('/data.bin', {}, 'HEAD'), rawRequest('/small.txt')], 2, [true, false]);
     expect(responses[0].status).toBe(200);

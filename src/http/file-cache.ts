@@ -8,6 +8,7 @@
 import { stat as statPath } from 'node:fs/promises';
 import { closeSync, watch, type FSWatcher, type Stats } from 'node:fs';
 import { openRegular } from '../open-file.js';
+import type { PreparedFields } from './http1.js';
 
 /**
  * Header values that follow from a file's name and stat, worked out once
@@ -18,6 +19,8 @@ export interface HeaderMemo {
   contentType?: string;
   lastModified?: string;
   etag?: { strong?: string; weak?: string };
+  /** The fields of a 200 with the whole file, for the settings whose fieldsKey is `key`. */
+  whole?: { key: string; fields: PreparedFields };
 }
 
 export interface OpenedFile {

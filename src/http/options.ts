@@ -65,6 +65,8 @@ export interface Settings {
   signal: AbortSignal | undefined;
   backend: 'auto' | Backend | undefined;
   cache: boolean;
+  /** What the header fields of a whole file's 200 depend on among these: equal keys, equal fields for the same file. */
+  fieldsKey: string;
 }
 
 const ONE_YEAR_MS = 365 * 24 * 60 * 60 * 1000;
@@ -86,16 +88,21 @@ export function parseServeOptions(options: ServeFileOptions | undefined, name = 
   if (o.signal !== undefined && !(o.signal instanceof AbortSignal)) {
     throw invalidArgType(`${name}.signal`, 'an instance of AbortSignal', o.signal);
   }
+  const cacheControl = o.cacheControl === false ? undefined : `public, max-age=${seconds}${o.immutable ? ', immutable' : ''}`;
+  const etag = tag === false ? false : tag === 'weak' ? 'weak' : 'strong';
+  const lastModified = o.lastModified !== false;
+  const acceptRanges = o.acceptRanges !== false;
   return {
-    cacheControl: o.cacheControl === false ? undefined : `public, max-age=${seconds}${o.immutable ? ', immutable' : ''}`,
-    etag: tag === false ? false : tag === 'weak' ? 'weak' : 'strong',
-    lastModified: o.lastModified !== false,
-    acceptRanges: o.acceptRanges !== false,
+    cacheControl,
+    etag,
+    lastModified,
+    acceptRanges,
     contentType: o.contentType,
     maxRanges,
     signal: o.signal,
     backend: o.backend,
     cache: o.cache !== false,
+    fieldsKey: `${cacheControl}\0${etag}\0${lastModified}\0${acceptRanges}\0${o.contentType}`,
   };
 }
 

@@ -6,12 +6,12 @@
 // wrapped by middleware).
 import { randomBytes } from 'node:crypto';
 import type { Stats } from 'node:fs';
-import { STATUS_CODES, type IncomingMessage } from 'node:http';
+import { STATUS_CODES, ServerResponse, type IncomingMessage } from 'node:http';
 import { extname } from 'node:path';
 import etag from 'etag';
 import mime from 'mime-types';
 import type { HeaderMemo } from './file-cache.js';
-import { canWriteRaw } from './http1.js';
+import { canWriteRaw, prepareFields, setFields, type PreparedFields } from './http1.js';
 import { canRespondWithFD, respondWithFD } from './http2.js';
 import type { ServeRequest, ServeResponse, ServeResult, Settings } from './options.js';
 import { evaluatePreconditions, multipartFraming, selectRanges, type Validators } from './rfc9110.js';
@@ -56,17 +56,22 @@ function etagFor(rep: Representation, kind: 'strong' | 'weak'): string {
   return rep.encoding ? tag.replace(/"$/, `-${rep.encoding}"`) : tag;
 }
 
-/** Sets the headers that describe the representation, the caller's own winning. */
-function describe(res: ServeResponse, rep: Representation, settings: Settings, ranges: boolean): void {
+/** The Content-Type, Last-Modified and ETag values (as the settings ask for them), worked out once per memo. */
+function representationValues(rep: Representation, settings: Settings): { type: string; lastModified?: string; etag?: string } {
   const memo = rep.memo ?? {};
   const type = settings.contentType ?? (memo.contentType ??= mime.contentType(extname(rep.name)) || 'application/octet-stream');
+  const lastModified = settings.lastModified ? (memo.lastModified ??= rep.stat.mtime.toUTCString()) : undefined;
+  const etag = settings.etag ? ((memo.etag ??= {})[settings.etag] ??= etagFor(rep, settings.etag)) : undefined;
+  return { type, lastModified, etag };
+}
+
+/** Sets the headers that describe the representation, the caller's own winning. */
+function describe(res: ServeResponse, rep: Representation, settings: Settings, ranges: boolean): void {
+  const { type, lastModified, etag } = representationValues(rep, settings);
   setDefault(res, 'Content-Type', type);
   if (settings.cacheControl) setDefault(res, 'Cache-Control', settings.cacheControl);
-  if (settings.lastModified) setDefault(res, 'Last-Modified', (memo.lastModified ??= rep.stat.mtime.toUTCString()));
-  if (settings.etag) {
-    const tags = (memo.etag ??= {});
-    setDefault(res, 'ETag', (tags[settings.etag] ??= etagFor(rep, settings.etag)));
-  }
+  if (lastModified !== undefined) setDefault(res, 'Last-Modified', lastModified);
+  if (etag !== undefined) setDefault(res, 'ETag', etag);
   if (ranges) setDefault(res, 'Accept-Ranges', 'bytes');
   if (rep.encoding) res.setHeader('Content-Encoding', rep.encoding);
   if (rep.varyEncoding) addVary(res, 'Accept-Encoding');
@@ -79,10 +84,60 @@ function failed(res: ServeResponse, statusCode: number): ResponsePlan {
   return { statusCode, parts: [], text: `${STATUS_CODES[statusCode]}\n` };
 }
 
+/**
+ * The fields of a 200 with the whole file, as describe() and plan() would
+ * set them one by one (Content-Length the file's, whatever the caller set),
+ * checked once and kept in the memo for the next response.
+ */
+function wholeFileFields(rep: Representation, settings: Settings): PreparedFields {
+  const memo = rep.memo;
+  if (memo?.whole?.key === settings.fieldsKey) return memo.whole.fields;
+  const { type, lastModified, etag } = representationValues(rep, settings);
+  const fields: [string, string, boolean?][] = [['Content-Type', type]];
+  if (settings.cacheControl) fields.push(['Cache-Control', settings.cacheControl]);
+  if (lastModified !== undefined) fields.push(['Last-Modified', lastModified]);
+  if (etag !== undefined) fields.push(['ETag', etag]);
+  if (settings.acceptRanges) fields.push(['Accept-Ranges', 'bytes']);
+  fields.push(['Content-Length', String(rep.stat.size), true]);
+  const prepared = prepareFields(fields);
+  if (memo) memo.whole = { key: settings.fieldsKey, fields: prepared };
+  return prepared;
+}
+
+/**
+ * Whether the answer is the whole file with a 200 whatever the file's
+ * validators are: a GET with nothing conditional and no range, of a
+ * representation that is not a negotiated encoding, on a response whose
+ * caller set neither a status nor a field that describe() would drop.
+ */
+function isPlainWhole(req: ServeRequest, res: ServeResponse, rep: Representation): boolean {
+  const h = req.headers;
+  return (
+    req.method === 'GET' &&
+    res.statusCode === 200 &&
+    // Middleware that watches setHeader() must see every field set.
+    res.setHeader === ServerResponse.prototype.setHeader &&
+    rep.encoding === undefined &&
+    !rep.varyEncoding &&
+    h.range === undefined &&
+    h['if-match'] === undefined &&
+    h['if-none-match'] === undefined &&
+    h['if-modified-since'] === undefined &&
+    h['if-unmodified-since'] === undefined &&
+    !res.hasHeader('transfer-encoding') &&
+    !res.hasHeader('content-range')
+  );
+}
+
 /** Sets the response's headers and decides its status and body. */
 function plan(req: ServeRequest, res: ServeResponse, rep: Representation, settings: Settings): ResponsePlan {
   const method = req.method ?? 'GET';
   const size = rep.stat.size;
+  // The common case, with the fields prepared once per file.
+  if (size > 0 && res instanceof ServerResponse && isPlainWhole(req, res, rep)) {
+    setFields(res, wholeFileFields(rep, settings));
+    return { statusCode: 200, parts: [{ start: 0, end: size - 1 }] };
+  }
   const ranges = settings.acceptRanges && stringHeader(res, 'accept-ranges')?.toLowerCase() !== 'none';
   describe(res, rep, settings, ranges);
   const header = (name: string) => {
