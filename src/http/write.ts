@@ -95,6 +95,8 @@ export async function writeRaw(req: IncomingMessage, res: ServerResponse, fd: nu
   let headLength = 0;
   const body = () => Math.max(0, total - headLength);
   let backend: Backend | undefined;
+  // Whether every part went at once: the kernel has the whole response.
+  let atOnce = true;
   try {
     const socket = res.socket ?? (await responseSocket(req, res));
     const head = takeHead(res, p.statusCode);
@@ -112,7 +114,11 @@ export async function writeRaw(req: IncomingMessage, res: ServerResponse, fd: nu
       let result: SendFileResult;
       try {
         const now = plain ? sendFileNow(socket, fd, part.start, count, head, trailers ?? null) : undefined;
-        result = now && !(now instanceof Promise) ? now : await (now ?? sendFile(socket, fd, { offset: part.start, count, headers, trailers, signal: settings.signal, backend: settings.backend }));
+        if (now && !(now instanceof Promise)) result = now;
+        else {
+          atOnce = false;
+          result = await (now ?? sendFile(socket, fd, { offset: part.start, count, headers, trailers, signal: settings.signal, backend: settings.backend }));
+        }
       } catch (error) {
         total += (error as TransferError).bytesSent ?? 0;
         throw error;
@@ -126,7 +132,9 @@ export async function writeRaw(req: IncomingMessage, res: ServerResponse, fd: nu
     res.destroy();
     throw Object.assign(error as TransferError, { bytesSent: body() });
   }
-  const done = completion(res, body);
+  // Once the kernel has it all, the response is as complete as Node's own
+  // 'finish' would say (emitted on the next tick): nothing is left to fail.
+  const done = atOnce ? undefined : completion(res, body);
   endTakenOver(res);
   await done;
   return { statusCode: p.statusCode, bytesSent: body(), backend };
