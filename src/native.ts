@@ -29,9 +29,18 @@ export interface NativeBinding {
    * descriptors (read in this tick). Stores [result, bytes sent, index of
    * the backend in capabilities().backends] in the array given to
    * setSendNowResult; result is 0 (done), EAGAIN (the rest must wait),
-   * truncatedErrno or an errno. Returns the failing call's name.
+   * truncatedErrno or an errno. Returns the failing call's name. With
+   * `body` (file bytes from mapFile), headers and body go in one writev,
+   * and count is 0.
    */
-  sendNow(outFd: number, outKind: number, inFd: number, offset: number, count: number, headers: Buffer | null, trailers: Buffer | null): string | undefined;
+  sendNow(outFd: number, outKind: number, inFd: number, offset: number, count: number, headers: Buffer | null, trailers: Buffer | null, body?: Buffer): string | undefined;
+  /**
+   * The file's first `length` bytes, mapped read-only and shared, unmapped
+   * when collected; undefined when it cannot be had. For the kernel to read
+   * (sendNow's body) and never JavaScript: past a truncated file's end a
+   * read would be SIGBUS, where the kernel says EFAULT.
+   */
+  mapFile?(fd: number, length: number): Buffer | undefined;
   setSendNowResult(result: Float64Array): void;
   capabilities(): {
     backends: { name: Backend; zeroCopy: boolean; headersTrailers: 'vector' | 'cork' | 'copy' }[];

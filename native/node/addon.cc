@@ -8,6 +8,7 @@
 #include <fcntl.h>
 #include <napi.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -317,7 +318,7 @@ class Transfer : public Napi::ObjectWrap<Transfer> {
   uint64_t reported_ = 0;
 };
 
-// sendNow(outFd, outKind, inFd, offset, count, headers, trailers): a small
+// sendNow(outFd, outKind, inFd, offset, count, headers, trailers, body): a small
 // transfer to a socket, tried once right here on the JS thread with the
 // caller's own descriptors: no duplicate, no object, no thread hop. The
 // caller read outFd in this tick and the call ends before the tick does,
@@ -327,18 +328,26 @@ class Transfer : public Napi::ObjectWrap<Transfer> {
 // as it would for nginx. Leaves [result, bytes sent, backend index] in the
 // array given to setSendNowResult: 0 (done), EAGAIN (the caller hands the
 // rest to a Transfer), ZC_ETRUNCATED or an errno. Returns the failing
-// call's name, or undefined.
+// call's name, or undefined. With `body` (file bytes from mapFile), the
+// headers and the body go in one writev and count is 0.
 Napi::Value SendNow(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   EnvData* data = env.GetInstanceData<EnvData>();
-  struct iovec header_iov {}, trailer_iov {};
+  struct iovec header_iov[2] {}, trailer_iov {};
   zc_transfer t{};
   t.out_fd = info[0].As<Napi::Number>().Int32Value();
   t.out_kind = static_cast<zc_output_kind>(info[1].As<Napi::Number>().Int32Value());
   t.in_fd = info[2].As<Napi::Number>().Int32Value();
   t.offset = static_cast<uint64_t>(info[3].As<Napi::Number>().Int64Value());
   t.remaining = static_cast<uint64_t>(info[4].As<Napi::Number>().Int64Value());
-  ListBuffer(info[5], &header_iov, &t.headers, &t.nheaders);
+  ListBuffer(info[5], &header_iov[0], &t.headers, &t.nheaders);
+  // The file's bytes from memory (a mapping), written with the headers.
+  if (info[7].IsBuffer() && info[7].As<Napi::Buffer<char>>().Length() > 0) {
+    auto body = info[7].As<Napi::Buffer<char>>();
+    header_iov[t.nheaders] = {body.Data(), body.Length()};
+    t.headers = header_iov;
+    t.nheaders++;
+  }
   ListBuffer(info[6], &trailer_iov, &t.trailers, &t.ntrailers);
   t.may_fall_back = 1;
   int result = zc_begin(&t, zc_pick_backend(t.out_kind));
@@ -356,6 +365,28 @@ Napi::Value SendNow(const Napi::CallbackInfo& info) {
   data->now_result[2] = index;
   bool failed = result != 0 && result != EAGAIN && result != ZC_ETRUNCATED;
   return failed && t.call ? Napi::String::New(env, t.call) : env.Undefined();
+}
+
+// mapFile(fd, length): the file's first `length` bytes as a Buffer over a
+// read-only shared mapping, unmapped when the Buffer is collected; undefined
+// when the system or the runtime will not have it. Only the kernel reads it
+// (a writev from it): past a truncated file's end that is EFAULT, where a
+// read from JavaScript would be SIGBUS.
+Napi::Value MapFile(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  int fd = info[0].As<Napi::Number>().Int32Value();
+  size_t length = static_cast<size_t>(info[1].As<Napi::Number>().Int64Value());
+  if (length == 0) return env.Undefined();
+  void* map = mmap(nullptr, length, PROT_READ, MAP_SHARED, fd, 0);
+  if (map == MAP_FAILED) return env.Undefined();
+  napi_value buffer;
+  auto unmap = [](napi_env, void* data, void* hint) { munmap(data, reinterpret_cast<uintptr_t>(hint)); };
+  // Runtimes with a V8 sandbox refuse memory from outside it.
+  if (napi_create_external_buffer(env, length, map, unmap, reinterpret_cast<void*>(length), &buffer) != napi_ok) {
+    munmap(map, length);
+    return env.Undefined();
+  }
+  return Napi::Value(env, buffer);
 }
 
 Napi::Value SetSendNowResult(const Napi::CallbackInfo& info) {
@@ -401,6 +432,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("Transfer", Transfer::Define(env));
   exports.Set("capabilities", Napi::Function::New(env, Capabilities));
   exports.Set("sendNow", Napi::Function::New(env, SendNow));
+  exports.Set("mapFile", Napi::Function::New(env, MapFile));
   exports.Set("setSendNowResult", Napi::Function::New(env, SetSendNowResult));
   return exports;
 }
