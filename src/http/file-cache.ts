@@ -8,6 +8,7 @@
 import { stat as statPath } from 'node:fs/promises';
 import { closeSync, watch, type FSWatcher, type Stats } from 'node:fs';
 import { openRegular } from '../open-file.js';
+import { mapSmallFile } from '../send-file.js';
 import type { PreparedFields } from './http1.js';
 
 /**
@@ -27,8 +28,10 @@ export interface OpenedFile {
   fd: number;
   stat: Stats;
   memo: HeaderMemo;
+  /** The bytes of a small file the cache keeps open, over a mapping made at the first call; else undefined. */
+  mapped(): Buffer | undefined;
   /** Gives the descriptor back; it is closed unless the cache keeps it. */
-  release(): Promise<void>;
+  release(): void;
 }
 
 export type Lookup = { kind: 'file'; file: OpenedFile } | { kind: 'directory' } | { kind: 'other' };
@@ -46,6 +49,8 @@ interface Entry {
   fd: number;
   stat: Stats;
   memo: HeaderMemo;
+  /** mapSmallFile()'s answer, once asked: null when there is none. */
+  mapping?: Buffer | null;
   validated: number;
   refs: number;
   evicted: boolean;
@@ -53,11 +58,12 @@ interface Entry {
   watcher?: FSWatcher;
 }
 
-function closeEntry(entry: Entry): Promise<void> {
-  if (entry.handleClosed) return Promise.resolve();
+function closeEntry(entry: Entry): void {
+  if (entry.handleClosed) return;
   entry.handleClosed = true;
+  // The mapping outlives the descriptor until the responses holding it are collected.
+  entry.mapping = null;
   closeSync(entry.fd);
-  return Promise.resolve();
 }
 
 const sameFile = (a: Stats, b: Stats) =>
@@ -80,15 +86,23 @@ export class FileOpener {
     return this.entries.size;
   }
 
+  /** lookup() when the cache holds `path` and may trust it without a stat: the common case, without a promise. */
+  lookupNow(path: string): Lookup | undefined {
+    const entry = this.caching && !this.closed ? this.entries.get(path) : undefined;
+    return entry && Date.now() - entry.validated <= this.validMs ? { kind: 'file', file: this.lease(entry) } : undefined;
+  }
+
   async lookup(path: string): Promise<Lookup> {
     if (!this.caching || this.closed) {
       const opened = await openRegular(path);
       if (opened.kind !== 'file') return opened;
       const { fd, stat } = opened;
-      return { kind: 'file', file: { fd, stat, memo: {}, release: async () => closeSync(fd) } };
+      // A mapping per request would cost the call it saves, and another.
+      return { kind: 'file', file: { fd, stat, memo: {}, mapped: () => undefined, release: () => closeSync(fd) } };
     }
+    const hit = this.lookupNow(path);
+    if (hit) return hit;
     const entry = this.entries.get(path);
-    if (entry && Date.now() - entry.validated <= this.validMs) return { kind: 'file', file: this.lease(entry) };
     if (entry) {
       const current = await statPath(path).catch(() => undefined);
       if (current && sameFile(current, entry.stat) && !entry.evicted) {
@@ -146,11 +160,12 @@ export class FileOpener {
       fd: entry.fd,
       stat: entry.stat,
       memo: entry.memo,
-      release: async () => {
+      mapped: () => (entry.mapping === undefined ? (entry.mapping = mapSmallFile(entry.fd, entry.stat.size) ?? null) : entry.mapping) ?? undefined,
+      release: () => {
         if (released) return;
         released = true;
         entry.refs--;
-        if (entry.evicted && entry.refs === 0) await closeEntry(entry);
+        if (entry.evicted && entry.refs === 0) closeEntry(entry);
       },
     };
   }
@@ -160,7 +175,7 @@ export class FileOpener {
     if (entry.evicted) return;
     entry.evicted = true;
     entry.watcher?.close();
-    if (entry.refs === 0) void closeEntry(entry).catch(() => {});
+    if (entry.refs === 0) closeEntry(entry);
   }
 
   /** Closes every cached descriptor once no response uses it. */

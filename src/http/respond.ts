@@ -29,6 +29,8 @@ export interface Representation {
   varyEncoding?: boolean;
   /** Header values worked out for this open file before, and kept for the next response. */
   memo?: HeaderMemo;
+  /** The file's bytes over a mapping, when it is small and kept open (OpenedFile.mapped). */
+  mapped?: () => Buffer | undefined;
 }
 
 function stringHeader(res: ServeResponse, name: string): string | undefined {
@@ -189,7 +191,7 @@ export async function respond(req: ServeRequest, res: ServeResponse, rep: Repres
   if (res.headersSent) throw headersAlreadySent();
   const p = plan(req, res, rep, settings);
   if (p.parts.length === 0 || req.method === 'HEAD') return writeStatus(req, res, p.statusCode, p.text);
-  if (canWriteRaw(req, res)) return writeRaw(req as IncomingMessage, res, rep.fd, p, settings);
+  if (canWriteRaw(req, res)) return writeRaw(req as IncomingMessage, res, rep, p, settings);
   if (p.parts.length === 1 && !p.parts[0].header && canRespondWithFD(res)) return respondWithFD(res, rep.fd, p, settings);
   return writeThrough(res, rep.fd, p, settings);
 }

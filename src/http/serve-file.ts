@@ -90,23 +90,24 @@ export async function serveFileWith(
 ): Promise<ServeResult | Declined> {
   const located = locate(path, serving.root, serving.dotfiles);
   if (!located.ok) return { decline: located.status };
-  await responseTurn(req, res);
+  if (!(res as { socket?: unknown }).socket) await responseTurn(req, res);
   let found: Lookup;
   try {
-    found = await (serving.settings.cache ? shared : uncached).lookup(located.path);
+    const opener = serving.settings.cache ? shared : uncached;
+    found = opener.lookupNow(located.path) ?? (await opener.lookup(located.path));
   } catch (error) {
     const status = openErrorStatus(error);
     if (status === undefined) throw error;
     return { decline: status, cause: error };
   }
   if (found.kind !== 'file') return { decline: 404 };
-  const { fd, stat, memo } = found.file;
+  const { fd, stat, memo, mapped } = found.file;
   try {
     claim?.();
     applyHeaderHooks(res, serving.hooks, located.path, stat);
     if (serving.download) res.setHeader('Content-Disposition', attachment(serving.download === true ? located.path : serving.download));
-    return await respond(req, res, { fd, stat, memo, name: located.path }, serving.settings);
+    return await respond(req, res, { fd, stat, memo, mapped, name: located.path }, serving.settings);
   } finally {
-    await found.file.release();
+    found.file.release();
   }
 }

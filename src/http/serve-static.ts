@@ -191,7 +191,7 @@ export function createStaticServer(root: string | URL, options?: ServeStaticOpti
     if (found?.kind === 'file') {
       const compressed = encodings.length > 0 ? await sibling(path, encodings) : undefined;
       if (!compressed) return { file: found.file, path };
-      await found.file.release();
+      found.file.release();
       return compressed;
     }
     return found === undefined && encodings.length > 0 ? sibling(path, encodings) : undefined;
@@ -199,7 +199,7 @@ export function createStaticServer(root: string | URL, options?: ServeStaticOpti
 
   async function isDirectory(path: string, miss: Miss): Promise<boolean> {
     const found = await lookup(path, miss);
-    if (found?.kind === 'file') await found.file.release();
+    if (found?.kind === 'file') found.file.release();
     return found?.kind === 'directory';
   }
 
@@ -244,7 +244,8 @@ export function createStaticServer(root: string | URL, options?: ServeStaticOpti
           return undefined;
         }
       } else if (path !== undefined) {
-        const what = await find(path, encodings, miss);
+        const hit = encodings.length === 0 ? opener.lookupNow(path) : undefined;
+        const what = hit?.kind === 'file' ? { file: hit.file, path } : await find(path, encodings, miss);
         if (what === 'directory' && redirect) {
           claim?.();
           // Collapsed leading slashes: `//evil.example/` would leave the site.
@@ -268,7 +269,7 @@ export function createStaticServer(root: string | URL, options?: ServeStaticOpti
       await respond(
         req,
         res,
-        { fd: file.fd, stat: file.stat, memo: file.memo, name: found.path, encoding, varyEncoding: precompressed.length > 0 },
+        { fd: file.fd, stat: file.stat, memo: file.memo, mapped: file.mapped, name: found.path, encoding, varyEncoding: precompressed.length > 0 },
         settings,
       );
       return undefined;
@@ -278,7 +279,7 @@ export function createStaticServer(root: string | URL, options?: ServeStaticOpti
       res.destroy();
       return undefined;
     } finally {
-      await found?.file.release();
+      found?.file.release();
     }
   }
 

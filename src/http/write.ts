@@ -90,7 +90,8 @@ export function writeError(
 }
 
 /** Sends the plan's head and parts on the connection itself, by sendFile(). */
-export async function writeRaw(req: IncomingMessage, res: ServerResponse, fd: number, p: ResponsePlan, settings: Settings): Promise<ServeResult> {
+export async function writeRaw(req: IncomingMessage, res: ServerResponse, rep: { fd: number; mapped?: () => Buffer | undefined }, p: ResponsePlan, settings: Settings): Promise<ServeResult> {
+  const { fd } = rep;
   let total = 0;
   let headLength = 0;
   const body = () => Math.max(0, total - headLength);
@@ -113,7 +114,9 @@ export async function writeRaw(req: IncomingMessage, res: ServerResponse, fd: nu
       const plain = p.parts.length === 1 && settings.signal === undefined && settings.backend === undefined;
       let result: SendFileResult;
       try {
-        const now = plain ? sendFileNow(socket, fd, part.start, count, head, trailers ?? null) : undefined;
+        const mapped = plain ? rep.mapped?.() : undefined;
+        const bytes = mapped && (count === mapped.length ? mapped : mapped.subarray(part.start, part.end + 1));
+        const now = plain ? sendFileNow(socket, fd, part.start, count, head, trailers ?? null, bytes) : undefined;
         if (now && !(now instanceof Promise)) result = now;
         else {
           atOnce = false;
@@ -136,7 +139,7 @@ export async function writeRaw(req: IncomingMessage, res: ServerResponse, fd: nu
   // 'finish' would say (emitted on the next tick): nothing is left to fail.
   const done = atOnce ? undefined : completion(res, body);
   endTakenOver(res);
-  await done;
+  if (done) await done;
   return { statusCode: p.statusCode, bytesSent: body(), backend };
 }
 
