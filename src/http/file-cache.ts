@@ -69,6 +69,33 @@ function closeEntry(entry: Entry): void {
 const sameFile = (a: Stats, b: Stats) =>
   a.dev === b.dev && a.ino === b.ino && a.size === b.size && a.mtimeMs === b.mtimeMs && a.ctimeMs === b.ctimeMs;
 
+/** One response's hold on a cached file: methods, not closures, as there is one per request. */
+class Lease implements OpenedFile {
+  readonly fd: number;
+  readonly stat: Stats;
+  readonly memo: HeaderMemo;
+  private released = false;
+
+  constructor(private readonly entry: Entry) {
+    this.fd = entry.fd;
+    this.stat = entry.stat;
+    this.memo = entry.memo;
+  }
+
+  mapped(): Buffer | undefined {
+    const { entry } = this;
+    if (entry.mapping === undefined) entry.mapping = mapSmallFile(entry.fd, entry.stat.size) ?? null;
+    return entry.mapping ?? undefined;
+  }
+
+  release(): void {
+    if (this.released) return;
+    this.released = true;
+    this.entry.refs--;
+    if (this.entry.evicted && this.entry.refs === 0) closeEntry(this.entry);
+  }
+}
+
 export class FileOpener {
   private readonly entries = new Map<string, Entry>();
   private readonly pending = new Map<string, Promise<Loaded>>();
@@ -155,19 +182,7 @@ export class FileOpener {
       this.entries.delete(entry.path);
       this.entries.set(entry.path, entry);
     }
-    let released = false;
-    return {
-      fd: entry.fd,
-      stat: entry.stat,
-      memo: entry.memo,
-      mapped: () => (entry.mapping === undefined ? (entry.mapping = mapSmallFile(entry.fd, entry.stat.size) ?? null) : entry.mapping) ?? undefined,
-      release: () => {
-        if (released) return;
-        released = true;
-        entry.refs--;
-        if (entry.evicted && entry.refs === 0) closeEntry(entry);
-      },
-    };
+    return new Lease(entry);
   }
 
   private evict(entry: Entry): void {

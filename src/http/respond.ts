@@ -10,7 +10,7 @@ import { STATUS_CODES, ServerResponse, type IncomingMessage } from 'node:http';
 import { extname } from 'node:path';
 import etag from 'etag';
 import mime from 'mime-types';
-import type { HeaderMemo } from './file-cache.js';
+import type { HeaderMemo, OpenedFile } from './file-cache.js';
 import { canWriteRaw, prepareFields, setFields, type PreparedFields } from './http1.js';
 import { canRespondWithFD, respondWithFD } from './http2.js';
 import type { ServeRequest, ServeResponse, ServeResult, Settings } from './options.js';
@@ -29,8 +29,8 @@ export interface Representation {
   varyEncoding?: boolean;
   /** Header values worked out for this open file before, and kept for the next response. */
   memo?: HeaderMemo;
-  /** The file's bytes over a mapping, when it is small and kept open (OpenedFile.mapped). */
-  mapped?: () => Buffer | undefined;
+  /** The open file, whose bytes may be had over a mapping (OpenedFile.mapped). */
+  opened?: Pick<OpenedFile, 'mapped'>;
 }
 
 function stringHeader(res: ServeResponse, name: string): string | undefined {

@@ -101,12 +101,12 @@ export async function serveFileWith(
     return { decline: status, cause: error };
   }
   if (found.kind !== 'file') return { decline: 404 };
-  const { fd, stat, memo, mapped } = found.file;
+  const { fd, stat, memo } = found.file;
   try {
     claim?.();
     applyHeaderHooks(res, serving.hooks, located.path, stat);
     if (serving.download) res.setHeader('Content-Disposition', attachment(serving.download === true ? located.path : serving.download));
-    return await respond(req, res, { fd, stat, memo, mapped, name: located.path }, serving.settings);
+    return await respond(req, res, { fd, stat, memo, opened: found.file, name: located.path }, serving.settings);
   } finally {
     found.file.release();
   }

@@ -269,7 +269,7 @@ export function createStaticServer(root: string | URL, options?: ServeStaticOpti
       await respond(
         req,
         res,
-        { fd: file.fd, stat: file.stat, memo: file.memo, mapped: file.mapped, name: found.path, encoding, varyEncoding: precompressed.length > 0 },
+        { fd: file.fd, stat: file.stat, memo: file.memo, opened: file, name: found.path, encoding, varyEncoding: precompressed.length > 0 },
         settings,
       );
       return undefined;

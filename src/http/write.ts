@@ -90,7 +90,7 @@ export function writeError(
 }
 
 /** Sends the plan's head and parts on the connection itself, by sendFile(). */
-export async function writeRaw(req: IncomingMessage, res: ServerResponse, rep: { fd: number; mapped?: () => Buffer | undefined }, p: ResponsePlan, settings: Settings): Promise<ServeResult> {
+export async function writeRaw(req: IncomingMessage, res: ServerResponse, rep: { fd: number; opened?: { mapped(): Buffer | undefined } }, p: ResponsePlan, settings: Settings): Promise<ServeResult> {
   const { fd } = rep;
   let total = 0;
   let headLength = 0;
@@ -114,7 +114,7 @@ export async function writeRaw(req: IncomingMessage, res: ServerResponse, rep: {
       const plain = p.parts.length === 1 && settings.signal === undefined && settings.backend === undefined;
       let result: SendFileResult;
       try {
-        const mapped = plain ? rep.mapped?.() : undefined;
+        const mapped = plain ? rep.opened?.mapped() : undefined;
         const bytes = mapped && (count === mapped.length ? mapped : mapped.subarray(part.start, part.end + 1));
         const now = plain ? sendFileNow(socket, fd, part.start, count, head, trailers ?? null, bytes) : undefined;
         if (now && !(now instanceof Promise)) result = now;
