@@ -2,9 +2,10 @@
 // mutant below is one small bug in the transfer loop, a backend, the addon,
 // the driver, the socket glue, sendFile or serving. One at a time, it is
 // applied, the code rebuilt (the addon into build-mutant/, which the tests
-// load through ZEROCOPY_ADDON; TypeScript into dist/), and the tests that
-// should notice it run. A mutant is caught when they fail. The score is
-// caught / mutants; every survivor names a missing test.
+// load through ZEROCOPY_ADDON, and into build-mutant-freebsd/ for the test
+// that holds the driver's steps on that shim; TypeScript into dist/), and
+// the tests that should notice it run. A mutant is caught when they fail.
+// The score is caught / mutants; every survivor names a missing test.
 //
 //   node scripts/mutate.js [regular expression matching mutant names]
 //
@@ -20,12 +21,18 @@ const root = join(__dirname, '..');
 const cmakeJs = join(require.resolve('cmake-js/package.json'), '..', 'bin', 'cmake-js');
 const vitest = join(root, 'node_modules', 'vitest', 'vitest.mjs');
 const mutantBuild = join(root, 'build-mutant');
+const { variants } = require('./build-test-addons.js');
+
+// A test that runs a shimmed build (test/shims: its calls can be held) loads
+// the mutant built that way too, named by an environment variable.
+const HELD = 'test/held-step.test.ts';
+const shimBuild = { test: HELD, variant: 'freebsd', out: join(root, 'build-mutant-freebsd'), env: 'ZEROCOPY_TEST_SHIM_ADDON' };
 
 // Test files by subject: what a mutant of that part must be caught by.
 const TRANSFER = ['test/transfer.test.ts', 'test/socket.test.ts', 'test/hostile-inputs.test.ts', 'test/conformance.test.ts', 'test/cork.test.ts'];
 const LOOP = ['test/shim-harness.test.ts', ...TRANSFER];
 const HTTP = ['test/serve.test.ts', 'test/serve-static.test.ts', 'test/http-hostile.test.ts', 'test/properties.test.ts'];
-const DRIVER = [...TRANSFER, 'test/wrong-receiver.test.ts', 'test/soak.test.ts'];
+const DRIVER = [...TRANSFER, 'test/wrong-receiver.test.ts', 'test/soak.test.ts', HELD];
 
 /** { name, file, find, replace, tests, projects? }: `find` must occur exactly once in `file`. */
 const MUTANTS = [
@@ -76,10 +83,14 @@ const MUTANTS = [
   { name: 'write: a failed raw response keeps the connection', file: 'src/http/write.ts', find: '    // Node believes the head is out: whatever went, this connection can\n    // carry nothing more that a client could frame.\n    res.destroy();', replace: '', tests: HTTP },
 ];
 
-function build(file) {
+function cmake(out, flags = []) {
+  return spawnSync(process.execPath, [cmakeJs, 'compile', '--out', out, ...flags], { cwd: root, encoding: 'utf8' }).status === 0;
+}
+
+/** Builds what `mutant`'s tests load (with no mutant: the unmutated builds). */
+function build(file, tests = []) {
   if (file.startsWith('native/')) {
-    const r = spawnSync(process.execPath, [cmakeJs, 'compile', '--out', mutantBuild], { cwd: root, encoding: 'utf8' });
-    return r.status === 0;
+    return cmake(mutantBuild) && (!tests.includes(shimBuild.test) || cmake(shimBuild.out, variants[shimBuild.variant]));
   }
   const r = spawnSync(process.execPath, [join(root, 'scripts', 'build-ts.js')], { cwd: root, encoding: 'utf8' });
   return r.status === 0;
@@ -87,8 +98,10 @@ function build(file) {
 
 function runTests(mutant) {
   // Native mutants: the tests load the mutant addon. (The shim harness
-  // compiles the sources it tests itself, so it sees the mutant too.)
-  const env = mutant.file.startsWith('native/') ? { ...process.env, ZEROCOPY_ADDON: join(mutantBuild, 'Release', 'zerocopy.node') } : process.env;
+  // compiles the sources it tests itself, so it sees the mutant too.) The
+  // shimmed build is always this run's own, mutated or not.
+  const env = { ...process.env, [shimBuild.env]: join(shimBuild.out, 'Release', 'zerocopy.node') };
+  if (mutant.file.startsWith('native/')) env.ZEROCOPY_ADDON = join(mutantBuild, 'Release', 'zerocopy.node');
   const r = spawnSync(process.execPath, [vitest, 'run', '--bail=1', '--project', 'linux', ...mutant.tests], {
     cwd: root,
     env,
@@ -105,7 +118,7 @@ function main() {
   const chosen = MUTANTS.filter((m) => !filter || new RegExp(filter).test(m.name) || m.file.includes(filter));
   const results = [];
   // The unmutated addon for this run, so TypeScript mutants test the real one.
-  if (!build('native/')) throw new Error('mutate: the unmutated addon does not build');
+  if (!build('native/', [shimBuild.test])) throw new Error('mutate: the unmutated addon does not build');
   for (const mutant of chosen) {
     const path = join(root, mutant.file);
     const original = readFileSync(path, 'utf8');
@@ -118,11 +131,11 @@ function main() {
     let result;
     try {
       writeFileSync(path, original.replace(mutant.find, mutant.replace));
-      result = build(mutant.file) ? runTests(mutant) : { status: 'build failed' };
+      result = build(mutant.file, mutant.tests) ? runTests(mutant) : { status: 'build failed' };
     } finally {
       writeFileSync(path, original);
     }
-    if (mutant.file.startsWith('native/')) build('native/');
+    if (mutant.file.startsWith('native/')) build('native/', mutant.tests);
     results.push({ ...mutant, ...result });
     console.log(`${result.status.toUpperCase().padEnd(9)} ${mutant.name}${result.detail ? ` (${result.detail})` : ''}`);
   }
