@@ -1,10 +1,11 @@
-// An abort or a destroy that lands while the driver is in the middle of a
-// step: a race no timing can hit reliably, made deterministic by the shims'
-// hold (test/shims/shim.h). This file runs on the FreeBSD shim build, whose
-// driver and addon are the Linux build's own (ZEROCOPY_TEST_SHIM_ADDON
-// names another build of it: scripts/mutate.js passes its mutants'); the
-// driver's first call of a transfer waits on our Unix socket until the test
-// has aborted or destroyed, then goes on.
+// An abort or a destroy that lands while the driver is inside a step's
+// system call: a race no timing hits reliably, made to happen every time by
+// the shims' hold (test/shims/shim.h). So this file runs on the FreeBSD shim
+// build, whose driver and Transfer are the same code as the Linux build's
+// (ZEROCOPY_TEST_SHIM_ADDON names another build of it: scripts/mutate.js
+// passes its mutants'). Every call the driver makes asks our Unix socket
+// first; the one a test waits for stays held until the test has aborted or
+// destroyed.
 import { once } from 'node:events';
 import { createRequire } from 'node:module';
 import net from 'node:net';
