@@ -28,12 +28,12 @@ shim_result shim_transfer(int out_fd, const struct iovec *headers, int nheaders,
 
 /* Holding a call, so that a test can make something happen while a step
  * runs (an abort, a destroyed socket): when ZEROCOPY_SHIM_HOLD names a Unix
- * socket, a call made off the process's main thread first connects to it
- * and waits until the other end writes a byte or closes. The test's server
- * learns that a call is held when it accepts, and releases it by closing;
- * a call that cannot connect (nobody listens) goes on at once. The main
- * thread is never held: the test that would release it runs there. */
-void shim_hold(void);
+ * socket, a call made off the process's main thread first connects to it,
+ * writes a line "<header bytes> <file offset>\n" (what it is asked to send
+ * first) and waits until the other end writes a byte or closes. A call
+ * that cannot connect (nobody listens) goes on at once. The main thread is
+ * never held: the test that would release it runs there. */
+void shim_hold(uint64_t header_bytes, uint64_t offset);
 
 /* The checks these systems make of the output socket: 0, or ENOTSOCK, the
  * errno `refused` for a socket of the wrong kind (not SOCK_STREAM, or with
