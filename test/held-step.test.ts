@@ -9,7 +9,7 @@
 import { once } from 'node:events';
 import { createRequire } from 'node:module';
 import net from 'node:net';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { expectBytes, KiB, MiB } from './support/bytes.js';
 import { expectNoDescriptorLeak, openDescriptors } from './support/descriptors.js';
 import { makeTempDir, writeRandomFile, type TempDir, type TestFile } from './support/files.js';
@@ -21,24 +21,48 @@ const { addonPath } = createRequire(__filename)('../scripts/build-test-addons.js
 type Api = typeof import('../dist/cjs/index.js');
 
 interface Held {
+  /** Header bytes the call was asked to send, before the file. */
+  headers: number;
+  /** Where in the file it was asked to start. */
+  offset: number;
   /** Lets the held call go on. */
   release(): void;
 }
 
-/** The shims' side of a hold: each call they make off the main thread connects here first, and waits for us to close. */
-async function startHold(path: string): Promise<{ next(): Promise<Held>; close(): Promise<void> }> {
+/** The shims' side of a hold: each call they make off the main thread connects here first, says what it is about to send, and waits for us to close. */
+async function startHold(path: string): Promise<{ next(): Promise<Held>; releaseAll(): void; close(): Promise<void> }> {
   const waiting: ((held: Held) => void)[] = [];
+  const calls = new Set<net.Socket>();
   const server = net.createServer((call) => {
+    calls.add(call);
+    call.on('close', () => calls.delete(call));
     call.on('error', () => {});
-    const taker = waiting.shift();
-    // Nobody asked for this call: it goes on at once.
-    if (!taker) return void call.end();
-    taker({ release: () => call.end() });
+    let line = '';
+    call.setEncoding('latin1');
+    call.on('data', function onLine(chunk: string) {
+      line += chunk;
+      if (!line.endsWith('\n')) return;
+      call.off('data', onLine);
+      const [headers, offset] = line.trim().split(' ').map(Number);
+      const taker = waiting.shift();
+      // Nobody asked for this call: it goes on at once.
+      if (!taker) return void call.end();
+      taker({ headers, offset, release: () => call.end() });
+    });
   });
   await new Promise<void>((resolve) => server.listen(path, resolve));
+  // A test that failed before releasing its call must not leave the driver stuck for the next ones.
+  const releaseAll = () => {
+    waiting.length = 0;
+    for (const call of calls) call.end();
+  };
   return {
     next: () => new Promise((resolve) => waiting.push(resolve)),
-    close: () => new Promise((resolve) => server.close(() => resolve())),
+    releaseAll,
+    close: () => {
+      releaseAll();
+      return new Promise((resolve) => server.close(() => resolve()));
+    },
   };
 }
 
@@ -68,9 +92,27 @@ beforeAll(async () => {
   await collector.close();
 });
 
+afterEach(() => hold.releaseAll());
+
 afterAll(async () => {
   await hold?.close();
   tmp?.remove();
+});
+
+describe('the driver', () => {
+  it("makes a transfer past the JS thread's limit from its first call: nothing moves on the JS thread, and the peer gets the exact bytes", async () => {
+    const collector = await startCollector();
+    const { socket, received } = await collector.connect();
+    const held = hold.next();
+    const transfer = api.sendFile(socket, file.path, { headers: HEAD });
+    const call = await within(held, 10_000, "the driver's first call reaching the hold");
+    expect({ headers: call.headers, offset: call.offset }).toEqual({ headers: HEAD.length, offset: 0 });
+    call.release();
+    expect(await transfer).toEqual({ bytesSent: HEAD.length + file.data.length, backend: 'sendfile' });
+    socket.end();
+    expectBytes((await received).data, Buffer.concat([Buffer.from(HEAD), file.data]));
+    await collector.close();
+  });
 });
 
 describe('an abort that lands while a step is in its system call', () => {
@@ -81,6 +123,7 @@ describe('an abort that lands while a step is in its system call', () => {
     const held = hold.next();
     const transfer = api.sendFile(socket, file.path, { headers: HEAD });
     const call = await within(held, 10_000, "the driver's first call reaching the hold");
+    expect({ headers: call.headers, offset: call.offset }, "the transfer's first call").toEqual({ headers: HEAD.length, offset: 0 });
 
     // sendFile hears of the destroy from 'close', a turn of the loop later.
     const gone = once(socket, 'close');
