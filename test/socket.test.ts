@@ -353,6 +353,23 @@ describe('abort', () => {
     await expectNoDescriptorLeak(fds);
   });
 
+  it('a signal aborted before the call wins over a file that cannot be opened: AbortError, nothing sent, the socket usable', async () => {
+    const fds = openDescriptors();
+    const server = await startServer();
+    const client = await connect(server.port);
+    const received = readToEnd(await server.accepted());
+    const controller = new AbortController();
+    controller.abort();
+    client.write('one|');
+    const error = await rejection(sendFile(client, tmp.file('missing.bin'), { signal: controller.signal }), { name: 'AbortError', code: 'ABORT_ERR' });
+    expect(error.bytesSent ?? 0).toBe(0);
+    client.end('two');
+    expectBytes(await received, b('one|two'));
+    await closed(client);
+    await server.close();
+    await expectNoDescriptorLeak(fds);
+  });
+
   it.each(ALL)('%s: aborting mid-transfer to a paused peer rejects with AbortError and closes the connection', async (backend) => {
     const HEAD = 'H\n';
     const peer = await PeerProcess.start({ mode: 'paused' });
