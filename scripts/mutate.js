@@ -78,8 +78,8 @@ const MUTANTS = [
   { name: 'rfc9110: If-Unmodified-Since is ignored', file: 'src/http/rfc9110.ts', find: 'if (modified > ifUnmodifiedSince) return 412;', replace: 'if (modified > ifUnmodifiedSince && false) return 412;', tests: HTTP },
   { name: 'rfc9110: long suffixes are not cut', file: 'src/http/rfc9110.ts', find: 'parseRange(size, clampSuffixes(range, size), { combine: true })', replace: 'parseRange(size, clampSuffixes(range, 0), { combine: true })', tests: HTTP },
   { name: 'rfc9110: more ranges than maxRanges are served', file: 'src/http/rfc9110.ts', find: ' || parsed.length > maxRanges', replace: '', tests: HTTP },
-  { name: 'serve-static: ".." is resolved', file: 'src/http/serve-static.ts', find: "if (segment === '..') return { ok: false, status: 403 };", replace: '', tests: HTTP },
-  { name: 'serve-static: encoded slashes pass', file: 'src/http/serve-static.ts', find: 'if (/%2f|%5c|\\\\/i.test(pathname)) return { ok: false, status: 400 };', replace: '', tests: HTTP },
+  { name: 'root: a ".." segment is kept, climbing out of the root', file: 'src/http/root.ts', find: "    if (segment === '..') {", replace: "    if (segment === '..' && segments.length < 0) {", tests: HTTP },
+  { name: 'root: encoded slashes pass', file: 'src/http/root.ts', find: '  if (/%2f|%5c|\\\\/i.test(pathname)) return undefined;', replace: '', tests: HTTP },
   { name: 'write: a failed raw response keeps the connection', file: 'src/http/write.ts', find: '    // Node believes the head is out: whatever went, this connection can\n    // carry nothing more that a client could frame.\n    res.destroy();', replace: '', tests: HTTP },
 ];
 
