@@ -3,21 +3,22 @@
 // it promises, keep-alive and pipelining, clients that leave, and the one TCP
 // segment a small response fits in.
 import { execFileSync } from 'node:child_process';
+import { randomBytes, randomFillSync } from 'node:crypto';
 import { once } from 'node:events';
-import { randomBytes } from 'node:crypto';
 import { statSync, truncateSync, writeFileSync } from 'node:fs';
-import type { IncomingMessage, ServerResponse } from 'node:http';
+import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import { connect } from 'node:net';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { capabilities, serveFile, type ServeFileOptions, type ServeResult } from '../dist/cjs/index.js';
+import { expectBytes, MiB } from './support/bytes.js';
 import { countOpenDescriptors } from './support/descriptors.js';
 import { makeServeFixtures, type ServeFixtures } from './support/files.js';
 import { curl, drained, httpServer, parseResponses, rawExchange, rawRequest, request, type Running } from './support/http.js';
 import { findCommand } from './support/processes.js';
 import { tcpInfo } from './support/sockets.js';
-import { eventually } from './support/waiting.js';
+import { eventually, within } from './support/waiting.js';
 
 let fx: ServeFixtures;
 let server: Running;
@@ -580,13 +581,13 @@ describe('responses wrapped by middleware', () => {
 
 describe('files that change', () => {
   it('a small cached file truncated just before its response: the body ends short with the connection, and serveFile rejects', async () => {
-    const path = join(fx.path, 'shrinking.bin');
+    const path = join(fx.path, 'shrinking-small.bin');
     const bytes = randomBytes(3 * 4096);
     writeFileSync(path, bytes);
-    const shrinking = route('/shrinking', path);
+    const shrinking = route('/shrinking-small', path);
     expect((await one(shrinking)).body.equals(bytes)).toBe(true);
     // In the handler's own tick: the cache's watcher hears of it only later.
-    route('/shrinking', path, undefined, () => truncateSync(path, 100));
+    route('/shrinking-small', path, undefined, () => truncateSync(path, 100));
     const since = outcomes.length;
     const { responses, raw, closed } = await rawExchange(server.port, rawRequest(shrinking), 1, [], true);
     // Linux refuses the whole writev (EFAULT, nothing sent); a kernel that
@@ -602,6 +603,54 @@ describe('files that change', () => {
     expect(error?.code).toBe('ERR_FILE_TRUNCATED');
     // The cache lets the old length go: the next request gets the 100 bytes.
     await eventually(async () => (await one(shrinking)).body.equals(bytes.subarray(0, 100)), 'the truncated file served whole');
+  });
+
+  it("a file cut short between the parts of a multi-range response: the connection closes after the bytes that went, and a keep-alive client's next request gets a connection of its own", async () => {
+    const P1 = 24 * MiB; // the first part: far more than a paused client's buffers hold
+    const CUT = 26 * MiB; // the file's new size: past the first part, before the second
+    const data = randomFillSync(Buffer.allocUnsafe(32 * MiB));
+    const path = join(fx.path, 'shrinking.bin');
+    writeFileSync(path, data);
+    const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
+    try {
+      const mark = outcomes.length;
+      const req = http.get(`${server.url}/shrinking.bin`, { agent, headers: { Range: `bytes=0-${P1 - 1},${28 * MiB}-${28 * MiB + 99}` } });
+      const [res] = (await once(req, 'response')) as [http.IncomingMessage];
+      expect(res.statusCode).toBe(206);
+      const first = req.socket!;
+      const chunks: Buffer[] = [];
+      res.once('data', () => {
+        // The first part is on its way (its range checked); the second is not.
+        res.pause();
+        truncateSync(path, CUT);
+        res.resume();
+      });
+      res.on('data', (chunk: Buffer) => chunks.push(chunk));
+      let clientError: (Error & { code?: string }) | undefined;
+      res.on('error', (e) => (clientError = e));
+      await within(new Promise((resolve) => res.once('close', resolve)), 10_000, 'the connection closing after the failed second part');
+      // The client knows the response was cut short: node:http's 'aborted'.
+      expect(res.complete).toBe(false);
+      expect(clientError?.code).toBe('ECONNRESET');
+      const { error } = await outcomeOf('/shrinking.bin', mark);
+      expect(error?.code).toBe('ERR_FILE_TRUNCATED');
+      // What arrived is the first part, its multipart head and its bytes, exactly as counted.
+      const body = Buffer.concat(chunks);
+      expect(body.length).toBe(error!.bytesSent);
+      expect(body.subarray(0, body.length - P1).toString('latin1')).toMatch(/^--\S+\r\nContent-Type: application\/octet-stream\r\nContent-Range: bytes 0-\d+\/33554432\r\n\r\n$/);
+      expectBytes(body.subarray(body.length - P1), data.subarray(0, P1));
+      expect(first.destroyed).toBe(true);
+
+      // The same client goes on, on a new connection, with a whole response.
+      const next = http.get(`${server.url}/small.txt`, { agent });
+      const [again] = (await once(next, 'response')) as [http.IncomingMessage];
+      expect(next.socket).not.toBe(first);
+      const small: Buffer[] = [];
+      for await (const chunk of again) small.push(chunk as Buffer);
+      expectBytes(Buffer.concat(small), fx.small);
+    } finally {
+      agent.destroy();
+    }
   });
 
   it('serves what the file holds at the request', async () => {

@@ -4,18 +4,19 @@
 // what happened, a dead connection really closes, nothing leaks, and a
 // transfer waiting for a slow peer never holds up the event loop or the
 // threadpool.
-import { promises as fsp } from 'node:fs';
+import { randomFillSync } from 'node:crypto';
+import { fstatSync, promises as fsp } from 'node:fs';
 import http from 'node:http';
 import type net from 'node:net';
 import { performance } from 'node:perf_hooks';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { capabilities, sendFile, type Backend } from '../dist/cjs/index.js';
 import { expectBytes, hashOf, MiB, sha256 } from './support/bytes.js';
-import { expectNoDescriptorLeak, openDescriptors } from './support/descriptors.js';
+import { epollWatches, expectNoDescriptorLeak, openDescriptors, staleEpollWatches } from './support/descriptors.js';
 import { makeTempDir, writeRandomFile, type TempDir, type TestFile } from './support/files.js';
 import { PeerProcess } from './support/peer.js';
-import { closed, connect, connecting, hasSs, readToEnd, startServer, tcpInfo } from './support/sockets.js';
-import { sleep, track, watchEventLoop, within } from './support/waiting.js';
+import { closed, connect, connecting, hasSs, readToEnd, startCollector, startServer, tcpInfo } from './support/sockets.js';
+import { eventually, rejection, sleep, track, watchEventLoop, within } from './support/waiting.js';
 
 const caps = capabilities();
 const NATIVE = caps.backends.filter((b) => b !== 'stream');
@@ -352,6 +353,23 @@ describe('abort', () => {
     await expectNoDescriptorLeak(fds);
   });
 
+  it('a signal aborted before the call wins over a file that cannot be opened: AbortError, nothing sent, the socket usable', async () => {
+    const fds = openDescriptors();
+    const server = await startServer();
+    const client = await connect(server.port);
+    const received = readToEnd(await server.accepted());
+    const controller = new AbortController();
+    controller.abort();
+    client.write('one|');
+    const error = await rejection(sendFile(client, tmp.file('missing.bin'), { signal: controller.signal }), { name: 'AbortError', code: 'ABORT_ERR' });
+    expect(error.bytesSent ?? 0).toBe(0);
+    client.end('two');
+    expectBytes(await received, b('one|two'));
+    await closed(client);
+    await server.close();
+    await expectNoDescriptorLeak(fds);
+  });
+
   it.each(ALL)('%s: aborting mid-transfer to a paused peer rejects with AbortError and closes the connection', async (backend) => {
     const HEAD = 'H\n';
     const peer = await PeerProcess.start({ mode: 'paused' });
@@ -387,6 +405,38 @@ describe('abort', () => {
     } finally {
       await peer.stop();
     }
+  });
+  it("a transfer to a socket's descriptor number, aborted while the driver waits for room, leaves no epoll registration behind and the caller's bytes intact", async () => {
+    const fds = openDescriptors();
+    const collector = await startCollector({ paused: true });
+    const { socket, received } = await collector.connect();
+    const peer = await collector.serverSide(socket.localPort!);
+    const fd = (socket as unknown as { _handle: { fd: number } })._handle.fd;
+    // The caller's own write fills the connection first, so the transfer
+    // finds no room from its start: it waits in the driver and sends nothing.
+    const written = randomFillSync(Buffer.allocUnsafe(32 * MiB));
+    socket.write(written);
+    expect(socket.writableLength, "the kernel's buffers full, part of the write still Node's").toBeGreaterThan(0);
+    const controller = new AbortController();
+    const transfer = sendFile(fd, medium.path, { signal: controller.signal });
+    // The driver's registration: a duplicate of the socket (another number, the same inode).
+    const ino = fstatSync(fd).ino;
+    const driverWatches = () => epollWatches().filter((w) => w.ino === ino && w.fd !== fd);
+    await eventually(() => driverWatches().length > 0, 'the transfer waiting in the driver', 10_000);
+
+    controller.abort();
+    const error = await within(rejection(transfer, { name: 'AbortError' }), 10_000, 'the transfer after abort()');
+    expect(error.bytesSent).toBe(0);
+    // Its duplicate is closed: nothing may still watch that number.
+    expect(staleEpollWatches()).toEqual([]);
+    expect(driverWatches()).toEqual([]);
+    // The socket is the caller's, and carried only the caller's bytes.
+    expect(socket.destroyed).toBe(false);
+    peer.resume();
+    socket.end();
+    expectBytes((await within(received, 10_000, 'the peer reading to the end')).data, written);
+    await collector.close();
+    await expectNoDescriptorLeak(fds);
   });
 });
 

@@ -20,10 +20,20 @@ typedef struct shim_result {
  * of file, or where fault injection cuts the call short. Fault injection is
  * on when ZEROCOPY_SHIM_FAULTS is set (its value seeds the generator): a
  * call may move a random part of what it was asked for, then report
- * EAGAIN or EINTR, or neither. */
+ * EAGAIN or EINTR, or neither. Before moving anything it may be held (see
+ * shim_hold). */
 shim_result shim_transfer(int out_fd, const struct iovec *headers, int nheaders,
                           int in_fd, uint64_t off, uint64_t len,
                           const struct iovec *trailers, int ntrailers);
+
+/* Holding a call, so that a test can make something happen while a step
+ * runs (an abort, a destroyed socket): when ZEROCOPY_SHIM_HOLD names a Unix
+ * socket, a call made off the process's main thread first connects to it,
+ * writes a line "<header bytes> <file offset>\n" (what it is asked to send
+ * first) and waits until the other end writes a byte or closes. A call
+ * that cannot connect (nobody listens) goes on at once. The main thread is
+ * never held: the test that would release it runs there. */
+void shim_hold(uint64_t header_bytes, uint64_t offset);
 
 /* The checks these systems make of the output socket: 0, or ENOTSOCK, the
  * errno `refused` for a socket of the wrong kind (not SOCK_STREAM, or with

@@ -3,11 +3,15 @@
 // transfer closes every descriptor it opened, and leaves the caller's as it
 // found them.
 //
+// epoll registrations count too: the kernel keeps one as long as its file
+// is open through any descriptor, so a registration that was not removed
+// before its own descriptor closed stays behind, under a number nobody owns.
+//
 // Two kinds of leak check, for two situations: `descriptorsOpenedSince` looks
 // once (right after awaited calls whose descriptors are closed before they
 // settle), `expectNoDescriptorLeak` waits for closes that may lag a tick
 // behind the promise that reports them (sockets, servers).
-import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
+import { fstatSync, readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import { eventually } from './waiting.js';
 
 /** The open descriptors: number -> what it points at (a path, `socket:[inode]`, `pipe:[inode]`...). */
@@ -68,4 +72,47 @@ export function descriptorFlags(fd: number): number {
  */
 export function unusedDescriptorNumber(): number {
   return Math.max(...openDescriptors().keys()) + 64;
+}
+
+/** One registration in one of this process's epoll instances (libuv's, the addon driver's). */
+export interface EpollWatch {
+  /** The epoll instance's descriptor. */
+  epoll: number;
+  /** The number the watched descriptor was registered under. */
+  fd: number;
+  /** The inode of the file it was registered as. */
+  ino: number;
+}
+
+/** Every registration of every epoll instance in this process, from /proc/self/fdinfo. */
+export function epollWatches(): EpollWatch[] {
+  const watches: EpollWatch[] = [];
+  for (const [epoll, target] of openDescriptors()) {
+    if (target !== 'anon_inode:[eventpoll]') continue;
+    let info: string;
+    try {
+      info = readFileSync(`/proc/self/fdinfo/${epoll}`, 'utf8');
+    } catch {
+      continue; // closed since the listing
+    }
+    for (const m of info.matchAll(/^tfd:\s+(\d+)\s.*\bino:([0-9a-f]+)/gm)) watches.push({ epoll, fd: Number(m[1]), ino: parseInt(m[2], 16) });
+  }
+  return watches;
+}
+
+/**
+ * Registrations whose descriptor is closed, or is another file now, as
+ * `epoll N: fd (inode I)` lines: `[]` when nothing was left behind.
+ */
+export function staleEpollWatches(): string[] {
+  const stale = (w: EpollWatch) => {
+    try {
+      return fstatSync(w.fd).ino !== w.ino;
+    } catch {
+      return true;
+    }
+  };
+  return epollWatches()
+    .filter(stale)
+    .map((w) => `epoll ${w.epoll}: ${w.fd} (inode ${w.ino})`);
 }
