@@ -93,6 +93,9 @@ const MUTANTS = [
   { name: 'rfc9110: more ranges than maxRanges are served', file: 'src/http/rfc9110.ts', find: ' || parsed.length > maxRanges', replace: '', tests: HTTP },
   { name: 'root: a ".." segment is kept, climbing out of the root', file: 'src/http/root.ts', find: "    if (segment === '..') {", replace: "    if (segment === '..' && segments.length < 0) {", tests: HTTP },
   { name: 'root: encoded slashes pass', file: 'src/http/root.ts', find: '  if (/%2f|%5c|\\\\/i.test(pathname)) return undefined;', replace: '', tests: HTTP },
+  { name: 'send-file: EFAULT from a mapping is not a truncation', file: 'src/send-file.ts', find: 'if (mapped && result === EFAULT) result', replace: 'if (mapped && result === EFAULT && sent < 0) result', tests: HTTP },
+  { name: 'addon: sendNow drops the body it was given', file: 'native/node/addon.cc', find: '    t.nheaders++;\n', replace: '\n', tests: HTTP },
+  { name: 'write: a range of a mapped file is taken from its start', file: 'src/http/write.ts', find: 'mapped.subarray(part.start, part.end + 1)', replace: 'mapped.subarray(0, count)', tests: HTTP },
   { name: 'write: a failed raw response keeps the connection', file: 'src/http/write.ts', find: '    // Node believes the head is out: whatever went, this connection can\n    // carry nothing more that a client could frame.\n    res.destroy();', replace: '', tests: HTTP },
 ];
 
