@@ -104,6 +104,7 @@ function runNative(output: StreamOutput, fd: number, file: InputFile, range: Ran
         plan.headers,
         plan.trailers,
         backend,
+        plan.lease,
         (sent) => progressed(output, plan, before + sent),
         (errno, syscall, rest) => {
           cleanup();
@@ -170,13 +171,14 @@ function spendThisTurn(bytes: number): void {
 /**
  * Whether sendNow may take this transfer, and if so counts its bytes
  * against this turn's budget: the addon is here, the bytes are few (and
- * this turn has not sent too many already), and the socket is TCP. Only
- * TCP: a net.Socket can also stand for a pipe or a terminal
- * (process.stdout), whose descriptor need not be non-blocking; a Transfer
- * makes those non-blocking for its duration.
+ * this turn has not sent too many already), no lease is asked for (sendNow
+ * takes none), and the socket is TCP. Only TCP: a net.Socket can also
+ * stand for a pipe or a terminal (process.stdout), whose descriptor need
+ * not be non-blocking; a Transfer makes those non-blocking for its
+ * duration.
  */
 function reserveNow(socket: Socket, range: Range, plan: TransferPlan): boolean {
-  if (!canSendNow || !isTcp(socket)) return false;
+  if (!canSendNow || plan.lease || !isTcp(socket)) return false;
   const bytes = Number(range.count) + (plan.headers?.length ?? 0) + (plan.trailers?.length ?? 0);
   if (bytes > nativeCaps!.inlineBytes || spentThisTurn + bytes > TURN_BUDGET || range.offset > BigInt(Number.MAX_SAFE_INTEGER)) return false;
   spendThisTurn(bytes);
@@ -309,7 +311,7 @@ export function sendFile(out: Socket | number | FileHandle, input: string | URL 
  */
 export function sendFileNow(socket: Socket, inFd: number, offset: number, count: number, headers: Buffer, trailers: Buffer | null): SendFileResult | Promise<SendFileResult> | undefined {
   if (!nothingQueued(socket) || isTls(socket)) return undefined;
-  const plan: TransferPlan = { offset: BigInt(offset), count: BigInt(count), headers, trailers, signal: undefined, backend: 'auto', onProgress: undefined };
+  const plan: TransferPlan = { offset: BigInt(offset), count: BigInt(count), headers, trailers, signal: undefined, backend: 'auto', onProgress: undefined, lease: false };
   const range: Range = { offset: plan.offset, count: BigInt(count) };
   const fd = socketFd(socket);
   if (fd === undefined || !reserveNow(socket, range, plan)) return undefined;
