@@ -5,6 +5,7 @@
 import type { FileHandle } from 'node:fs/promises';
 import type { Socket } from 'node:net';
 import { constants as osConstants } from 'node:os';
+import { performance } from 'node:perf_hooks';
 import { parseInput, parseOptions, parseOutput, type Backend, type Input, type Output, type SendFileOptions, type TransferPlan } from './arguments.js';
 import { allBackends } from './capabilities.js';
 import { AbortError, fileTruncated, invalidArgValue, nativeError, streamDestroyed, systemError, withBytesSent, type TransferError } from './errors.js';
@@ -153,18 +154,70 @@ function rest(plan: TransferPlan, range: Range, sent: number): { plan: TransferP
   };
 }
 
-// The JS-thread attempts of one turn of the event loop share a budget, so
-// that a burst of transfers started together (a thousand clients at once)
-// cannot hold the loop up; past it, transfers go to the driver.
+// One turn of the event loop gives transfers two budgets, so that a burst
+// of them (a thousand clients at once, whose files all open in the same
+// turn) cannot hold the loop up: the bytes of sendNow's attempts, past
+// which small transfers go to the driver, and the time spent starting
+// transfers on the JS thread, past which the rest start in later turns.
 const TURN_BUDGET = 4 * 1024 * 1024;
+const TURN_TIME_MS = 2;
 let spentThisTurn = 0;
+let timeThisTurn = 0;
 let turnReset: NodeJS.Immediate | undefined;
+// Starts waiting for a turn with time left, first come first served.
+const waitingStarts: (() => void)[] = [];
+let startsLater: NodeJS.Immediate | undefined;
+
+function resetTurnSoon(): void {
+  turnReset ??= setImmediate(() => {
+    spentThisTurn = 0;
+    timeThisTurn = 0;
+    turnReset = undefined;
+  });
+}
 
 function spendThisTurn(bytes: number): void {
   spentThisTurn += bytes;
-  turnReset ??= setImmediate(() => {
-    spentThisTurn = 0;
-    turnReset = undefined;
+  resetTurnSoon();
+}
+
+/** Runs `run` on the JS thread, counting its time against this turn's budget. */
+function timed<T>(run: () => T): T {
+  const began = performance.now();
+  try {
+    return run();
+  } finally {
+    timeThisTurn += performance.now() - began;
+    resetTurnSoon();
+  }
+}
+
+/**
+ * In a later turn (after the reset scheduled before it), starts what
+ * waited, in order, while the turn has time; the rest wait on.
+ */
+function startWaiting(): void {
+  startsLater = undefined;
+  while (waitingStarts.length > 0 && timeThisTurn < TURN_TIME_MS) waitingStarts.shift()!();
+  if (waitingStarts.length > 0) startsLater = setImmediate(startWaiting);
+}
+
+/**
+ * Runs `start` now if this turn has time left for starting transfers and
+ * none is waiting, else in a later turn: one by one from a queue, not by
+ * waking every waiter each turn.
+ */
+function startInTurn<T>(start: () => T | Promise<T>): T | Promise<T> {
+  if (timeThisTurn < TURN_TIME_MS && waitingStarts.length === 0) return timed(start);
+  return new Promise((resolve, reject) => {
+    waitingStarts.push(() => {
+      try {
+        resolve(timed(start));
+      } catch (error) {
+        reject(error);
+      }
+    });
+    startsLater ??= setImmediate(startWaiting);
   });
 }
 
@@ -211,6 +264,18 @@ function discard(opened: Promise<InputFile>): void {
   opened.then((file) => file.close()).catch(() => {});
 }
 
+/** Starts a transfer whose input is open, on the JS thread: sent already, or running. */
+function start(output: StreamOutput, file: InputFile, plan: TransferPlan): SendFileResult | Promise<SendFileResult> {
+  const range = fileRange(plan, file.size);
+  if (plan.signal?.aborted) throw new AbortError(plan.signal.reason, 0);
+  // From here to the addon's duplicate of the descriptor: one tick, no await.
+  const fd = outputFd(output);
+  const backend = chooseBackend(plan.backend, fd);
+  if (backend === 'auto' && output.kind === 'socket' && reserveNow(output.socket, range, plan)) return sendNowOrDrive(output, fd!, file, range, plan);
+  if (backend !== 'stream') return runNative(output, fd!, file, range, plan, backend);
+  return streamTransfer(output, { fd: file.fd, ...range }, plan, (sent) => progressed(output, plan, sent)).then((bytesSent) => ({ bytesSent, backend }));
+}
+
 /** Runs a transfer whose turn on its output has come. */
 async function transfer(output: StreamOutput, opened: Promise<InputFile>, plan: TransferPlan): Promise<SendFileResult> {
   if (plan.signal?.aborted) {
@@ -219,15 +284,7 @@ async function transfer(output: StreamOutput, opened: Promise<InputFile>, plan: 
   }
   const file = await opened;
   try {
-    const range = fileRange(plan, file.size);
-    if (plan.signal?.aborted) throw new AbortError(plan.signal.reason, 0);
-    // From here to the addon's duplicate of the descriptor: one tick, no await.
-    const fd = outputFd(output);
-    const backend = chooseBackend(plan.backend, fd);
-    if (backend === 'auto' && output.kind === 'socket' && reserveNow(output.socket, range, plan)) return await sendNowOrDrive(output, fd!, file, range, plan);
-    if (backend !== 'stream') return await runNative(output, fd!, file, range, plan, backend);
-    const bytesSent = await streamTransfer(output, { fd: file.fd, ...range }, plan, (sent) => progressed(output, plan, sent));
-    return { bytesSent, backend };
+    return await startInTurn(() => start(output, file, plan));
   } finally {
     file.close();
   }
@@ -315,7 +372,9 @@ export function sendFileNow(socket: Socket, inFd: number, offset: number, count:
   const range: Range = { offset: plan.offset, count: BigInt(count) };
   const fd = socketFd(socket);
   if (fd === undefined || !reserveNow(socket, range, plan)) return undefined;
-  const now = tryNow(socket, fd, inFd, range, plan);
+  // Counted, not refused, past the time budget: the request is read and
+  // parsed already, and sendFile() would only cost it more.
+  const now = timed(() => tryNow(socket, fd, inFd, range, plan));
   if (now.sent > 0) refreshIdleTimer(socket);
   if (now.done) return { bytesSent: now.sent, backend: now.backend };
   // The rest takes its place in the socket's queue, where nothing is ahead of it.
