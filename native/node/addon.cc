@@ -267,7 +267,7 @@ class Transfer : public Napi::ObjectWrap<Transfer> {
       data_->live.erase(job_.id);
       data_->driver->Release();
     }
-    if (began_) zc_end(&t_);
+    if (began_ && !job_.ended) zc_end(&t_);
     began_ = false;
     CloseDescriptors();
     headers_.Reset();
