@@ -71,6 +71,9 @@ typedef struct zc_transfer {
   /* Set by the caller: whether a backend whose call refuses this transfer
    * may hand it to the next one in zc_backends (the caller let us pick). */
   int may_fall_back;
+  /* Set by the caller: whether the mmap backend takes a read lease on the
+   * input, where the kernel grants one. */
+  int lease;
 
   /* Managed by zc_begin, zc_run and zc_end. */
   const struct zc_backend *backend; /* the backend carrying the transfer */
@@ -144,7 +147,8 @@ const zc_backend *zc_find_backend(const char *name);
 /* The best backend that can write to this kind of output. */
 const zc_backend *zc_pick_backend(enum zc_output_kind kind);
 
-/* Whether the mmap backend takes read leases on this system. */
+/* Whether the mmap backend can take read leases on this system (it does
+ * for transfers that ask, with t->lease). */
 int zc_leases_supported(void);
 
 /* Classifies an output descriptor. Returns 0 or an errno. */

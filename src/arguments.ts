@@ -32,6 +32,13 @@ export interface SendFileOptions {
   backend?: 'auto' | Backend;
   /** Called as the transfer moves, with the header, file and trailer bytes handed to the output so far. */
   onProgress?: (bytesSent: number) => void;
+  /**
+   * The mmap backend holds a read lease on the file where the kernel grants
+   * one (`capabilities().leases`), so that another process opening it for
+   * writing or truncating it stops the transfer with `ERR_FILE_TRUNCATED`
+   * before the file changes. Default `false`.
+   */
+  lease?: boolean;
 }
 
 export type Output =
@@ -51,6 +58,7 @@ export interface TransferPlan {
   signal: AbortSignal | undefined;
   backend: string;
   onProgress: ((bytesSent: number) => void) | undefined;
+  lease: boolean;
 }
 
 const MAX_OFFSET = (1n << 63n) - 1n;
@@ -149,10 +157,13 @@ export function parseOptions(options: unknown, backends: readonly string[]): Tra
   if (onProgress !== undefined && typeof onProgress !== 'function') {
     throw invalidArgType('options.onProgress', 'of type function', onProgress);
   }
+  const lease = o.lease ?? false;
+  if (typeof lease !== 'boolean') throw invalidArgType('options.lease', 'of type boolean', lease);
   return {
     offset,
     count,
     onProgress,
+    lease,
     headers: parseChunks('options.headers', o.headers),
     trailers: parseChunks('options.trailers', o.trailers),
     signal,

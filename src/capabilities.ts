@@ -17,7 +17,7 @@ export interface Capabilities {
   zeroCopy: boolean;
   /** How headers and trailers join the file: in the system call (`vector`), held by TCP_CORK (`cork`), or written separately (`copy`). */
   headersTrailers: 'vector' | 'cork' | 'copy';
-  /** Whether the mmap backend holds a read lease on the file, so that another process opening it for writing or truncating it stops the transfer cleanly. */
+  /** Whether the mmap backend can hold a read lease on the file (for transfers with `lease: true`), so that another process opening it for writing or truncating it stops the transfer before the file changes. */
   leases: boolean;
   /** Whether a regular file can be the output. */
   fileToFile: boolean;

@@ -21,6 +21,8 @@ export interface NativeBinding {
     headers: Buffer | null,
     trailers: Buffer | null,
     backend: string,
+    /** Whether the mmap backend takes a read lease on the input. */
+    lease: boolean,
     onProgress: (sent: number) => void,
     onDone: (errno: number, syscall: string, sent: number) => void,
   ) => NativeTransfer;
@@ -45,6 +47,7 @@ export interface NativeBinding {
   capabilities(): {
     backends: { name: Backend; zeroCopy: boolean; headersTrailers: 'vector' | 'cork' | 'copy' }[];
     headersTrailers: 'vector' | 'cork' | 'copy';
+    /** Whether the mmap backend can take read leases (for transfers that ask). */
     leases: boolean;
     maxChunk: number;
     truncatedErrno: number;

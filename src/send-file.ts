@@ -5,6 +5,7 @@
 import type { FileHandle } from 'node:fs/promises';
 import type { Socket } from 'node:net';
 import { constants as osConstants } from 'node:os';
+import { performance } from 'node:perf_hooks';
 import { parseInput, parseOptions, parseOutput, type Backend, type Input, type Output, type SendFileOptions, type TransferPlan } from './arguments.js';
 import { allBackends } from './capabilities.js';
 import { AbortError, fileTruncated, invalidArgValue, nativeError, streamDestroyed, systemError, withBytesSent, type TransferError } from './errors.js';
@@ -104,6 +105,7 @@ function runNative(output: StreamOutput, fd: number, file: InputFile, range: Ran
         plan.headers,
         plan.trailers,
         backend,
+        plan.lease,
         (sent) => progressed(output, plan, before + sent),
         (errno, syscall, rest) => {
           cleanup();
@@ -152,31 +154,84 @@ function rest(plan: TransferPlan, range: Range, sent: number): { plan: TransferP
   };
 }
 
-// The JS-thread attempts of one turn of the event loop share a budget, so
-// that a burst of transfers started together (a thousand clients at once)
-// cannot hold the loop up; past it, transfers go to the driver.
+// One turn of the event loop gives transfers two budgets, so that a burst
+// of them (a thousand clients at once, whose files all open in the same
+// turn) cannot hold the loop up: the bytes of sendNow's attempts, past
+// which small transfers go to the driver, and the time spent starting
+// transfers on the JS thread, past which the rest start in later turns.
 const TURN_BUDGET = 4 * 1024 * 1024;
+const TURN_TIME_MS = 2;
 let spentThisTurn = 0;
+let timeThisTurn = 0;
 let turnReset: NodeJS.Immediate | undefined;
+// Starts waiting for a turn with time left, first come first served.
+const waitingStarts: (() => void)[] = [];
+let startsLater: NodeJS.Immediate | undefined;
+
+function resetTurnSoon(): void {
+  turnReset ??= setImmediate(() => {
+    spentThisTurn = 0;
+    timeThisTurn = 0;
+    turnReset = undefined;
+  });
+}
 
 function spendThisTurn(bytes: number): void {
   spentThisTurn += bytes;
-  turnReset ??= setImmediate(() => {
-    spentThisTurn = 0;
-    turnReset = undefined;
+  resetTurnSoon();
+}
+
+/** Runs `run` on the JS thread, counting its time against this turn's budget. */
+function timed<T>(run: () => T): T {
+  const began = performance.now();
+  try {
+    return run();
+  } finally {
+    timeThisTurn += performance.now() - began;
+    resetTurnSoon();
+  }
+}
+
+/**
+ * In a later turn (after the reset scheduled before it), starts what
+ * waited, in order, while the turn has time; the rest wait on.
+ */
+function startWaiting(): void {
+  startsLater = undefined;
+  while (waitingStarts.length > 0 && timeThisTurn < TURN_TIME_MS) waitingStarts.shift()!();
+  if (waitingStarts.length > 0) startsLater = setImmediate(startWaiting);
+}
+
+/**
+ * Runs `start` now if this turn has time left for starting transfers and
+ * none is waiting, else in a later turn: one by one from a queue, not by
+ * waking every waiter each turn.
+ */
+function startInTurn<T>(start: () => T | Promise<T>): T | Promise<T> {
+  if (timeThisTurn < TURN_TIME_MS && waitingStarts.length === 0) return timed(start);
+  return new Promise((resolve, reject) => {
+    waitingStarts.push(() => {
+      try {
+        resolve(timed(start));
+      } catch (error) {
+        reject(error);
+      }
+    });
+    startsLater ??= setImmediate(startWaiting);
   });
 }
 
 /**
  * Whether sendNow may take this transfer, and if so counts its bytes
  * against this turn's budget: the addon is here, the bytes are few (and
- * this turn has not sent too many already), and the socket is TCP. Only
- * TCP: a net.Socket can also stand for a pipe or a terminal
- * (process.stdout), whose descriptor need not be non-blocking; a Transfer
- * makes those non-blocking for its duration.
+ * this turn has not sent too many already), no lease is asked for (sendNow
+ * takes none), and the socket is TCP. Only TCP: a net.Socket can also
+ * stand for a pipe or a terminal (process.stdout), whose descriptor need
+ * not be non-blocking; a Transfer makes those non-blocking for its
+ * duration.
  */
 function reserveNow(socket: Socket, range: Range, plan: TransferPlan): boolean {
-  if (!canSendNow || !isTcp(socket)) return false;
+  if (!canSendNow || plan.lease || !isTcp(socket)) return false;
   const bytes = Number(range.count) + (plan.headers?.length ?? 0) + (plan.trailers?.length ?? 0);
   if (bytes > nativeCaps!.inlineBytes || spentThisTurn + bytes > TURN_BUDGET || range.offset > BigInt(Number.MAX_SAFE_INTEGER)) return false;
   spendThisTurn(bytes);
@@ -211,6 +266,18 @@ function discard(opened: Promise<InputFile>): void {
   opened.then((file) => file.close()).catch(() => {});
 }
 
+/** Starts a transfer whose input is open, on the JS thread: sent already, or running. */
+function start(output: StreamOutput, file: InputFile, plan: TransferPlan): SendFileResult | Promise<SendFileResult> {
+  const range = fileRange(plan, file.size);
+  if (plan.signal?.aborted) throw new AbortError(plan.signal.reason, 0);
+  // From here to the addon's duplicate of the descriptor: one tick, no await.
+  const fd = outputFd(output);
+  const backend = chooseBackend(plan.backend, fd);
+  if (backend === 'auto' && output.kind === 'socket' && reserveNow(output.socket, range, plan)) return sendNowOrDrive(output, fd!, file, range, plan);
+  if (backend !== 'stream') return runNative(output, fd!, file, range, plan, backend);
+  return streamTransfer(output, { fd: file.fd, ...range }, plan, (sent) => progressed(output, plan, sent)).then((bytesSent) => ({ bytesSent, backend }));
+}
+
 /** Runs a transfer whose turn on its output has come. */
 async function transfer(output: StreamOutput, opened: Promise<InputFile>, plan: TransferPlan): Promise<SendFileResult> {
   if (plan.signal?.aborted) {
@@ -219,15 +286,7 @@ async function transfer(output: StreamOutput, opened: Promise<InputFile>, plan: 
   }
   const file = await opened;
   try {
-    const range = fileRange(plan, file.size);
-    if (plan.signal?.aborted) throw new AbortError(plan.signal.reason, 0);
-    // From here to the addon's duplicate of the descriptor: one tick, no await.
-    const fd = outputFd(output);
-    const backend = chooseBackend(plan.backend, fd);
-    if (backend === 'auto' && output.kind === 'socket' && reserveNow(output.socket, range, plan)) return await sendNowOrDrive(output, fd!, file, range, plan);
-    if (backend !== 'stream') return await runNative(output, fd!, file, range, plan, backend);
-    const bytesSent = await streamTransfer(output, { fd: file.fd, ...range }, plan, (sent) => progressed(output, plan, sent));
-    return { bytesSent, backend };
+    return await startInTurn(() => start(output, file, plan));
   } finally {
     file.close();
   }
@@ -312,12 +371,15 @@ export function sendFile(out: Socket | number | FileHandle, input: string | URL 
  */
 export function sendFileNow(socket: Socket, inFd: number, offset: number, count: number, headers: Buffer, trailers: Buffer | null, mapped?: Buffer): SendFileResult | Promise<SendFileResult> | undefined {
   if (!nothingQueued(socket) || isTls(socket)) return undefined;
-  const plan: TransferPlan = { offset: BigInt(offset), count: BigInt(count), headers, trailers, signal: undefined, backend: 'auto', onProgress: undefined };
+  const plan: TransferPlan = { offset: BigInt(offset), count: BigInt(count), headers, trailers, signal: undefined, backend: 'auto', onProgress: undefined, lease: false };
   const range: Range = { offset: plan.offset, count: BigInt(count) };
   const fd = socketFd(socket);
   if (fd === undefined || !reserveNow(socket, range, plan)) return undefined;
-  // `mapped` holds the range's bytes: with the head, one writev in place of two calls.
-  const now = tryNow(socket, fd, inFd, range, plan, trailers === null && mapped?.length === count ? mapped : undefined);
+  // Counted, not refused, past the time budget: the request is read and
+  // parsed already, and sendFile() would only cost it more. `mapped` holds
+  // the range's bytes: with the head, one writev in place of two calls.
+  const body = trailers === null && mapped?.length === count ? mapped : undefined;
+  const now = timed(() => tryNow(socket, fd, inFd, range, plan, body));
   if (now.sent > 0) refreshIdleTimer(socket);
   if (now.done) return { bytesSent: now.sent, backend: now.backend };
   // The rest takes its place in the socket's queue, where nothing is ahead of it.

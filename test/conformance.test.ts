@@ -284,24 +284,84 @@ describe(`conformance: ${build} build${faults ? ` with faults (seed ${faults})` 
     });
   });
 
-  it.runIf(nativeBackends.includes('mmap') && caps.leases)('mmap holds a read lease that another process breaks without waiting', async () => {
-    const copy = join(dir, 'leased.bin');
+  /** Our read leases, from /proc/locks. */
+  const ourLeases = () => readFileSync('/proc/locks', 'utf8').split('\n').filter((l) => new RegExp(`LEASE\\s+ACTIVE\\s+READ\\s+${process.pid}\\s`).test(l));
+  /** Runs a command to its end: its exit code and what it said. */
+  const run = (command: string, args: string[]) =>
+    new Promise<{ code: number | null; stderr: string }>((resolve, reject) => {
+      const child = spawn(command, args, { stdio: ['ignore', 'ignore', 'pipe'] });
+      let stderr = '';
+      child.stderr.on('data', (d) => (stderr += d));
+      child.on('error', reject).on('close', (code) => resolve({ code, stderr }));
+    });
+
+  it.runIf(nativeBackends.includes('mmap'))('mmap takes no lease unless asked: coreutils truncate cuts the file, and the transfer sends up to the new end', async () => {
+    // Larger than the socket buffers a paused peer leaves room for (a few MiB).
+    const big = Buffer.concat([content, content, content, content, content]);
+    const copy = join(dir, 'unleased.bin');
+    writeFileSync(copy, big);
+    const peer = await connect();
+    peer.server.pause();
+    const sending = sendFile(peer.client, copy, { headers: 'head', backend: 'mmap' });
+    sending.catch(() => {});
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    expect(ourLeases()).toEqual([]);
+    // Past what the buffers took, and not on a page: the file's last page is
+    // part file, part zeros.
+    const cut = 4 * content.length + 4097;
+    expect(await run('truncate', ['-s', String(cut), copy])).toEqual({ code: 0, stderr: '' });
+    peer.server.resume();
+    const error = await sending.then(
+      () => undefined,
+      (e) => e,
+    );
+    expect(error?.code).toBe('ERR_FILE_TRUNCATED');
+    expect(error.bytesSent).toBe(4 + cut);
+    peer.client.end();
+    expect((await peer.received).equals(Buffer.concat([Buffer.from('head'), big.subarray(0, cut)]))).toBe(true);
+  });
+
+  /** Starts an mmap transfer with lease: true of a fresh copy of the content to a paused peer; resolves once it holds its lease. */
+  async function leasedTransfer(name: string) {
+    const copy = join(dir, name);
     writeFileSync(copy, content);
     const peer = await connect();
     peer.server.pause();
-    const sending = sendFile(peer.client, copy, { backend: 'mmap' });
+    const sending = sendFile(peer.client, copy, { backend: 'mmap', lease: true });
     sending.catch(() => {});
     await new Promise((resolve) => setTimeout(resolve, 100));
-    const leases = readFileSync('/proc/locks', 'utf8').split('\n').filter((l) => /LEASE\s+ACTIVE\s+READ/.test(l));
-    expect(leases.length).toBeGreaterThan(0);
-    // The kernel holds the truncating process until the lease is given up
-    // (45 s by default); ours gives it up at once even with the peer paused.
+    expect(ourLeases().length).toBe(1);
+    const outcome = async () => {
+      peer.server.resume();
+      const error = await sending.then(
+        () => undefined,
+        (e) => e,
+      );
+      peer.close();
+      return error?.code;
+    };
+    return { copy, outcome };
+  }
+
+  it.runIf(nativeBackends.includes('mmap') && caps.leases)('mmap with lease: true holds a read lease that a writer breaks without waiting', async () => {
+    const { copy, outcome } = await leasedTransfer('leased.bin');
+    // The kernel holds a blocking opener until the lease is given up (45 s
+    // by default); ours is given up at once even with the peer paused.
     const started = Date.now();
-    await new Promise((resolve) => spawn('truncate', ['-s', '0', copy]).on('exit', resolve));
+    expect(await run(process.execPath, ['-e', 'require("node:fs").truncateSync(process.argv[1], 0)', copy])).toEqual({ code: 0, stderr: '' });
     expect(Date.now() - started).toBeLessThan(10_000);
-    peer.server.resume();
-    await expect(sending).rejects.toMatchObject({ code: 'ERR_FILE_TRUNCATED' });
-    peer.close();
+    expect(ourLeases()).toEqual([]);
+    expect(await outcome()).toBe('ERR_FILE_TRUNCATED');
+  });
+
+  it.runIf(nativeBackends.includes('mmap') && caps.leases)('mmap with lease: true: an opener with O_NONBLOCK (coreutils truncate) is refused, and the transfer stops', async () => {
+    const { copy, outcome } = await leasedTransfer('leased-nonblocking.bin');
+    // The open fails with EAGAIN while the lease is held, and breaks it all the same.
+    const refused = await run('truncate', ['-s', '0', copy]);
+    expect(refused.code).not.toBe(0);
+    expect(refused.stderr).toMatch(/Resource temporarily unavailable/);
+    expect(readFileSync(copy).length).toBe(content.length);
+    expect(await outcome()).toBe('ERR_FILE_TRUNCATED');
   });
 
   it('appends to a file opened for appending, with a backend that can', async () => {

@@ -99,6 +99,7 @@ function model(out: unknown, input: unknown, options: unknown, file: { bytes: Bu
   if (typeof backend !== 'string') return argType;
   if (backend !== 'auto' && !(BACKENDS as readonly string[]).includes(backend)) return argValue;
   if (o.onProgress !== undefined && typeof o.onProgress !== 'function') return argType;
+  if (typeof (o.lease ?? false) !== 'boolean') return argType;
   const headers = modelChunks(o.headers);
   if (isExpected(headers)) return headers;
   const trailers = modelChunks(o.trailers);
@@ -162,6 +163,7 @@ describe('property: any sendFile arguments either work exactly or reject with th
           signal: field(fc.constant(new AbortController().signal), fc.constant(aborted), fc.constant({ aborted: false })),
           backend: field(fc.constantFrom('auto', ...BACKENDS), fc.constantFrom('SENDFILE', 'splice', '')),
           onProgress: field(fc.constant(() => {}), fc.constant('f')),
+          lease: field(fc.boolean(), fc.constant('yes')),
         },
         { requiredKeys: [] },
       ), weight: 8 },

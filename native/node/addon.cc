@@ -69,7 +69,7 @@ class Transfer : public Napi::ObjectWrap<Transfer> {
   }
 
   // new Transfer(outFd, inFd, offset, count, headers, trailers, backend,
-  //              onProgress(sent), onDone(errno, syscall, sent))
+  //              lease, onProgress(sent), onDone(errno, syscall, sent))
   Transfer(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Transfer>(info) {
     // No wrapper: the environment is shutting down (a worker being
     // terminated) and Node-API refused the wrap. Every call on our empty
@@ -83,8 +83,9 @@ class Transfer : public Napi::ObjectWrap<Transfer> {
     TakeBuffer(info[4], &headers_, &header_iov_, &t_.headers, &t_.nheaders);
     TakeBuffer(info[5], &trailers_, &trailer_iov_, &t_.trailers,
                &t_.ntrailers);
-    on_progress_ = Napi::Persistent(info[7].As<Napi::Function>());
-    on_done_ = Napi::Persistent(info[8].As<Napi::Function>());
+    t_.lease = info[7].ToBoolean();
+    on_progress_ = Napi::Persistent(info[8].As<Napi::Function>());
+    on_done_ = Napi::Persistent(info[9].As<Napi::Function>());
 
     // Our own descriptors: the caller may close theirs (Node closes a
     // destroyed socket's) while a step is still using ours.
@@ -267,7 +268,7 @@ class Transfer : public Napi::ObjectWrap<Transfer> {
       data_->live.erase(job_.id);
       data_->driver->Release();
     }
-    if (began_) zc_end(&t_);
+    if (began_ && !job_.ended) zc_end(&t_);
     began_ = false;
     CloseDescriptors();
     headers_.Reset();

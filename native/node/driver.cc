@@ -149,6 +149,11 @@ void Driver::Run() {
         }
       }
       zc_waiter_forget(waiter_, job->t->out_fd);
+      // Here, not on the JS thread: ending unmaps the mmap backend's window
+      // and frees readwrite's buffer, and munmap waits for every CPU that
+      // runs one of our threads to flush its TLB.
+      zc_end(job->t);
+      job->ended = true;
       Post(job->id, r, sent);
     }
   }

@@ -26,6 +26,9 @@ struct DriverJob {
   uint64_t id = 0;
   zc_transfer* t = nullptr;  // begun (zc_begin): it knows its backend
   std::atomic<bool> aborted{false};
+  // Set by the driver when it has ended the transfer (zc_end) itself,
+  // before reporting its outcome.
+  bool ended = false;
   std::chrono::steady_clock::time_point reported{};  // last progress report
 };
 

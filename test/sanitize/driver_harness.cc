@@ -95,7 +95,8 @@ int main(int argc, char** argv) {
     if (it == live.end()) return fail("an outcome for a transfer not live: " + std::to_string(id));
     Live& l = *it->second;
     const zc_backend* backend = l.t.backend;
-    zc_end(&l.t);
+    // The driver ends what it reports an outcome for; a stopped one is ours.
+    if (!l.job.ended) zc_end(&l.t);
     l.t.backend = backend;  // for the report
     close(l.t.out_fd);
     close(l.t.in_fd);

@@ -20,6 +20,14 @@ export interface PeerReport {
   fault: string;
 }
 
+/** The first of the values queued under `key`; the key goes with its last value, so that a long run's many ports are not all kept. */
+function take<T>(queues: Map<number, T[]>, key: number): T | undefined {
+  const queue = queues.get(key);
+  const value = queue?.shift();
+  if (queue?.length === 0) queues.delete(key);
+  return value;
+}
+
 /** The soak peer in its own process; reports reach the waiter registered for their port, first come first served. */
 export class SoakPeer {
   port = 0;
@@ -34,7 +42,7 @@ export class SoakPeer {
       createInterface({ input: child.stdout! }).on('line', (line) => {
         const message = JSON.parse(line) as PeerReport & { listening?: number };
         if (message.listening) return resolve(message.listening);
-        const waiter = peer.waiting.get(message.port)?.shift();
+        const waiter = take(peer.waiting, message.port);
         if (waiter) waiter(message);
         else peer.early.set(message.port, [...(peer.early.get(message.port) ?? []), message]);
       });
@@ -45,7 +53,7 @@ export class SoakPeer {
 
   /** The report for the connection from `port`, registered while it is open: reports for one port come in the order its connections closed. */
   report(port: number): Promise<PeerReport> {
-    const early = this.early.get(port)?.shift();
+    const early = take(this.early, port);
     if (early) return Promise.resolve(early);
     return new Promise((resolve) => this.waiting.set(port, [...(this.waiting.get(port) ?? []), resolve]));
   }
