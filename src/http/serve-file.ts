@@ -28,6 +28,7 @@ import { headersAlreadySent, writeError } from './write.js';
 // opened once, its descriptor dropped when the file changes.
 const shared = new FileOpener(true);
 const uncached = new FileOpener(false);
+let defaultServing: FileServing | undefined;
 
 /** ServeFileOptions, checked: what respond() needs, and what comes before it. */
 export interface FileServing {
@@ -69,7 +70,8 @@ export async function serveFile(req: ServeRequest, res: ServeResponse, path: str
   if (typeof req !== 'object' || req === null || typeof req.headers !== 'object') throw invalidArgType('req', 'an http.IncomingMessage or http2.Http2ServerRequest', req);
   if (typeof res !== 'object' || res === null || typeof res.setHeader !== 'function') throw invalidArgType('res', 'an http.ServerResponse or http2.Http2ServerResponse', res);
   const file = checkPath(path);
-  const serving = parseFileOptions(options);
+  // Without options every call means the same: checked once.
+  const serving = options === undefined ? (defaultServing ??= parseFileOptions(undefined)) : parseFileOptions(options);
   if (res.headersSent) throw headersAlreadySent();
   const outcome = await serveFileWith(req, res, file, serving);
   return 'decline' in outcome ? writeError(req, res, outcome.decline) : outcome;
