@@ -282,6 +282,9 @@ describe('--workers', () => {
     expect(workers).toHaveLength(2);
     for (const pid of workers) expect(hasAddon(pid), `worker ${pid} has the addon mapped`).toBe(true);
     for (let i = 0; i < 4; i++) expectBytes((await request(`${url}sub/data.bin`)).body, data);
+    // A response is logged on its 'close', which may come after the client
+    // has every byte: killed before, a worker would take its line with it.
+    await server.waitFor('stdout', /(?:^GET \/sub\/data\.bin 200 300000 .*\n(?:.*\n)*?){4}/m);
 
     process.kill(workers[0], 'SIGKILL');
     await server.waitFor('stderr', new RegExp(`^zerocopy: worker ${workers[0]} was killed by SIGKILL; starting another\\n`));

@@ -13,6 +13,7 @@ import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { capabilities, sendFile } from '../dist/cjs/index.js';
 import { seededBytes } from './support/bytes.js';
+import { eventually, within } from './support/waiting.js';
 
 const build = process.env.ZEROCOPY_TEST_BUILD ?? 'linux';
 const faults = process.env.ZEROCOPY_SHIM_FAULTS;
@@ -302,9 +303,11 @@ describe(`conformance: ${build} build${faults ? ` with faults (seed ${faults})` 
     writeFileSync(copy, big);
     const peer = await connect();
     peer.server.pause();
-    const sending = sendFile(peer.client, copy, { headers: 'head', backend: 'mmap' });
+    let started!: () => void;
+    const underWay = new Promise<void>((resolve) => (started = resolve));
+    const sending = sendFile(peer.client, copy, { headers: 'head', backend: 'mmap', onProgress: () => started() });
     sending.catch(() => {});
-    await new Promise((resolve) => setTimeout(resolve, 100));
+    await within(underWay, 10_000, 'the first progress report');
     expect(ourLeases()).toEqual([]);
     // Past what the buffers took, and not on a page: the file's last page is
     // part file, part zeros.
@@ -316,9 +319,16 @@ describe(`conformance: ${build} build${faults ? ` with faults (seed ${faults})` 
       (e) => e,
     );
     expect(error?.code).toBe('ERR_FILE_TRUNCATED');
-    expect(error.bytesSent).toBe(4 + cut);
+    // Every byte up to the new end. A write that started inside the last
+    // page may also have taken the zeros after the end, up to the next page
+    // (a short write, from the shims' injected faults, can leave one there).
+    expect(error.bytesSent).toBeGreaterThanOrEqual(4 + cut);
+    expect(error.bytesSent - 4 - cut).toBeLessThan(64 * 1024);
     peer.client.end();
-    expect((await peer.received).equals(Buffer.concat([Buffer.from('head'), big.subarray(0, cut)]))).toBe(true);
+    const got = await peer.received;
+    expect(got.length).toBe(error.bytesSent);
+    expect(got.subarray(0, 4 + cut).equals(Buffer.concat([Buffer.from('head'), big.subarray(0, cut)]))).toBe(true);
+    expect(got.subarray(4 + cut).every((byte) => byte === 0)).toBe(true);
   });
 
   /** Starts an mmap transfer with lease: true of a fresh copy of the content to a paused peer; resolves once it holds its lease. */
@@ -329,8 +339,7 @@ describe(`conformance: ${build} build${faults ? ` with faults (seed ${faults})` 
     peer.server.pause();
     const sending = sendFile(peer.client, copy, { backend: 'mmap', lease: true });
     sending.catch(() => {});
-    await new Promise((resolve) => setTimeout(resolve, 100));
-    expect(ourLeases().length).toBe(1);
+    await eventually(() => ourLeases().length === 1, () => `one lease of ours, not ${ourLeases().length}`, 10_000);
     const outcome = async () => {
       peer.server.resume();
       const error = await sending.then(
