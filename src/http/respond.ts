@@ -58,23 +58,23 @@ function etagFor(rep: Representation, kind: 'strong' | 'weak'): string {
   return rep.encoding ? tag.replace(/"$/, `-${rep.encoding}"`) : tag;
 }
 
-/** The Content-Type, Last-Modified and ETag values (as the settings ask for them), worked out once per memo. */
-function representationValues(rep: Representation, settings: Settings): { type: string; lastModified?: string; etag?: string } {
+/**
+ * The fields that describe the representation, as the settings ask for
+ * them (Accept-Ranges when `ranges`), their values worked out once per memo.
+ */
+function describingFields(rep: Representation, settings: Settings, ranges: boolean): [string, string][] {
   const memo = rep.memo ?? {};
-  const type = settings.contentType ?? (memo.contentType ??= mime.contentType(extname(rep.name)) || 'application/octet-stream');
-  const lastModified = settings.lastModified ? (memo.lastModified ??= rep.stat.mtime.toUTCString()) : undefined;
-  const etag = settings.etag ? ((memo.etag ??= {})[settings.etag] ??= etagFor(rep, settings.etag)) : undefined;
-  return { type, lastModified, etag };
+  const fields: [string, string][] = [['Content-Type', settings.contentType ?? (memo.contentType ??= mime.contentType(extname(rep.name)) || 'application/octet-stream')]];
+  if (settings.cacheControl) fields.push(['Cache-Control', settings.cacheControl]);
+  if (settings.lastModified) fields.push(['Last-Modified', (memo.lastModified ??= rep.stat.mtime.toUTCString())]);
+  if (settings.etag) fields.push(['ETag', ((memo.etag ??= {})[settings.etag] ??= etagFor(rep, settings.etag))]);
+  if (ranges) fields.push(['Accept-Ranges', 'bytes']);
+  return fields;
 }
 
 /** Sets the headers that describe the representation, the caller's own winning. */
 function describe(res: ServeResponse, rep: Representation, settings: Settings, ranges: boolean): void {
-  const { type, lastModified, etag } = representationValues(rep, settings);
-  setDefault(res, 'Content-Type', type);
-  if (settings.cacheControl) setDefault(res, 'Cache-Control', settings.cacheControl);
-  if (lastModified !== undefined) setDefault(res, 'Last-Modified', lastModified);
-  if (etag !== undefined) setDefault(res, 'ETag', etag);
-  if (ranges) setDefault(res, 'Accept-Ranges', 'bytes');
+  for (const [name, value] of describingFields(rep, settings, ranges)) setDefault(res, name, value);
   if (rep.encoding) res.setHeader('Content-Encoding', rep.encoding);
   if (rep.varyEncoding) addVary(res, 'Accept-Encoding');
   res.removeHeader('Transfer-Encoding');
@@ -94,14 +94,8 @@ function failed(res: ServeResponse, statusCode: number): ResponsePlan {
 function wholeFileFields(rep: Representation, settings: Settings): PreparedFields {
   const memo = rep.memo;
   if (memo?.whole?.key === settings.fieldsKey) return memo.whole.fields;
-  const { type, lastModified, etag } = representationValues(rep, settings);
-  const fields: [string, string, boolean?][] = [['Content-Type', type]];
-  if (settings.cacheControl) fields.push(['Cache-Control', settings.cacheControl]);
-  if (lastModified !== undefined) fields.push(['Last-Modified', lastModified]);
-  if (etag !== undefined) fields.push(['ETag', etag]);
-  if (settings.acceptRanges) fields.push(['Accept-Ranges', 'bytes']);
-  fields.push(['Content-Length', String(rep.stat.size), true]);
-  const prepared = prepareFields(fields);
+  // A caller's Accept-Ranges (none) stays theirs, as the others do.
+  const prepared = prepareFields([...describingFields(rep, settings, settings.acceptRanges), ['Content-Length', String(rep.stat.size), true]]);
   if (memo) memo.whole = { key: settings.fieldsKey, fields: prepared };
   return prepared;
 }
