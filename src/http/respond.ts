@@ -180,8 +180,11 @@ function plan(req: ServeRequest, res: ServeResponse, rep: Representation, settin
   return { statusCode: 200, parts: size > 0 ? [{ start: 0, end: size - 1 }] : [] };
 }
 
-/** Answers `req` with an open file. Resolves when the response is complete. */
-export async function respond(req: ServeRequest, res: ServeResponse, rep: Representation, settings: Settings): Promise<ServeResult> {
+/**
+ * Answers `req` with an open file: the result when the response is complete
+ * at once, else a promise of it. Throws or rejects when it fails.
+ */
+export function respond(req: ServeRequest, res: ServeResponse, rep: Representation, settings: Settings): ServeResult | Promise<ServeResult> {
   if (res.headersSent) throw headersAlreadySent();
   const p = plan(req, res, rep, settings);
   if (p.parts.length === 0 || req.method === 'HEAD') return writeStatus(req, res, p.statusCode, p.text);

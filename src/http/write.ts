@@ -3,6 +3,7 @@
 // and a file body through the response's own write() (HTTP/2, wrapped
 // responses).
 import { STATUS_CODES, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { Socket } from 'node:net';
 import type { Backend } from '../arguments.js';
 import { AbortError, streamDestroyed, type TransferError } from '../errors.js';
 import { sendFile, sendFileNow, type SendFileResult } from '../send-file.js';
@@ -89,58 +90,101 @@ export function writeError(
   return writeStatus(req, res, statusCode, page?.text ?? `${STATUS_CODES[statusCode]}\n`, page?.type);
 }
 
-/** Sends the plan's head and parts on the connection itself, by sendFile(). */
-export async function writeRaw(req: IncomingMessage, res: ServerResponse, rep: { fd: number; opened?: { mapped(): Buffer | undefined } }, p: ResponsePlan, settings: Settings): Promise<ServeResult> {
-  const { fd } = rep;
-  let total = 0;
-  let headLength = 0;
-  const body = () => Math.max(0, total - headLength);
-  let backend: Backend | undefined;
-  // Whether every part went at once: the kernel has the whole response.
-  let atOnce = true;
+/** A raw response's count so far: every byte sent, and how many of them were the head. */
+interface RawProgress {
+  total: number;
+  headLength: number;
+  backend?: Backend;
+}
+
+type RawFile = { fd: number; opened?: { mapped(): Buffer | undefined } };
+
+const bodySent = (progress: RawProgress) => Math.max(0, progress.total - progress.headLength);
+
+/**
+ * Sends the plan's head and parts on the connection itself, by sendFile().
+ * In the common case (one part that the socket takes at once) the response
+ * is complete when this returns, without a promise.
+ */
+export function writeRaw(req: IncomingMessage, res: ServerResponse, rep: RawFile, p: ResponsePlan, settings: Settings): ServeResult | Promise<ServeResult> {
+  const socket = res.socket;
+  const progress: RawProgress = { total: 0, headLength: 0 };
+  if (!socket) {
+    return responseSocket(req, res).then(
+      () => writeRaw(req, res, rep, p, settings),
+      (error) => {
+        throw rawFailed(res, error, progress);
+      },
+    );
+  }
   try {
-    const socket = res.socket ?? (await responseSocket(req, res));
     const head = takeHead(res, p.statusCode);
     if (!head) throw new Error('serveFile: node:http rendered a head it cannot send raw');
-    headLength = head.length;
+    progress.headLength = head.length;
     for (let i = 0; i < p.parts.length; i++) {
-      const part = p.parts[i];
-      const first = i === 0;
-      const last = i === p.parts.length - 1;
-      const headers = first ? (part.header ? [head, part.header] : head) : part.header;
-      const count = part.end - part.start + 1;
-      const trailers = last ? p.trailer : undefined;
-      // A lone part with the default settings: at once when the socket takes it all.
-      const plain = p.parts.length === 1 && settings.signal === undefined && settings.backend === undefined;
-      let result: SendFileResult;
-      try {
-        const mapped = plain ? rep.opened?.mapped() : undefined;
-        const bytes = mapped && (count === mapped.length ? mapped : mapped.subarray(part.start, part.end + 1));
-        const now = plain ? sendFileNow(socket, fd, part.start, count, head, trailers ?? null, bytes) : undefined;
-        if (now && !(now instanceof Promise)) result = now;
-        else {
-          atOnce = false;
-          result = await (now ?? sendFile(socket, fd, { offset: part.start, count, headers, trailers, signal: settings.signal, backend: settings.backend }));
-        }
-      } catch (error) {
-        total += (error as TransferError).bytesSent ?? 0;
-        throw error;
-      }
-      total += result.bytesSent;
-      backend = result.backend;
+      const sent = sendPart(socket, rep, p, i, head, settings);
+      if (sent instanceof Promise) return writeRawRest(res, socket, rep, p, settings, head, i, sent, progress);
+      progress.total += sent.bytesSent;
+      progress.backend = sent.backend;
     }
   } catch (error) {
-    // Node believes the head is out: whatever went, this connection can
-    // carry nothing more that a client could frame.
-    res.destroy();
-    throw Object.assign(error as TransferError, { bytesSent: body() });
+    throw rawFailed(res, error, progress);
   }
-  // Once the kernel has it all, the response is as complete as Node's own
-  // 'finish' would say (emitted on the next tick): nothing is left to fail.
-  const done = atOnce ? undefined : completion(res, body);
+  // The kernel has it all: the response is as complete as Node's own
+  // 'finish' would say (emitted on the next tick), and nothing is left to fail.
   endTakenOver(res);
-  if (done) await done;
-  return { statusCode: p.statusCode, bytesSent: body(), backend };
+  return { statusCode: p.statusCode, bytesSent: bodySent(progress), backend: progress.backend };
+}
+
+/** writeRaw() from part `from` on, whose sending is under way as `pending`: the socket could not take it all at once. */
+async function writeRawRest(
+  res: ServerResponse,
+  socket: Socket,
+  rep: RawFile,
+  p: ResponsePlan,
+  settings: Settings,
+  head: Buffer,
+  from: number,
+  pending: Promise<SendFileResult>,
+  progress: RawProgress,
+): Promise<ServeResult> {
+  try {
+    for (let i = from; i < p.parts.length; i++) {
+      const sent = await (i === from ? pending : sendPart(socket, rep, p, i, head, settings));
+      progress.total += sent.bytesSent;
+      progress.backend = sent.backend;
+    }
+  } catch (error) {
+    throw rawFailed(res, error, progress);
+  }
+  const done = completion(res, () => bodySent(progress));
+  endTakenOver(res);
+  await done;
+  return { statusCode: p.statusCode, bytesSent: bodySent(progress), backend: progress.backend };
+}
+
+/** Part `i` of the plan, the head before the first: at once when the socket takes it all (a lone part with the default settings), else by sendFile(). */
+function sendPart(socket: Socket, rep: RawFile, p: ResponsePlan, i: number, head: Buffer, settings: Settings): SendFileResult | Promise<SendFileResult> {
+  const part = p.parts[i];
+  const count = part.end - part.start + 1;
+  const trailers = i === p.parts.length - 1 ? p.trailer : undefined;
+  if (p.parts.length === 1 && part.header === undefined && settings.signal === undefined && settings.backend === undefined) {
+    const mapped = rep.opened?.mapped();
+    const bytes = mapped && (count === mapped.length ? mapped : mapped.subarray(part.start, part.end + 1));
+    const now = sendFileNow(socket, rep.fd, part.start, count, head, trailers ?? null, bytes);
+    if (now) return now;
+  }
+  const headers = i > 0 ? part.header : part.header ? [head, part.header] : head;
+  return sendFile(socket, rep.fd, { offset: part.start, count, headers, trailers, signal: settings.signal, backend: settings.backend });
+}
+
+/** The error of a raw response that failed, counting what the failed step sent. */
+function rawFailed(res: ServerResponse, error: unknown, progress: RawProgress): TransferError {
+  progress.total += (error as TransferError).bytesSent ?? 0;
+  // Node believes the head is out: whatever went, this connection can
+  // carry nothing more that a client could frame.
+  res.destroy();
+  return Object.assign(error as TransferError, { bytesSent: bodySent(progress) });
 }
 
 /** Sends the plan through the response's own writeHead()/write()/end(): HTTP/2, wrapped responses. */
