@@ -12,7 +12,7 @@ import { FileOpener, type FileCacheOptions, type Lookup, type OpenedFile } from 
 import { responseTurn } from './http1.js';
 import { httpError, type Declined } from './http-error.js';
 import { writeListing } from './listing.js';
-import { applyHeaderHooks, parseHeaderHooks, parseServeOptions, type ServeFileOptions, type ServeRequest, type ServeResponse } from './options.js';
+import { applyHeaderHooks, parseHeaderHooks, parseServeOptions, type ServeFileOptions, type ServeRequest, type ServeResponse, type ServeResult } from './options.js';
 import { HTML_TYPE, PAGE_HEADERS, redirectPage } from './pages.js';
 import { openErrorStatus, respond } from './respond.js';
 import { containSegments, parseDotfiles, parseRoot, urlSegments } from './root.js';
@@ -96,10 +96,11 @@ interface Found {
 export interface StaticServer {
   /**
    * Answers the request, or resolves with why not (404, 403, 400, 405, or a
-   * 500 with its cause) having written nothing. `claim` runs just before the
-   * response is first touched. Rejects only when it could not answer at all.
+   * 500 with its cause) having written nothing: at once when the response
+   * is complete in this tick, else by a promise. `claim` runs just before
+   * the response is first touched. Rejects only when it could not answer at all.
    */
-  serve(req: ServeRequest, res: ServeResponse, path: RequestPath, claim?: () => void): Promise<Declined | undefined>;
+  serve(req: ServeRequest, res: ServeResponse, path: RequestPath, claim?: () => void): Declined | undefined | Promise<Declined | undefined>;
   /** The `fallthrough` option. */
   readonly fallthrough: boolean;
   /** Closes the descriptors the cache holds. */
@@ -185,7 +186,7 @@ export function createStaticServer(root: string | URL, options?: ServeStaticOpti
    * What `path` is: a file (or the compressed sibling the client prefers),
    * a directory, or nothing; a sibling stands in for a missing original.
    */
-  async function find(path: string, encodings: Encoding[], miss: Miss): Promise<Found | 'directory' | undefined> {
+  async function lookFor(path: string, encodings: Encoding[], miss: Miss): Promise<Found | 'directory' | undefined> {
     const found = await lookup(path, miss);
     if (found?.kind === 'directory') return 'directory';
     if (found?.kind === 'file') {
@@ -206,22 +207,22 @@ export function createStaticServer(root: string | URL, options?: ServeStaticOpti
   /** The first of `paths` that is a file, skipping directories. */
   async function firstFile(paths: string[], encodings: Encoding[], miss: Miss): Promise<Found | undefined> {
     for (const path of paths) {
-      const found = await find(path, encodings, miss);
+      const found = await lookFor(path, encodings, miss);
       if (found && found !== 'directory') return found;
     }
     return undefined;
   }
 
-  async function serve(req: ServeRequest, res: ServeResponse, target: RequestPath, claim?: () => void): Promise<Declined | undefined> {
-    if (!METHODS.has(req.method ?? 'GET')) return { decline: 405 };
+  /** What the URL names under the root, worked out from the URL alone; or why it names nothing that may be served. */
+  function mapUrl(target: RequestPath): UrlMapping | Declined {
     const url = splitUrl(target.pathname);
     const raw = url && urlSegments(url.pathname);
     if (!url || !raw) return { decline: 400 };
     // The URL as the client sent it, for a redirect or a listing's title.
-    const original = () => (target.original === target.pathname ? url : splitUrl(target.original) ?? url);
+    const original = target.original === target.pathname ? url : splitUrl(target.original) ?? url;
     // Mounted at `/static`, `/static` arrives as `/`: it is the folder
     // without its slash, to be redirected, as serve-static has it.
-    const trailingSlash = url.pathname.endsWith('/') && !(url.pathname === '/' && !original().pathname.endsWith('/'));
+    const trailingSlash = url.pathname.endsWith('/') && !(url.pathname === '/' && !original.pathname.endsWith('/'));
     // A single-page app answers what names nothing with its page; a missing
     // asset (a name with an extension) stays 404.
     const fallback = single !== undefined && extname(raw.filter((s) => s !== '').pop() ?? '') === '' ? single : undefined;
@@ -230,7 +231,76 @@ export function createStaticServer(root: string | URL, options?: ServeStaticOpti
     const path = contained.ok ? join(rootDir, ...contained.segments) : undefined;
     // Belt and braces: whatever came out of the URL stays inside root.
     if (path !== undefined && path !== rootDir && !path.startsWith(rootPrefix)) return { decline: 403 };
+    return { path, trailingSlash, fallback, original, belowRoot: contained.ok && contained.segments.length > 0 };
+  }
 
+  // mapUrl()'s answers for the URLs asked most: a client asks for the same
+  // few URLs again and again, and the answer depends on the URL alone. The
+  // oldest goes first when it is full.
+  const mappings = new Map<string, UrlMapping | Declined>();
+  function mapUrlOnce(target: RequestPath): UrlMapping | Declined {
+    if (target.original !== target.pathname) return mapUrl(target);
+    let mapping = mappings.get(target.pathname);
+    if (mapping === undefined) {
+      mapping = mapUrl(target);
+      if (mappings.size >= MAPPINGS_MAX) mappings.delete(mappings.keys().next().value!);
+      mappings.set(target.pathname, mapping);
+    }
+    return mapping;
+  }
+
+  /** Why the answer failed, as serve() reports it: a status while nothing is written, else nothing more to say. */
+  function failure(res: ServeResponse, error: unknown): Declined | undefined {
+    if (isClientGone(error)) return undefined;
+    if (!res.headersSent) return { decline: openErrorStatus(error) ?? 500, cause: error };
+    res.destroy();
+    return undefined;
+  }
+
+  /** Answers with `found`, and gives its file back once the response is done: at once in the common case, else by a promise. */
+  function answer(req: ServeRequest, res: ServeResponse, found: Found, claim?: () => void): Declined | undefined | Promise<Declined | undefined> {
+    const { file, encoding } = found;
+    let answered: ServeResult | Promise<ServeResult>;
+    try {
+      claim?.();
+      applyHeaderHooks(res, hooks, encoding ? found.path + suffix[encoding] : found.path, file.stat);
+      answered = respond(req, res, { fd: file.fd, stat: file.stat, memo: file.memo, opened: file, name: found.path, encoding, varyEncoding: precompressed.length > 0 }, settings);
+    } catch (error) {
+      file.release();
+      return failure(res, error);
+    }
+    if (!(answered instanceof Promise)) {
+      file.release();
+      return undefined;
+    }
+    return answered.then(
+      () => {
+        file.release();
+        return undefined;
+      },
+      (error) => {
+        file.release();
+        return failure(res, error);
+      },
+    );
+  }
+
+  function serve(req: ServeRequest, res: ServeResponse, target: RequestPath, claim?: () => void): Declined | undefined | Promise<Declined | undefined> {
+    if (!METHODS.has(req.method ?? 'GET')) return { decline: 405 };
+    const mapping = mapUrlOnce(target);
+    if (mapping.decline !== undefined) return mapping;
+    // The common case, in this tick: a file the cache holds, no encodings
+    // to choose among, and the response's turn on its connection.
+    if (mapping.path !== undefined && !mapping.trailingSlash && precompressed.length === 0 && (res as { socket?: unknown }).socket) {
+      const hit = opener.lookupNow(mapping.path);
+      if (hit?.kind === 'file') return answer(req, res, { file: hit.file, path: mapping.path }, claim);
+    }
+    return find(req, res, mapping, claim);
+  }
+
+  /** serve() when the file must be looked for: opened, or chosen among an index, extensions, encodings or a fallback. */
+  async function find(req: ServeRequest, res: ServeResponse, mapping: UrlMapping, claim?: () => void): Promise<Declined | undefined> {
+    const { path, trailingSlash, fallback } = mapping;
     let found: Found | undefined;
     const miss: Miss = {};
     try {
@@ -240,16 +310,16 @@ export function createStaticServer(root: string | URL, options?: ServeStaticOpti
         found = await firstFile(index.map((name) => join(path, name)), encodings, miss);
         if (!found && listing && (await isDirectory(path, miss))) {
           claim?.();
-          await writeListing(req, res, path, decodedPath(original().pathname), contained.ok && contained.segments.length > 0, dotfiles);
+          await writeListing(req, res, path, decodedPath(mapping.original.pathname), mapping.belowRoot, dotfiles);
           return undefined;
         }
       } else if (path !== undefined) {
         const hit = encodings.length === 0 ? opener.lookupNow(path) : undefined;
-        const what = hit?.kind === 'file' ? { file: hit.file, path } : await find(path, encodings, miss);
+        const what = hit?.kind === 'file' ? { file: hit.file, path } : await lookFor(path, encodings, miss);
         if (what === 'directory' && redirect) {
           claim?.();
           // Collapsed leading slashes: `//evil.example/` would leave the site.
-          const { pathname, search } = original();
+          const { pathname, search } = mapping.original;
           const location = encodeLocation(`${pathname.replace(/^\/+/, '/')}/${search}`);
           await writeError(req, res, 301, { Location: location, ...PAGE_HEADERS }, { text: redirectPage(location), type: HTML_TYPE });
           return undefined;
@@ -262,22 +332,12 @@ export function createStaticServer(root: string | URL, options?: ServeStaticOpti
       // (path is undefined for an ignored dotfile, which a single-page app still answers.)
       if (!found && fallback) found = await firstFile([fallback], encodings, miss);
       if (!found) return { decline: 404, cause: miss.cause };
-
-      claim?.();
-      const { file, encoding } = found;
-      applyHeaderHooks(res, hooks, encoding ? found.path + suffix[encoding] : found.path, file.stat);
-      await respond(
-        req,
-        res,
-        { fd: file.fd, stat: file.stat, memo: file.memo, opened: file, name: found.path, encoding, varyEncoding: precompressed.length > 0 },
-        settings,
-      );
-      return undefined;
+      // answer() gives the file back from here on.
+      const chosen = found;
+      found = undefined;
+      return await answer(req, res, chosen, claim);
     } catch (error) {
-      if (isClientGone(error)) return undefined;
-      if (!res.headersSent) return { decline: openErrorStatus(error) ?? 500, cause: error };
-      res.destroy();
-      return undefined;
+      return failure(res, error);
     } finally {
       found?.file.release();
     }
@@ -293,6 +353,23 @@ export function createStaticServer(root: string | URL, options?: ServeStaticOpti
   };
 }
 
+/** What a URL names under the root. */
+interface UrlMapping {
+  decline?: undefined;
+  /** The file or folder; undefined for an ignored dotfile, which only `fallback` may answer. */
+  path: string | undefined;
+  trailingSlash: boolean;
+  /** The single-page app's page, for a URL that names nothing and has no extension. */
+  fallback: string | undefined;
+  /** The URL as the client sent it, split. */
+  original: { pathname: string; search: string };
+  /** Whether the path lies below the root, not the root itself (a listing's link up). */
+  belowRoot: boolean;
+}
+
+/** How many URLs' mappings serveStatic keeps. */
+const MAPPINGS_MAX = 1024;
+
 /** The last reason a lookup found nothing (ENOENT, ENAMETOOLONG…), for the 404's error. */
 interface Miss {
   cause?: unknown;
@@ -303,6 +380,25 @@ function decodedPath(pathname: string): string {
     return decodeURIComponent(pathname);
   } catch {
     return pathname;
+  }
+}
+
+/** What a handler returns for a request answered in its own tick. */
+const ANSWERED = Promise.resolve();
+
+/** Passes on what serveStatic did not answer, as its doc says; resolves when that is done. */
+async function passOn(server: StaticServer, req: ServeRequest, res: ServeResponse, next: Next | undefined, outcome: Declined | Promise<Declined | undefined>): Promise<void> {
+  try {
+    const declined = await outcome;
+    if (!declined) return;
+    const status = declined.decline;
+    if (next && status < 500 && server.fallthrough) return next();
+    if (next && status !== 405) return next(httpError(status, declined.cause));
+    await writeError(req, res, status, status === 405 ? { Allow: 'GET, HEAD' } : undefined);
+  } catch (error) {
+    // Only a failure to answer at all lands here (the client left while an
+    // error was being written): nothing is left to tell anyone.
+    if (!isClientGone(error)) res.destroy();
   }
 }
 
@@ -317,21 +413,16 @@ function decodedPath(pathname: string): string {
  */
 export function serveStatic(root: string | URL, options?: ServeStaticOptions): StaticHandler {
   const server = createStaticServer(root, options);
-  const handler = async (req: ServeRequest, res: ServeResponse, next?: Next): Promise<void> => {
-    const url = req.url ?? '/';
-    const original = (req as { originalUrl?: string }).originalUrl ?? url;
+  const handler = (req: ServeRequest, res: ServeResponse, next?: Next): Promise<void> => {
+    let outcome: Declined | undefined | Promise<Declined | undefined>;
     try {
-      const declined = await server.serve(req, res, { pathname: url, original });
-      if (!declined) return;
-      const status = declined.decline;
-      if (next && status < 500 && server.fallthrough) return next();
-      if (next && status !== 405) return next(httpError(status, declined.cause));
-      await writeError(req, res, status, status === 405 ? { Allow: 'GET, HEAD' } : undefined);
+      const url = req.url ?? '/';
+      const original = (req as { originalUrl?: string }).originalUrl ?? url;
+      outcome = server.serve(req, res, { pathname: url, original });
     } catch (error) {
-      // Only a failure to answer at all lands here (the client left while an
-      // error was being written): nothing is left to tell anyone.
-      if (!isClientGone(error)) res.destroy();
+      outcome = Promise.reject(error);
     }
+    return outcome === undefined ? ANSWERED : passOn(server, req, res, next, outcome);
   };
   return Object.defineProperties(handler, {
     close: { value: () => server.close() },
