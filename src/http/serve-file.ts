@@ -5,7 +5,7 @@
 // instead of answering 404 itself.
 import { invalidArgType, invalidArgValue } from '../errors.js';
 import { attachment, parseDownload } from './disposition.js';
-import { FileOpener, type Lookup } from './file-cache.js';
+import { FileOpener, type Lookup, type OpenedFile } from './file-cache.js';
 import { responseTurn } from './http1.js';
 import type { Declined } from './http-error.js';
 import {
@@ -66,50 +66,76 @@ function checkPath(path: unknown): string | URL {
  * the request (conditional requests, ranges), the body by sendFile() on the
  * connection. Resolves when the response is complete.
  */
-export async function serveFile(req: ServeRequest, res: ServeResponse, path: string | URL, options?: ServeFileOptions): Promise<ServeResult> {
-  if (typeof req !== 'object' || req === null || typeof req.headers !== 'object') throw invalidArgType('req', 'an http.IncomingMessage or http2.Http2ServerRequest', req);
-  if (typeof res !== 'object' || res === null || typeof res.setHeader !== 'function') throw invalidArgType('res', 'an http.ServerResponse or http2.Http2ServerResponse', res);
-  const file = checkPath(path);
-  // Without options every call means the same: checked once.
-  const serving = options === undefined ? (defaultServing ??= parseFileOptions(undefined)) : parseFileOptions(options);
-  if (res.headersSent) throw headersAlreadySent();
-  const outcome = await serveFileWith(req, res, file, serving);
-  return 'decline' in outcome ? writeError(req, res, outcome.decline) : outcome;
+export function serveFile(req: ServeRequest, res: ServeResponse, path: string | URL, options?: ServeFileOptions): Promise<ServeResult> {
+  let outcome: ServeResult | Declined | Promise<ServeResult | Declined>;
+  try {
+    if (typeof req !== 'object' || req === null || typeof req.headers !== 'object') throw invalidArgType('req', 'an http.IncomingMessage or http2.Http2ServerRequest', req);
+    if (typeof res !== 'object' || res === null || typeof res.setHeader !== 'function') throw invalidArgType('res', 'an http.ServerResponse or http2.Http2ServerResponse', res);
+    const file = checkPath(path);
+    // Without options every call means the same: checked once.
+    const serving = options === undefined ? (defaultServing ??= parseFileOptions(undefined)) : parseFileOptions(options);
+    if (res.headersSent) throw headersAlreadySent();
+    outcome = serveFileWith(req, res, file, serving);
+  } catch (error) {
+    return Promise.reject(error);
+  }
+  const settle = (o: ServeResult | Declined) => ('decline' in o ? writeError(req, res, o.decline) : o);
+  return outcome instanceof Promise ? outcome.then(settle) : Promise.resolve(settle(outcome));
 }
 
 /**
  * serveFile's work once its arguments are checked: answers with the file,
- * or resolves with the status it would refuse the request with (400, 403,
- * 404), having written nothing. `claim` runs once the file is open, just
- * before the response is touched (Fastify's adapter hijacks its reply there).
+ * or says which status it would refuse the request with (400, 403, 404),
+ * having written nothing. `claim` runs once the file is open, just before
+ * the response is touched (Fastify's adapter hijacks its reply there). In
+ * the common case (a file the cache holds, sent at once) the answer comes
+ * in this tick, else by a promise.
  */
-export async function serveFileWith(
+export function serveFileWith(
   req: ServeRequest,
   res: ServeResponse,
   path: string | URL,
   serving: FileServing,
   claim?: () => void,
-): Promise<ServeResult | Declined> {
+): ServeResult | Declined | Promise<ServeResult | Declined> {
   const located = locate(path, serving.root, serving.dotfiles);
   if (!located.ok) return { decline: located.status };
+  const opener = serving.settings.cache ? shared : uncached;
+  const hit = (res as { socket?: unknown }).socket ? opener.lookupNow(located.path) : undefined;
+  if (hit?.kind === 'file') return answer(req, res, located.path, hit.file, serving, claim);
+  return openAndAnswer(req, res, located.path, opener, serving, claim);
+}
+
+/** serveFileWith() once the file must be opened (or the response's turn waited for). */
+async function openAndAnswer(req: ServeRequest, res: ServeResponse, path: string, opener: FileOpener, serving: FileServing, claim?: () => void): Promise<ServeResult | Declined> {
   if (!(res as { socket?: unknown }).socket) await responseTurn(req, res);
   let found: Lookup;
   try {
-    const opener = serving.settings.cache ? shared : uncached;
-    found = opener.lookupNow(located.path) ?? (await opener.lookup(located.path));
+    found = opener.lookupNow(path) ?? (await opener.lookup(path));
   } catch (error) {
     const status = openErrorStatus(error);
     if (status === undefined) throw error;
     return { decline: status, cause: error };
   }
   if (found.kind !== 'file') return { decline: 404 };
-  const { fd, stat, memo } = found.file;
+  return answer(req, res, path, found.file, serving, claim);
+}
+
+/** Answers with the open `file`, and gives it back once the response is done. */
+function answer(req: ServeRequest, res: ServeResponse, path: string, file: OpenedFile, serving: FileServing, claim?: () => void): ServeResult | Promise<ServeResult> {
+  let answered: ServeResult | Promise<ServeResult>;
   try {
     claim?.();
-    applyHeaderHooks(res, serving.hooks, located.path, stat);
-    if (serving.download) res.setHeader('Content-Disposition', attachment(serving.download === true ? located.path : serving.download));
-    return await respond(req, res, { fd, stat, memo, opened: found.file, name: located.path }, serving.settings);
-  } finally {
-    found.file.release();
+    applyHeaderHooks(res, serving.hooks, path, file.stat);
+    if (serving.download) res.setHeader('Content-Disposition', attachment(serving.download === true ? path : serving.download));
+    answered = respond(req, res, { fd: file.fd, stat: file.stat, memo: file.memo, opened: file, name: path }, serving.settings);
+  } catch (error) {
+    file.release();
+    throw error;
   }
+  if (!(answered instanceof Promise)) {
+    file.release();
+    return answered;
+  }
+  return answered.finally(() => file.release());
 }
