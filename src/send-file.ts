@@ -222,18 +222,17 @@ function startInTurn<T>(start: () => T | Promise<T>): T | Promise<T> {
 }
 
 /**
- * Whether sendNow may take this transfer, and if so counts its bytes
- * against this turn's budget: the addon is here, the bytes are few (and
- * this turn has not sent too many already), no lease is asked for (sendNow
- * takes none), and the socket is TCP. Only TCP: a net.Socket can also
- * stand for a pipe or a terminal (process.stdout), whose descriptor need
- * not be non-blocking; a Transfer makes those non-blocking for its
+ * Whether sendNow may take a transfer of `bytes` in all, and if so counts
+ * them against this turn's budget: the addon is here, the bytes are few
+ * (and this turn has not sent too many already), no lease is asked for
+ * (sendNow takes none), and the socket is TCP. Only TCP: a net.Socket can
+ * also stand for a pipe or a terminal (process.stdout), whose descriptor
+ * need not be non-blocking; a Transfer makes those non-blocking for its
  * duration.
  */
-function reserveNow(socket: Socket, range: Range, plan: TransferPlan): boolean {
-  if (!canSendNow || plan.lease || !isTcp(socket)) return false;
-  const bytes = Number(range.count) + (plan.headers?.length ?? 0) + (plan.trailers?.length ?? 0);
-  if (bytes > nativeCaps!.inlineBytes || spentThisTurn + bytes > TURN_BUDGET || range.offset > BigInt(Number.MAX_SAFE_INTEGER)) return false;
+function reserveNow(socket: Socket, bytes: number, lease: boolean): boolean {
+  if (!canSendNow || lease || !isTcp(socket)) return false;
+  if (bytes > nativeCaps!.inlineBytes || spentThisTurn + bytes > TURN_BUDGET) return false;
   spendThisTurn(bytes);
   return true;
 }
@@ -243,23 +242,26 @@ function reserveNow(socket: Socket, range: Range, plan: TransferPlan): boolean {
  * descriptor `fd`, read in this tick. Says how far it got; throws when the
  * socket or the file failed.
  */
-function tryNow(socket: Socket, fd: number, inFd: number, range: Range, plan: TransferPlan, mapped?: Buffer): { done: boolean; sent: number; backend: Backend } {
-  const call = binding!.sendNow(fd, nativeCaps!.outputKinds.tcp, inFd, Number(range.offset), mapped ? 0 : Number(range.count), plan.headers, plan.trailers, mapped);
+function tryNow(fd: number, inFd: number, offset: number, count: number, headers: Buffer | null, trailers: Buffer | null, mapped?: Buffer): { done: boolean; sent: number; backend: Backend } {
+  const call = binding!.sendNow(fd, nativeCaps!.outputKinds.tcp, inFd, offset, mapped ? 0 : count, headers, trailers, mapped);
   let [result, sent, backendIndex] = nowResult;
   // The mapping reaches past a file truncated since: the kernel says EFAULT.
   if (mapped && result === EFAULT) result = nativeCaps!.truncatedErrno;
-  if (result !== 0 && result !== EAGAIN) throw nativeError(result, call ?? '', sent, range.offset + range.count, () => streamDestroyed(sent));
+  if (result !== 0 && result !== EAGAIN) throw nativeError(result, call ?? '', sent, BigInt(offset) + BigInt(count), () => streamDestroyed(sent));
   return { done: result === 0, sent, backend: mapped ? 'mmap' : nativeCaps!.backends[backendIndex].name };
 }
 
 /** A small transfer whose turn has come: at once when the socket takes it all, else what is left in the driver. */
 function sendNowOrDrive(output: StreamOutput & { kind: 'socket' }, fd: number, file: InputFile, range: Range, plan: TransferPlan): SendFileResult | Promise<SendFileResult> {
-  const now = tryNow(output.socket, fd, file.fd, range, plan);
+  const now = tryNow(fd, file.fd, Number(range.offset), Number(range.count), plan.headers, plan.trailers);
   if (now.sent > 0) progressed(output, plan, now.sent);
   if (now.done) return { bytesSent: now.sent, backend: now.backend };
   const left = rest(plan, range, now.sent);
   return runNative(output, fd, file, left.range, left.plan, 'auto', now.sent);
 }
+
+// sendNow takes its offset as a number.
+const MAX_SAFE = BigInt(Number.MAX_SAFE_INTEGER);
 
 /** Closes the input of a transfer that will not run, once it is open. */
 function discard(opened: Promise<InputFile>): void {
@@ -273,7 +275,8 @@ function start(output: StreamOutput, file: InputFile, plan: TransferPlan): SendF
   // From here to the addon's duplicate of the descriptor: one tick, no await.
   const fd = outputFd(output);
   const backend = chooseBackend(plan.backend, fd);
-  if (backend === 'auto' && output.kind === 'socket' && reserveNow(output.socket, range, plan)) return sendNowOrDrive(output, fd!, file, range, plan);
+  const bytes = Number(range.count) + (plan.headers?.length ?? 0) + (plan.trailers?.length ?? 0);
+  if (backend === 'auto' && output.kind === 'socket' && range.offset <= MAX_SAFE && reserveNow(output.socket, bytes, plan.lease)) return sendNowOrDrive(output, fd!, file, range, plan);
   if (backend !== 'stream') return runNative(output, fd!, file, range, plan, backend);
   return streamTransfer(output, { fd: file.fd, ...range }, plan, (sent) => progressed(output, plan, sent)).then((bytesSent) => ({ bytesSent, backend }));
 }
@@ -371,19 +374,18 @@ export function sendFile(out: Socket | number | FileHandle, input: string | URL 
  */
 export function sendFileNow(socket: Socket, inFd: number, offset: number, count: number, headers: Buffer, trailers: Buffer | null, mapped?: Buffer): SendFileResult | Promise<SendFileResult> | undefined {
   if (!nothingQueued(socket) || isTls(socket)) return undefined;
-  const plan: TransferPlan = { offset: BigInt(offset), count: BigInt(count), headers, trailers, signal: undefined, backend: 'auto', onProgress: undefined, lease: false };
-  const range: Range = { offset: plan.offset, count: BigInt(count) };
   const fd = socketFd(socket);
-  if (fd === undefined || !reserveNow(socket, range, plan)) return undefined;
+  if (fd === undefined || !reserveNow(socket, count + headers.length + (trailers?.length ?? 0), false)) return undefined;
   // Counted, not refused, past the time budget: the request is read and
   // parsed already, and sendFile() would only cost it more. `mapped` holds
   // the range's bytes: with the head, one writev in place of two calls.
   const body = trailers === null && mapped?.length === count ? mapped : undefined;
-  const now = timed(() => tryNow(socket, fd, inFd, range, plan, body));
+  const now = timed(() => tryNow(fd, inFd, offset, count, headers, trailers, body));
   if (now.sent > 0) refreshIdleTimer(socket);
   if (now.done) return { bytesSent: now.sent, backend: now.backend };
   // The rest takes its place in the socket's queue, where nothing is ahead of it.
-  const left = rest(plan, range, now.sent);
+  const plan: TransferPlan = { offset: BigInt(offset), count: BigInt(count), headers, trailers, signal: undefined, backend: 'auto', onProgress: undefined, lease: false };
+  const left = rest(plan, { offset: plan.offset, count: BigInt(count) }, now.sent);
   const options = { offset: left.range.offset, count: left.range.count, headers: left.plan.headers ?? undefined, trailers: left.plan.trailers ?? undefined };
   return sendFile(socket, inFd, options).then(
     (r) => ({ bytesSent: now.sent + r.bytesSent, backend: r.backend }),
