@@ -33,9 +33,10 @@ export interface NativeBinding {
    * setSendNowResult; result is 0 (done), EAGAIN (the rest must wait),
    * truncatedErrno or an errno. Returns the failing call's name. With
    * `body` (file bytes from mapFile), headers and body go in one writev,
-   * and count is 0.
+   * and count is 0. `headers` may be a latin1 string of at most headBytes
+   * characters (a response head as node:http renders it).
    */
-  sendNow(outFd: number, outKind: number, inFd: number, offset: number, count: number, headers: Buffer | null, trailers: Buffer | null, body?: Buffer): string | undefined;
+  sendNow(outFd: number, outKind: number, inFd: number, offset: number, count: number, headers: Buffer | string | null, trailers: Buffer | null, body?: Buffer): string | undefined;
   /**
    * The file's first `length` bytes, mapped read-only and shared, unmapped
    * when collected; undefined when it cannot be had. For the kernel to read
@@ -56,6 +57,8 @@ export interface NativeBinding {
     outputKinds: { tcp: number };
     /** Most bytes sendNow takes in one call. */
     inlineBytes: number;
+    /** The longest head sendNow takes as a string (absent from builds before it could). */
+    headBytes?: number;
     /** The readiness interface the driver waits with. */
     waiter: string;
   };

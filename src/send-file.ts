@@ -242,7 +242,7 @@ function reserveNow(socket: Socket, bytes: number, lease: boolean): boolean {
  * descriptor `fd`, read in this tick. Says how far it got; throws when the
  * socket or the file failed.
  */
-function tryNow(fd: number, inFd: number, offset: number, count: number, headers: Buffer | null, trailers: Buffer | null, mapped?: Buffer): { done: boolean; sent: number; backend: Backend } {
+function tryNow(fd: number, inFd: number, offset: number, count: number, headers: Buffer | string | null, trailers: Buffer | null, mapped?: Buffer): { done: boolean; sent: number; backend: Backend } {
   const call = binding!.sendNow(fd, nativeCaps!.outputKinds.tcp, inFd, offset, mapped ? 0 : count, headers, trailers, mapped);
   let [result, sent, backendIndex] = nowResult;
   // The mapping reaches past a file truncated since: the kernel says EFAULT.
@@ -369,13 +369,16 @@ export function sendFile(out: Socket | number | FileHandle, input: string | URL 
  * socket takes it all at once and the transfer is over when this returns,
  * without a queue entry, a promise or a duplicate descriptor; what the
  * socket cannot take at once goes through sendFile(). Returns undefined,
- * having sent nothing, when this does not apply. `mapped`, the range's
- * bytes from mapSmallFile(), lets the head and the body leave in one writev.
+ * having sent nothing, when this does not apply. `head` may be the latin1
+ * string node:http renders. `mapped`, the range's bytes from
+ * mapSmallFile(), lets the head and the body leave in one writev.
  */
-export function sendFileNow(socket: Socket, inFd: number, offset: number, count: number, headers: Buffer, trailers: Buffer | null, mapped?: Buffer): SendFileResult | Promise<SendFileResult> | undefined {
+export function sendFileNow(socket: Socket, inFd: number, offset: number, count: number, head: Buffer | string, trailers: Buffer | null, mapped?: Buffer): SendFileResult | Promise<SendFileResult> | undefined {
   if (!nothingQueued(socket) || isTls(socket)) return undefined;
   const fd = socketFd(socket);
-  if (fd === undefined || !reserveNow(socket, count + headers.length + (trailers?.length ?? 0), false)) return undefined;
+  if (fd === undefined || !reserveNow(socket, count + head.length + (trailers?.length ?? 0), false)) return undefined;
+  // An addon that takes no string (or not one this long) takes bytes.
+  const headers = typeof head === 'string' && !(head.length <= (nativeCaps!.headBytes ?? -1)) ? Buffer.from(head, 'latin1') : head;
   // Counted, not refused, past the time budget: the request is read and
   // parsed already, and sendFile() would only cost it more. `mapped` holds
   // the range's bytes: with the head, one writev in place of two calls.
@@ -384,7 +387,7 @@ export function sendFileNow(socket: Socket, inFd: number, offset: number, count:
   if (now.sent > 0) refreshIdleTimer(socket);
   if (now.done) return { bytesSent: now.sent, backend: now.backend };
   // The rest takes its place in the socket's queue, where nothing is ahead of it.
-  const plan: TransferPlan = { offset: BigInt(offset), count: BigInt(count), headers, trailers, signal: undefined, backend: 'auto', onProgress: undefined, lease: false };
+  const plan: TransferPlan = { offset: BigInt(offset), count: BigInt(count), headers: typeof headers === 'string' ? Buffer.from(headers, 'latin1') : headers, trailers, signal: undefined, backend: 'auto', onProgress: undefined, lease: false };
   const left = rest(plan, { offset: plan.offset, count: BigInt(count) }, now.sent);
   const options = { offset: left.range.offset, count: left.range.count, headers: left.plan.headers ?? undefined, trailers: left.plan.trailers ?? undefined };
   return sendFile(socket, inFd, options).then(

@@ -100,6 +100,20 @@ describe('status and headers', () => {
     expect((await outcomeOf(uncached)).result).toEqual({ statusCode: 200, bytesSent: 1024, backend: capabilities().backends[0] });
   });
 
+  it('sends the head byte for byte: latin1 values, and a head too long to hand over as a string', async () => {
+    const accented = route('/accented', join(fx.path, 'small.txt'), undefined, (res) => res.setHeader('X-Name', 'caf\u00e9 \u00ff'));
+    const r = await one(accented);
+    expect(r.headers['x-name']).toBe('caf\u00e9 \u00ff');
+    expect(r.body.equals(fx.small)).toBe(true);
+    // 20,000 bytes of cookie: past what the addon takes as a string, so it goes as bytes.
+    const cookie = `k=${'v'.repeat(20_000)}`;
+    const long = route('/long-head', join(fx.path, 'small.txt'), undefined, (res) => res.setHeader('Set-Cookie', cookie));
+    const l = await one(long);
+    expect(l.headers['set-cookie']).toBe(cookie);
+    expect(l.body.equals(fx.small)).toBe(true);
+    expect((await outcomeOf(long)).result).toEqual({ statusCode: 200, bytesSent: 1024, backend: capabilities().native ? 'mmap' : capabilities().backends[0] });
+  });
+
   it('names types from the extension, with a charset for text, and octet-stream when unknown', async () => {
     expect((await one('/page.html')).headers['content-type']).toBe('text/html; charset=utf-8');
     expect((await one('/style.css')).headers['content-type']).toBe('text/css; charset=utf-8');

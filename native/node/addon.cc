@@ -30,6 +30,8 @@ constexpr uint64_t kJobBudget = 32ull << 20;
 // cannot make us wait, and a small response then costs no thread handoff.
 // Only a page-cache miss on the file could take time, as it would for nginx.
 constexpr uint64_t kInlineBytes = 128 * 1024;
+// The longest head sendNow takes as a string.
+constexpr size_t kHeadBytes = 16 * 1024;
 
 class Transfer;
 
@@ -330,7 +332,8 @@ class Transfer : public Napi::ObjectWrap<Transfer> {
 // array given to setSendNowResult: 0 (done), EAGAIN (the caller hands the
 // rest to a Transfer), ZC_ETRUNCATED or an errno. Returns the failing
 // call's name, or undefined. With `body` (file bytes from mapFile), the
-// headers and the body go in one writev and count is 0.
+// headers and the body go in one writev and count is 0. `headers` may be a
+// latin1 string of at most headBytes characters.
 Napi::Value SendNow(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   EnvData* data = env.GetInstanceData<EnvData>();
@@ -341,7 +344,25 @@ Napi::Value SendNow(const Napi::CallbackInfo& info) {
   t.in_fd = info[2].As<Napi::Number>().Int32Value();
   t.offset = static_cast<uint64_t>(info[3].As<Napi::Number>().Int64Value());
   t.remaining = static_cast<uint64_t>(info[4].As<Napi::Number>().Int64Value());
-  ListBuffer(info[5], &header_iov[0], &t.headers, &t.nheaders);
+  // A head as node:http renders it, a latin1 string: copied here, which
+  // costs less than a Buffer made for it in JavaScript.
+  char head[kHeadBytes + 1];
+  if (info[5].IsString()) {
+    size_t length = 0;
+    napi_get_value_string_latin1(env, info[5], nullptr, 0, &length);
+    if (length > kHeadBytes) {
+      Napi::RangeError::New(env, "sendNow: the head is longer than headBytes").ThrowAsJavaScriptException();
+      return env.Undefined();
+    }
+    napi_get_value_string_latin1(env, info[5], head, sizeof head, &length);
+    if (length > 0) {
+      header_iov[0] = {head, length};
+      t.headers = header_iov;
+      t.nheaders = 1;
+    }
+  } else {
+    ListBuffer(info[5], &header_iov[0], &t.headers, &t.nheaders);
+  }
   // The file's bytes from memory (a mapping), written with the headers.
   if (info[7].IsBuffer() && info[7].As<Napi::Buffer<char>>().Length() > 0) {
     auto body = info[7].As<Napi::Buffer<char>>();
@@ -424,6 +445,7 @@ Napi::Value Capabilities(const Napi::CallbackInfo& info) {
   kinds.Set("tcp", Napi::Number::New(env, ZC_OUT_TCP));
   caps.Set("outputKinds", kinds);
   caps.Set("inlineBytes", Napi::Number::New(env, double(kInlineBytes)));
+  caps.Set("headBytes", Napi::Number::New(env, double(kHeadBytes)));
   caps.Set("waiter", zc_waiter_name);
   return caps;
 }

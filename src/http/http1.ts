@@ -97,15 +97,16 @@ export function canWriteRaw(req: unknown, res: unknown): res is ServerResponse {
 
 /**
  * Renders the head of `res` with `statusCode` and the headers set on it, and
- * takes it over: Node will not send it. Returns its bytes, or undefined when
- * Node rendered it in a way serveFile cannot carry (chunked framing).
+ * takes it over: Node will not send it. Returns it as Node rendered it, a
+ * string whose characters are its latin1 bytes, or undefined when Node
+ * rendered it in a way serveFile cannot carry (chunked framing).
  */
-export function takeHead(res: ServerResponse, statusCode: number): Buffer | undefined {
+export function takeHead(res: ServerResponse, statusCode: number): string | undefined {
   res.writeHead(statusCode);
   const r = internals(res);
   if (typeof r._header !== 'string' || r.chunkedEncoding) return undefined;
   r._headerSent = true;
-  return Buffer.from(r._header, 'latin1');
+  return r._header;
 }
 
 /** Completes a response whose head and body serveFile wrote itself. */

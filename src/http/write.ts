@@ -143,7 +143,7 @@ async function writeRawRest(
   rep: RawFile,
   p: ResponsePlan,
   settings: Settings,
-  head: Buffer,
+  head: string,
   from: number,
   pending: Promise<SendFileResult>,
   progress: RawProgress,
@@ -164,7 +164,7 @@ async function writeRawRest(
 }
 
 /** Part `i` of the plan, the head before the first: at once when the socket takes it all (a lone part with the default settings), else by sendFile(). */
-function sendPart(socket: Socket, rep: RawFile, p: ResponsePlan, i: number, head: Buffer, settings: Settings): SendFileResult | Promise<SendFileResult> {
+function sendPart(socket: Socket, rep: RawFile, p: ResponsePlan, i: number, head: string, settings: Settings): SendFileResult | Promise<SendFileResult> {
   const part = p.parts[i];
   const count = part.end - part.start + 1;
   const trailers = i === p.parts.length - 1 ? p.trailer : undefined;
@@ -174,7 +174,8 @@ function sendPart(socket: Socket, rep: RawFile, p: ResponsePlan, i: number, head
     const now = sendFileNow(socket, rep.fd, part.start, count, head, trailers ?? null, bytes);
     if (now) return now;
   }
-  const headers = i > 0 ? part.header : part.header ? [head, part.header] : head;
+  const headBytes = i === 0 ? Buffer.from(head, 'latin1') : undefined;
+  const headers = !headBytes ? part.header : part.header ? [headBytes, part.header] : headBytes;
   return sendFile(socket, rep.fd, { offset: part.start, count, headers, trailers, signal: settings.signal, backend: settings.backend });
 }
 
