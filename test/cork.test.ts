@@ -50,6 +50,29 @@ describe.runIf(capabilities().headersTrailers === 'cork')('TCP_CORK around a tra
     expectBytes((await received).data, Buffer.concat([Buffer.from('H'), content, Buffer.from('T')]));
   });
 
+  it('is on while a large file is under way, and off again once it is sent, the bytes exact', async () => {
+    // More than the peer's and our socket buffers hold: the transfer cannot end while the peer reads nothing.
+    const large = seededBytes('cork-large', 32 * 1024 * 1024);
+    const path = dir.write(large);
+    const paused = await startCollector({ paused: true });
+    try {
+      const { socket, received } = await paused.connect();
+      let under: () => void;
+      const underWay = new Promise<void>((resolve) => (under = resolve));
+      const sent = sendFile(socket, path, { backend: 'sendfile', onProgress: () => under() });
+      const peer = await paused.serverSide(socket.localPort!);
+      await underWay;
+      expect(await cork(socket)).toBe(1);
+      peer.resume();
+      expect((await sent).bytesSent).toBe(large.length);
+      expect(await cork(socket)).toBe(0);
+      socket.end();
+      expectBytes((await received).data, large);
+    } finally {
+      await paused.close();
+    }
+  });
+
   it("stays on when the caller corked the socket, and the caller's uncork sends everything", async () => {
     const path = dir.write(content);
     const { socket, received } = await collector.connect();

@@ -22,12 +22,18 @@ static int set_cork(int fd, int on) {
   return setsockopt(fd, IPPROTO_TCP, TCP_CORK, &on, sizeof on) == 0 ? 0 : errno;
 }
 
+/* From this many file bytes on, a transfer to TCP goes corked: the kernel
+ * then sends only full segments, as nginx's tcp_nopush has it. On loopback
+ * (Linux 6.18) a 1 GiB sendfile ran at 1.7 GB/s uncorked and 2.5 to 7 GB/s
+ * corked; a smaller one gains nothing that pays for three more calls. */
+#define CORK_FROM (1u << 20)
+
 static int linux_begin(zc_transfer *t, void *state) {
   struct linux_state *s = state;
   /* Headers alone are held back by MSG_MORE (see send_headers_more);
    * trailers follow the file in a call of their own, so they need the
    * cork. */
-  if (t->out_kind != ZC_OUT_TCP || t->ntrailers == 0) return 0;
+  if (t->out_kind != ZC_OUT_TCP || (t->ntrailers == 0 && t->remaining < CORK_FROM)) return 0;
   int corked = 0;
   socklen_t len = sizeof corked;
   t->call = "setsockopt";
