@@ -4,8 +4,8 @@
 //   sendfile_loop PORT FILE SIZE [WARMUP]
 //
 // Connects to the sink on 127.0.0.1:PORT and sends the first SIZE bytes of
-// FILE with blocking sendfile(2) calls of as much as the kernel takes, shuts
-// the write side and waits for the sink's 8-byte count. With WARMUP > 0 it
+// FILE with blocking sendfile(2) calls of as much as the kernel takes, on a
+// corked socket, shuts the write side and waits for the sink's 8-byte count. With WARMUP > 0 it
 // first does the same, untimed, with WARMUP bytes on another connection.
 // Prints one JSON line: bytes the sink counted, wall seconds from connected
 // to the count's arrival, and the process's user and system CPU seconds
@@ -15,6 +15,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -53,12 +54,19 @@ static struct result transfer(int port, int file, uint64_t size) {
   struct rusage r0, r1;
   getrusage(RUSAGE_SELF, &r0);
   double t0 = now();
+  // Corked, as nginx's tcp_nopush and zerocopy's Linux backend send a large
+  // file: only full segments go out. On loopback under Linux 6.18 this loop
+  // ran at 1.7 GB/s uncorked, and two to four times as fast corked.
+  int on = 1;
+  if (setsockopt(s, IPPROTO_TCP, TCP_CORK, &on, sizeof on)) die("setsockopt TCP_CORK");
   off_t offset = 0;
   while ((uint64_t)offset < size) {
     ssize_t n = sendfile(s, file, &offset, size - (uint64_t)offset);
     if (n < 0 && errno != EINTR) die("sendfile");
     if (n == 0) die("sendfile: file shorter than SIZE");
   }
+  on = 0;
+  if (setsockopt(s, IPPROTO_TCP, TCP_CORK, &on, sizeof on)) die("setsockopt TCP_CORK");
   shutdown(s, SHUT_WR);
   unsigned char answer[8];
   size_t got = 0;
