@@ -195,6 +195,32 @@ describe('directories', () => {
     expect((await one(plain, '/docs', {}, 'HEAD')).status).toBe(301);
   });
 
+  it('answer each URL by its own query and its own mount, after any number of other URLs', async () => {
+    // One handler mounted at two prefixes, as Express would: the same req.url, two originalUrls.
+    const handler = serveStatic(root);
+    handlers.push(handler);
+    const mounted = await httpServer((req, res) => {
+      const mount = req.headers['x-mount'];
+      if (typeof mount === 'string') (req as IncomingMessage & { originalUrl?: string }).originalUrl = mount + req.url;
+      void handler(req, res);
+    });
+    servers.push(mounted);
+    const at = async (path: string, mount?: string) => (await one(mounted, path, mount ? { 'X-Mount': mount } : {})).headers.location;
+    expect(await at('/docs?x=1')).toBe('/docs/?x=1');
+    expect(await at('/docs?x=2')).toBe('/docs/?x=2');
+    expect(await at('/docs', '/a')).toBe('/a/docs/');
+    expect(await at('/docs', '/b')).toBe('/b/docs/');
+    expect(await at('/docs')).toBe('/docs/');
+    // More distinct URLs than serveStatic keeps answers for, pipelined on one connection.
+    const count = 1100;
+    const requests = Array.from({ length: count }, (_, i) => rawRequest(i % 2 ? `/hello.txt?n=${i}` : `/nothing-${i}.txt`)).join('');
+    const { responses } = await rawExchange(mounted.port, requests, count);
+    expect(responses.map((r) => r.status)).toEqual(Array.from({ length: count }, (_, i) => (i % 2 ? 200 : 404)));
+    expect(responses.filter((r) => r.status === 200).every((r) => r.body.toString() === 'hello\n')).toBe(true);
+    expect(await at('/docs?x=1')).toBe('/docs/?x=1');
+    expect(await at('/docs', '/a')).toBe('/a/docs/');
+  });
+
   it('follow the index and redirect options', async () => {
     const noRedirect = await staticServer({ redirect: false });
     expect((await one(noRedirect, '/docs')).status).toBe(404);
