@@ -295,11 +295,11 @@ export function createStaticServer(root: string | URL, options?: ServeStaticOpti
       const hit = opener.lookupNow(mapping.path);
       if (hit?.kind === 'file') return answer(req, res, { file: hit.file, path: mapping.path }, claim);
     }
-    return find(req, res, mapping, claim);
+    return searchAndAnswer(req, res, mapping, claim);
   }
 
   /** serve() when the file must be looked for: opened, or chosen among an index, extensions, encodings or a fallback. */
-  async function find(req: ServeRequest, res: ServeResponse, mapping: UrlMapping, claim?: () => void): Promise<Declined | undefined> {
+  async function searchAndAnswer(req: ServeRequest, res: ServeResponse, mapping: UrlMapping, claim?: () => void): Promise<Declined | undefined> {
     const { path, trailingSlash, fallback } = mapping;
     let found: Found | undefined;
     const miss: Miss = {};
