@@ -98,7 +98,11 @@ const MUTANTS = [
   { name: 'send-file: EFAULT from a mapping is not a truncation', file: 'src/send-file.ts', find: 'if (mapped && result === EFAULT) result', replace: 'if (mapped && result === EFAULT && sent < 0) result', tests: HTTP },
   { name: 'addon: sendNow drops the body it was given', file: 'native/node/addon.cc', find: '    t.nheaders++;\n', replace: '\n', tests: HTTP },
   { name: 'write: a range of a mapped file is taken from its start', file: 'src/http/write.ts', find: 'mapped.subarray(part.start, part.end + 1)', replace: 'mapped.subarray(0, count)', tests: HTTP },
-  { name: 'write: a failed raw response keeps the connection', file: 'src/http/write.ts', find: '    // Node believes the head is out: whatever went, this connection can\n    // carry nothing more that a client could frame.\n    res.destroy();', replace: '', tests: HTTP },
+  { name: 'write: a failed raw response keeps the connection', file: 'src/http/write.ts', find: '  // Node believes the head is out: whatever went, this connection can\n  // carry nothing more that a client could frame.\n  res.destroy();', replace: '', tests: HTTP },
+  { name: 'addon: sendNow reads a head string as UTF-8', file: 'native/node/addon.cc', find: 'napi_get_value_string_latin1(env, info[5], head, sizeof head, &length);', replace: 'napi_get_value_string_utf8(env, info[5], head, sizeof head, &length);', tests: HTTP },
+  { name: 'send-file: a head longer than headBytes goes as a string', file: 'src/send-file.ts', find: "!(head.length <= (nativeCaps!.headBytes ?? -1))", replace: 'head.length < 0', tests: HTTP },
+  { name: 'linux: a large file goes uncorked', file: 'native/linux/sendfile_linux.c', find: '(t->ntrailers == 0 && t->remaining < CORK_FROM)', replace: 't->ntrailers == 0', tests: TRANSFER },
+  { name: "serve-static: a mounted request's URL mapping is kept for others", file: 'src/http/serve-static.ts', find: '    if (target.original !== target.pathname) return mapUrl(target);\n', replace: '', tests: HTTP },
 ];
 
 function cmake(out, flags = []) {
