@@ -116,7 +116,7 @@ export class FileOpener {
   /** lookup() when the cache holds `path` and may trust it without a stat: the common case, without a promise. */
   lookupNow(path: string): Lookup | undefined {
     const entry = this.caching && !this.closed ? this.entries.get(path) : undefined;
-    return entry && Date.now() - entry.validated <= this.validMs ? { kind: 'file', file: this.lease(entry) } : undefined;
+    return entry && Date.now() - entry.validated < this.validMs ? { kind: 'file', file: this.lease(entry) } : undefined;
   }
 
   async lookup(path: string): Promise<Lookup> {
