@@ -178,6 +178,15 @@ describe('status and headers', () => {
     const p = await one(plain);
     expect(Object.keys(after).sort()).toEqual(names);
     for (const name of names) expect(String(after[name])).toBe(p.headers[name]);
+    // And once more: a second response of the same file reads back its own fields, and they cannot change.
+    let second: ServerResponse | undefined;
+    const again = route('/plain-again', join(fx.path, 'small.txt'), undefined, (res) => (second = res));
+    expect((await one(again)).body.equals(fx.small)).toBe(true);
+    await outcomeOf(again);
+    expect(second!.getHeader('content-length')).toBe('1024');
+    expect(second!.hasHeader('ETag')).toBe(true);
+    expect(() => second!.setHeader('Content-Length', '1')).toThrow(expect.objectContaining({ code: 'ERR_HTTP_HEADERS_SENT' }));
+    expect(second!.getHeader('content-length')).toBe('1024');
   });
 
   it('answers HEAD with the GET headers and no body', async () => {

@@ -45,16 +45,26 @@ const outHeaders: symbol | undefined = (() => {
   return Array.isArray(entry) && entry[0] === 'X-Probe' && entry[1] === 'v' && Object.keys(table!).length === 1 ? symbol : undefined;
 })();
 
-/** Header fields checked once, to be set on many responses: [lower-cased name, name, value, whether it replaces the caller's] each. */
-export type PreparedFields = ReadonlyArray<readonly [string, string, string, boolean]>;
+/** Header fields checked once, to be set on many responses. */
+export interface PreparedFields {
+  /** [lower-cased name, name, value, whether it replaces the caller's] each. */
+  readonly list: ReadonlyArray<readonly [string, string, string, boolean]>;
+  /** The same, as the object writeHead() takes. */
+  readonly object: Readonly<Record<string, string>>;
+  /** The same, as node:http's own table (frozen): what getHeader() reads once the head is out. */
+  readonly table: FieldTable | undefined;
+}
 
-/** Checks `fields` as setHeader() would, once, for setFields() to set them without checking again. */
+/** Checks `fields` (distinct names) as setHeader() would, once, for setFields() or takeHead() to set them without checking again. */
 export function prepareFields(fields: ReadonlyArray<readonly [name: string, value: string, replace?: boolean]>): PreparedFields {
-  return fields.map(([name, value, replace]) => {
+  const list = fields.map(([name, value, replace]) => {
     validateHeaderName(name);
     validateHeaderValue(name, value);
     return [name.toLowerCase(), name, value, replace === true] as const;
   });
+  const table = Object.create(null) as FieldTable;
+  for (const [key, name, value] of list) table[key] = Object.freeze([name, value]) as [string, unknown];
+  return { list, object: Object.fromEntries(fields.map(([name, value]) => [name, value])), table: outHeaders && Object.freeze(table) };
 }
 
 /**
@@ -64,13 +74,24 @@ export function prepareFields(fields: ReadonlyArray<readonly [name: string, valu
  */
 export function setFields(res: ServerResponse, fields: PreparedFields): void {
   if (outHeaders === undefined) {
-    for (const [, name, value, replace] of fields) if (replace || !res.hasHeader(name)) res.setHeader(name, value);
+    for (const [, name, value, replace] of fields.list) if (replace || !res.hasHeader(name)) res.setHeader(name, value);
     return;
   }
   const r = res as unknown as Record<symbol, FieldTable | null>;
   const table = (r[outHeaders] ??= Object.create(null) as FieldTable);
   // A fresh [name, value] per response: appendHeader() changes them in place.
-  for (const [key, name, value, replace] of fields) if (replace || table[key] === undefined) table[key] = [name, value];
+  for (const [key, name, value, replace] of fields.list) if (replace || table[key] === undefined) table[key] = [name, value];
+}
+
+/**
+ * Whether prepared fields may wait for takeHead() instead of setFields():
+ * the response has no field set yet and its writeHead() is Node's own.
+ * Node then renders them from one object, which costs less than filling
+ * its table field by field, and takeHead() gives the response the frozen
+ * table for getHeader() afterwards (setHeader() throws once the head is out).
+ */
+export function fieldsMayWait(res: ServerResponse): boolean {
+  return outHeaders !== undefined && (res as unknown as Record<symbol, FieldTable | null>)[outHeaders] === null && res.writeHead === ServerResponse.prototype.writeHead;
 }
 
 /**
@@ -96,13 +117,20 @@ export function canWriteRaw(req: unknown, res: unknown): res is ServerResponse {
 }
 
 /**
- * Renders the head of `res` with `statusCode` and the headers set on it, and
- * takes it over: Node will not send it. Returns it as Node rendered it, a
+ * Renders the head of `res` with `statusCode` and the headers set on it
+ * (and the `waiting` fields, see fieldsMayWait()), and takes it over: Node
+ * will not send it. Returns it as Node rendered it, a
  * string whose characters are its latin1 bytes, or undefined when Node
  * rendered it in a way serveFile cannot carry (chunked framing).
  */
-export function takeHead(res: ServerResponse, statusCode: number): string | undefined {
-  res.writeHead(statusCode);
+export function takeHead(res: ServerResponse, statusCode: number, waiting?: PreparedFields): string | undefined {
+  if (waiting) {
+    res.writeHead(statusCode, waiting.object);
+    const table = res as unknown as Record<symbol, FieldTable | null>;
+    if (table[outHeaders!] === null) table[outHeaders!] = waiting.table!;
+  } else {
+    res.writeHead(statusCode);
+  }
   const r = internals(res);
   if (typeof r._header !== 'string' || r.chunkedEncoding) return undefined;
   r._headerSent = true;

@@ -11,7 +11,7 @@ import { extname } from 'node:path';
 import etag from 'etag';
 import mime from 'mime-types';
 import type { HeaderMemo, OpenedFile } from './file-cache.js';
-import { canWriteRaw, prepareFields, setFields, type PreparedFields } from './http1.js';
+import { canWriteRaw, fieldsMayWait, prepareFields, setFields, type PreparedFields } from './http1.js';
 import { canRespondWithFD, respondWithFD } from './http2.js';
 import type { ServeRequest, ServeResponse, ServeResult, Settings } from './options.js';
 import { evaluatePreconditions, multipartFraming, selectRanges, type Validators } from './rfc9110.js';
@@ -131,7 +131,9 @@ function plan(req: ServeRequest, res: ServeResponse, rep: Representation, settin
   const size = rep.stat.size;
   // The common case, with the fields prepared once per file.
   if (size > 0 && res instanceof ServerResponse && isPlainWhole(req, res, rep)) {
-    setFields(res, wholeFileFields(rep, settings));
+    const fields = wholeFileFields(rep, settings);
+    if (fieldsMayWait(res)) return { statusCode: 200, parts: [{ start: 0, end: size - 1 }], fields };
+    setFields(res, fields);
     return { statusCode: 200, parts: [{ start: 0, end: size - 1 }] };
   }
   const ranges = settings.acceptRanges && stringHeader(res, 'accept-ranges')?.toLowerCase() !== 'none';
@@ -189,6 +191,8 @@ export function respond(req: ServeRequest, res: ServeResponse, rep: Representati
   const p = plan(req, res, rep, settings);
   if (p.parts.length === 0 || req.method === 'HEAD') return writeStatus(req, res, p.statusCode, p.text);
   if (canWriteRaw(req, res)) return writeRaw(req as IncomingMessage, res, rep, p, settings);
+  // Not written raw after all: the fields that waited for takeHead() go on the response now.
+  if (p.fields && res instanceof ServerResponse) setFields(res, p.fields);
   if (p.parts.length === 1 && !p.parts[0].header && canRespondWithFD(res)) return respondWithFD(res, rep.fd, p, settings);
   return writeThrough(res, rep.fd, p, settings);
 }

@@ -8,7 +8,7 @@ import type { Backend } from '../arguments.js';
 import { AbortError, streamDestroyed, type TransferError } from '../errors.js';
 import { sendFile, sendFileNow, type SendFileResult } from '../send-file.js';
 import { sendStream, writeAndWait } from '../stream.js';
-import { endTakenOver, responseSocket, takeHead } from './http1.js';
+import { endTakenOver, responseSocket, takeHead, type PreparedFields } from './http1.js';
 import type { ServeRequest, ServeResponse, ServeResult, Settings } from './options.js';
 import type { Part } from './rfc9110.js';
 
@@ -21,6 +21,8 @@ export interface ResponsePlan {
   trailer?: Buffer;
   /** A short text body instead of file bytes (412, 416). */
   text?: string;
+  /** Header fields not set on the response yet, for takeHead() to render (see fieldsMayWait). */
+  fields?: PreparedFields;
 }
 
 const CLIENT_GONE = new Set(['ERR_STREAM_DESTROYED', 'ERR_STREAM_PREMATURE_CLOSE', 'ECONNRESET', 'EPIPE', 'ABORT_ERR', 'ERR_HTTP2_INVALID_STREAM', 'ERR_HTTP2_STREAM_ERROR']);
@@ -118,7 +120,7 @@ export function writeRaw(req: IncomingMessage, res: ServerResponse, rep: RawFile
     );
   }
   try {
-    const head = takeHead(res, p.statusCode);
+    const head = takeHead(res, p.statusCode, p.fields);
     if (!head) throw new Error('serveFile: node:http rendered a head it cannot send raw');
     progress.headLength = head.length;
     for (let i = 0; i < p.parts.length; i++) {
