@@ -102,6 +102,7 @@ const MUTANTS = [
   { name: 'addon: sendNow reads a head string as UTF-8', file: 'native/node/addon.cc', find: 'napi_get_value_string_latin1(env, info[5], head, sizeof head, &length);', replace: 'napi_get_value_string_utf8(env, info[5], head, sizeof head, &length);', tests: HTTP },
   { name: 'send-file: a head longer than headBytes goes as a string', file: 'src/send-file.ts', find: "!(head.length <= (nativeCaps!.headBytes ?? -1))", replace: 'head.length < 0', tests: HTTP },
   { name: 'linux: a large file goes uncorked', file: 'native/linux/sendfile_linux.c', find: '(t->ntrailers == 0 && t->remaining < CORK_FROM)', replace: 't->ntrailers == 0', tests: TRANSFER },
+  { name: 'respond: fields that waited for takeHead are lost on another writer', file: 'src/http/respond.ts', find: '  if (p.fields && res instanceof ServerResponse) setFields(res, p.fields);\n', replace: '', tests: HTTP },
   { name: "serve-static: a mounted request's URL mapping is kept for others", file: 'src/http/serve-static.ts', find: '    if (target.original !== target.pathname) return mapUrl(target);\n', replace: '', tests: HTTP },
 ];
 

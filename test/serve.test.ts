@@ -189,6 +189,27 @@ describe('status and headers', () => {
     expect(second!.getHeader('content-length')).toBe('1024');
   });
 
+  it('sends every field through a response whose write and end middleware wrapped, with no field set before', async () => {
+    let wrote = 0;
+    const wrapped = route('/wrapped-write', join(fx.path, 'small.txt'), undefined, (res) => {
+      const write = res.write.bind(res) as (chunk: Buffer) => boolean;
+      const end = res.end.bind(res) as (chunk?: Buffer) => ServerResponse;
+      res.write = ((chunk: Buffer) => {
+        wrote += chunk.length;
+        return write(chunk);
+      }) as typeof res.write;
+      res.end = ((chunk?: Buffer) => end(chunk)) as typeof res.end;
+    });
+    const r = await one(wrapped);
+    const st = statSync(join(fx.path, 'small.txt'));
+    expect(r.body.equals(fx.small)).toBe(true);
+    expect(wrote).toBe(1024);
+    expect(r.headers['content-type']).toBe('text/plain; charset=utf-8');
+    expect(r.headers['content-length']).toBe('1024');
+    expect(r.headers.etag).toBe(`"${st.size.toString(16)}-${st.mtime.getTime().toString(16)}"`);
+    expect(r.headers['last-modified']).toBe(st.mtime.toUTCString());
+  });
+
   it('answers HEAD with the GET headers and no body', async () => {
     const { responses, raw } = await rawExchange(server.port, [rawRequest('/data.bin', {}, 'HEAD'), rawRequest('/small.txt')], 2, [true, false]);
     expect(responses[0].status).toBe(200);
