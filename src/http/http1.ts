@@ -19,7 +19,10 @@
 // - The header fields set so far live in an object under the symbol
 //   `kOutHeaders`: lower-cased name -> [name, value], null until the first.
 //   setFields() writes there when it finds it looking so (checked once, on
-//   a response of its own), and otherwise calls setHeader().
+//   a response of its own), and otherwise calls setHeader(). takeHead() may
+//   put a frozen table there once writeHead() has rendered the fields from
+//   an object: from then on setHeader() and its kin throw, and only
+//   getHeader() and its kin read it.
 import { ServerResponse, validateHeaderName, validateHeaderValue, type IncomingMessage } from 'node:http';
 import { Socket } from 'node:net';
 
@@ -119,9 +122,9 @@ export function canWriteRaw(req: unknown, res: unknown): res is ServerResponse {
 /**
  * Renders the head of `res` with `statusCode` and the headers set on it
  * (and the `waiting` fields, see fieldsMayWait()), and takes it over: Node
- * will not send it. Returns it as Node rendered it, a
- * string whose characters are its latin1 bytes, or undefined when Node
- * rendered it in a way serveFile cannot carry (chunked framing).
+ * will not send it. Returns it as Node rendered it, a string whose
+ * characters are its latin1 bytes, or undefined when Node rendered it in a
+ * way serveFile cannot carry (chunked framing).
  */
 export function takeHead(res: ServerResponse, statusCode: number, waiting?: PreparedFields): string | undefined {
   if (waiting) {
