@@ -111,7 +111,7 @@ async function openAndAnswer(req: ServeRequest, res: ServeResponse, path: string
   if (!(res as { socket?: unknown }).socket) await responseTurn(req, res);
   let found: Lookup;
   try {
-    found = opener.lookupNow(path) ?? (await opener.lookup(path));
+    found = await opener.lookup(path);
   } catch (error) {
     const status = openErrorStatus(error);
     if (status === undefined) throw error;

@@ -289,9 +289,10 @@ export function createStaticServer(root: string | URL, options?: ServeStaticOpti
     if (!METHODS.has(req.method ?? 'GET')) return { decline: 405 };
     const mapping = mapUrlOnce(target);
     if (mapping.decline !== undefined) return mapping;
-    // The common case, in this tick: a file the cache holds, no encodings
-    // to choose among, and the response's turn on its connection.
-    if (mapping.path !== undefined && !mapping.trailingSlash && precompressed.length === 0 && (res as { socket?: unknown }).socket) {
+    // The common case, in this tick: a file the cache holds, no encoding
+    // the client accepts to choose among, and the response's turn on its
+    // connection. Everything else is looked up by lookFor().
+    if (mapping.path !== undefined && !mapping.trailingSlash && (res as { socket?: unknown }).socket && acceptedEncodings(req).length === 0) {
       const hit = opener.lookupNow(mapping.path);
       if (hit?.kind === 'file') return answer(req, res, { file: hit.file, path: mapping.path }, claim);
     }
@@ -314,8 +315,7 @@ export function createStaticServer(root: string | URL, options?: ServeStaticOpti
           return undefined;
         }
       } else if (path !== undefined) {
-        const hit = encodings.length === 0 ? opener.lookupNow(path) : undefined;
-        const what = hit?.kind === 'file' ? { file: hit.file, path } : await lookFor(path, encodings, miss);
+        const what = await lookFor(path, encodings, miss);
         if (what === 'directory' && redirect) {
           claim?.();
           // Collapsed leading slashes: `//evil.example/` would leave the site.
