@@ -346,15 +346,16 @@ Napi::Value SendNow(const Napi::CallbackInfo& info) {
   t.remaining = static_cast<uint64_t>(info[4].As<Napi::Number>().Int64Value());
   // A head as node:http renders it, a latin1 string: copied here, which
   // costs less than a Buffer made for it in JavaScript.
-  char head[kHeadBytes + 1];
+  // One byte more than headBytes and the NUL: a longer head copies
+  // headBytes + 1 characters, which says it did not fit, in one call.
+  char head[kHeadBytes + 2];
   if (info[5].IsString()) {
     size_t length = 0;
-    napi_get_value_string_latin1(env, info[5], nullptr, 0, &length);
+    napi_get_value_string_latin1(env, info[5], head, sizeof head, &length);
     if (length > kHeadBytes) {
       Napi::RangeError::New(env, "sendNow: the head is longer than headBytes").ThrowAsJavaScriptException();
       return env.Undefined();
     }
-    napi_get_value_string_latin1(env, info[5], head, sizeof head, &length);
     if (length > 0) {
       header_iov[0] = {head, length};
       t.headers = header_iov;
