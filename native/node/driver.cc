@@ -68,7 +68,7 @@ void Driver::Shutdown(void* self) {
 }
 
 int Driver::Arm(DriverJob* job, bool again) {
-  int err = zc_waiter_arm(waiter_, job->t->out_fd, job->id, again);
+  int err = zc_waiter_arm(waiter_, job->t->out_fd, job->id, ZC_WAIT_WRITE, again);
   if (err != EPERM) return err;
   // An output that never blocks (a device such as /dev/null): step it now.
   ready_.push_back(job->id);
