@@ -63,7 +63,7 @@ export interface TransferPlan {
 
 const MAX_OFFSET = (1n << 63n) - 1n;
 
-function isFileHandle(value: unknown): value is FileHandle {
+export function isFileHandle(value: unknown): value is FileHandle {
   return (
     typeof value === 'object' &&
     value !== null &&
@@ -74,12 +74,12 @@ function isFileHandle(value: unknown): value is FileHandle {
 }
 
 /** A FileHandle's descriptor. A closed handle's is -1: EBADF, as for any closed descriptor. */
-function handleFd(handle: FileHandle): number {
+export function handleFd(handle: FileHandle): number {
   if (handle.fd < 0) throw systemError(osConstants.errno.EBADF, 'fstat');
   return handle.fd;
 }
 
-function checkFd(name: string, fd: number): number {
+export function checkFd(name: string, fd: number): number {
   if (!Number.isInteger(fd) || fd < 0 || fd > 0x7fffffff) throw outOfRange(name, '>= 0 && <= 2147483647', fd);
   return fd;
 }
@@ -108,7 +108,7 @@ export function parseInput(input: unknown): Input {
   return { kind: 'path', path };
 }
 
-function parseSize(name: string, value: unknown): bigint | undefined {
+export function parseSize(name: string, value: unknown): bigint | undefined {
   if (value === undefined) return undefined;
   if (typeof value === 'number') {
     if (!Number.isSafeInteger(value) || value < 0) throw outOfRange(name, 'an integer >= 0 && <= 2^53 - 1', value);

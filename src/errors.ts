@@ -92,3 +92,9 @@ export function nativeError(errno: number, syscall: string, bytesSent: number, r
   if (errno === nativeCaps?.truncatedErrno) return fileTruncated(`it ended before byte ${rangeEnd}`, bytesSent);
   return systemError(errno, syscall, bytesSent);
 }
+
+/** A receive whose input ended before the `count` bytes it was asked for. */
+export function endedEarly(bytesReceived: number, count: bigint): Error & { code: string; bytesReceived: number } {
+  const error = withCode(new Error(`The input ended after ${bytesReceived} of the ${count} bytes to receive`), 'ERR_STREAM_PREMATURE_CLOSE');
+  return Object.assign(error, { bytesReceived });
+}

@@ -17,6 +17,52 @@ constexpr auto kReportEvery = std::chrono::milliseconds(100);
 // Reports taken from the waiter per wake-up.
 constexpr int kBatch = 64;
 
+int RunJob(DriverJob* job, uint64_t budget) {
+  return job->t ? zc_run(job->t, budget) : zc_relay_run(job->r, budget);
+}
+
+uint64_t Moved(const DriverJob* job) {
+  return job->t ? job->t->sent : zc_relay_moved(job->r);
+}
+
+// Here, not on the JS thread: ending unmaps the mmap backend's window and
+// frees readwrite's buffer, and munmap waits for every CPU that runs one
+// of our threads to flush its TLB.
+void EndJob(DriverJob* job) {
+  if (job->t) {
+    zc_end(job->t);
+    return;
+  }
+  for (int i = 0; i < job->r->nflows; i++) zc_flow_end(&job->r->flows[i]);
+}
+
+// What the job waits for: descriptors and their events, one entry per
+// descriptor. Returns how many.
+int Waits(const DriverJob* job, int fds[4], unsigned events[4]) {
+  if (job->t) {
+    fds[0] = job->t->out_fd;
+    events[0] = ZC_WAIT_WRITE;
+    return 1;
+  }
+  int n = 0;
+  auto add = [&](int fd, unsigned event) {
+    for (int i = 0; i < n; i++)
+      if (fds[i] == fd) {
+        events[i] |= event;
+        return;
+      }
+    fds[n] = fd;
+    events[n++] = event;
+  };
+  for (int i = 0; i < job->r->nflows; i++) {
+    const zc_flow& f = job->r->flows[i];
+    if (f.finished) continue;
+    add(f.in_fd, f.wait_in);
+    add(f.out_fd, f.wait_out);
+  }
+  return n;
+}
+
 }  // namespace
 
 Driver::Driver(Napi::Env env, Report report)
@@ -68,12 +114,36 @@ void Driver::Shutdown(void* self) {
 }
 
 int Driver::Arm(DriverJob* job, bool again) {
-  int err = zc_waiter_arm(waiter_, job->t->out_fd, job->id, ZC_WAIT_WRITE, again);
-  if (err != EPERM) return err;
-  // An output that never blocks (a device such as /dev/null): step it now.
+  int fds[4];
+  unsigned events[4];
+  int n = Waits(job, fds, events);
+  bool armed = false, now = false;
+  for (int i = 0; i < n; i++) {
+    if (events[i] == 0) continue;
+    int err = zc_waiter_arm(waiter_, fds[i], job->id, events[i], again);
+    // A descriptor that never blocks (a device such as /dev/null): step
+    // the job now.
+    if (err == EPERM) now = true;
+    else if (err != 0) return err;
+    else armed = true;
+  }
+  // Waiting for nothing would be waiting forever: that job is stepped too.
+  if (armed && !now) return 0;
   ready_.push_back(job->id);
   zc_waiter_wake(waiter_);
   return 0;
+}
+
+void Driver::Forget(DriverJob* job) {
+  if (job->t) {
+    zc_waiter_forget(waiter_, job->t->out_fd);
+    return;
+  }
+  for (int i = 0; i < job->r->nflows; i++) {
+    zc_waiter_forget(waiter_, job->r->flows[i].in_fd);
+    // A relay's outputs are its flows' inputs the other way.
+    if (job->r->nflows == 1) zc_waiter_forget(waiter_, job->r->flows[i].out_fd);
+  }
 }
 
 int Driver::Drive(DriverJob* job) {
@@ -90,7 +160,7 @@ bool Driver::Stop(DriverJob* job) {
   if (waiting_.erase(job->id) == 0) return false;
   // Before the JS thread closes our duplicate: some interfaces would keep
   // watching the connection through Node's own descriptor.
-  zc_waiter_forget(waiter_, job->t->out_fd);
+  Forget(job);
   return true;
 }
 
@@ -119,7 +189,9 @@ void Driver::Run() {
       ids.insert(ids.end(), ready_.begin(), ready_.end());
       ready_.clear();
     }
-    // Each id is writable, or has an error or hang-up the next call reports.
+    // Each id is ready (writable, readable), or has an error or hang-up the
+    // next call reports; or it is a report left over from an arming since
+    // replaced, and the run finds nothing to do.
     for (uint64_t id : ids) {
       DriverJob* job;
       {
@@ -129,14 +201,15 @@ void Driver::Run() {
         job = it->second;
         waiting_.erase(it);
       }
-      uint64_t before = job->t->sent;
-      int r = job->aborted ? ECANCELED : zc_run(job->t, kRunBudget);
-      uint64_t sent = job->t->sent;
+      uint64_t before = Moved(job);
+      int r = job->aborted ? ECANCELED : RunJob(job, kRunBudget);
+      uint64_t sent = Moved(job);
+      job->moved.store(sent, std::memory_order_relaxed);
       std::lock_guard<std::mutex> lock(mu_);
       if (job->aborted) r = ECANCELED;
       if (r == EAGAIN || r == EINPROGRESS) {
-        // Over budget (EINPROGRESS) the output is still writable: armed
-        // again, it is reported at once, behind the others that are ready.
+        // Over budget (EINPROGRESS) the job is still ready: armed again, it
+        // is reported at once, behind the others that are ready.
         r = Arm(job, true);
         if (r == 0) {
           waiting_[job->id] = job;
@@ -148,11 +221,8 @@ void Driver::Run() {
           continue;
         }
       }
-      zc_waiter_forget(waiter_, job->t->out_fd);
-      // Here, not on the JS thread: ending unmaps the mmap backend's window
-      // and frees readwrite's buffer, and munmap waits for every CPU that
-      // runs one of our threads to flush its TLB.
-      zc_end(job->t);
+      Forget(job);
+      EndJob(job);
       job->ended = true;
       Post(job->id, r, sent);
     }

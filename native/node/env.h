@@ -1,0 +1,58 @@
+// What one Node environment (the main thread or a worker) keeps: its
+// driver, started at the first transfer that needs it, and the objects
+// whose jobs it runs, by id, for its reports. addon.cc (Transfer) and
+// flow.cc (Flow) share it.
+#pragma once
+
+#include <napi.h>
+#include <string.h>
+
+#include <memory>
+#include <string>
+#include <unordered_map>
+
+#include "driver.h"
+
+// An object whose job the driver runs: reports come to it on the JS thread.
+class Reported {
+ public:
+  virtual void OnReport(int result, uint64_t moved) = 0;
+
+ protected:
+  ~Reported() = default;
+};
+
+struct EnvData {
+  std::unique_ptr<Driver> driver;
+  std::unordered_map<uint64_t, Reported*> live;
+  uint64_t next_id = 1;
+  // Where sendNow leaves [result, bytes sent, backend index]: a typed array
+  // of the JS side's, so a call returns without making an object.
+  Napi::Reference<Napi::Float64Array> now_array;
+  double* now_result = nullptr;
+
+  // The driver, started now if it was not; null with the error pending
+  // in env when it cannot start (no descriptors left for its waiter).
+  Driver* EnsureDriver(Napi::Env env) {
+    if (!driver) {
+      driver = std::make_unique<Driver>(env, [this](uint64_t id, int result, uint64_t moved) {
+        auto it = live.find(id);
+        if (it != live.end()) it->second->OnReport(result, moved);
+      });
+      if (env.IsExceptionPending()) driver.reset();
+    }
+    return driver.get();
+  }
+};
+
+// An errno as a JavaScript Error with `errno` and `syscall`, thrown.
+inline void ThrowErrno(Napi::Env env, int err, const char* call) {
+  Napi::Error e = Napi::Error::New(env, strerror(err));
+  e.Set("errno", Napi::Number::New(env, err));
+  e.Set("syscall", Napi::String::New(env, call));
+  e.ThrowAsJavaScriptException();
+}
+
+// flow.cc: the Flow class, and what each mover does for capabilities().
+Napi::Function DefineFlow(Napi::Env env);
+Napi::Array MoverCapabilities(Napi::Env env);
