@@ -122,10 +122,15 @@ const zc_mover *zc_find_mover(const char *name);
 /* The best mover for this input and output. */
 const zc_mover *zc_pick_mover(enum zc_input_kind in, enum zc_output_kind out);
 
-/* Classifies an input descriptor: a socket, a pipe or FIFO, a character
- * device. Returns 0, EISDIR or EINVAL (a regular file: sendFile's input,
- * not ours), or an errno. */
+/* Classifies an input descriptor: a stream socket, a pipe or FIFO, a
+ * character device. Returns 0, EISDIR or EINVAL (a regular file:
+ * sendFile's input, not ours), or an errno. */
 int zc_classify_input(int fd, enum zc_input_kind *kind);
+
+/* zc_classify_output for a flow's output: a socket need not be connected
+ * any more (its peer may have reset before the flow began), for its first
+ * write to say what happened. */
+int zc_classify_flow_output(int fd, enum zc_output_kind *kind);
 
 /* Writes len bytes of buf to the flow's output as that kind of output
  * takes them (send(2) to a socket, pwrite(2) at out_offset to a file,

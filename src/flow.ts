@@ -4,7 +4,7 @@
 // idle timer, and its outcome as the addon reports it. receive-file.ts and
 // relay.ts turn the outcome into their results and errors.
 import type { Socket } from 'node:net';
-import { invalidArgType, invalidArgValue } from './errors.js';
+import { invalidArgType, invalidArgValue, systemError } from './errors.js';
 import { binding, nativeCaps, type NativeFlow } from './native.js';
 import { refreshIdleTimer } from './net-socket.js';
 
@@ -43,6 +43,12 @@ export interface FlowEnd {
   why?: 'signal' | 'closed' | 'idle';
   /** The socket whose close stopped it. */
   closed?: Socket;
+}
+
+/** What the addon threw (a failed dup or fstat, a driver it could not start) as a system error. */
+function addonError(error: unknown): Error {
+  const e = error as { errno?: number; syscall?: string };
+  return typeof e.errno === 'number' && e.errno > 0 ? systemError(e.errno, e.syscall ?? 'dup') : (error as Error);
 }
 
 /** Whether the addon here can run flows. */
@@ -112,15 +118,21 @@ export function runFlow(run: FlowRun): Promise<FlowEnd> {
       resolve({ errno, syscall, moved: [movedA, movedB], failed, taken, backend: flow.backend, why: errno === cancelledErrno ? why : undefined, closed });
     };
     const { offset = 0n, count = -1n, pending, endsBoth = [false, false] } = run;
-    const flow: NativeFlow = new binding!.Flow!(run.mode, run.fds[0], run.fds[1], offset, count, pending[0], pending[1], endsBoth[0], endsBoth[1], run.backend, progress, done);
+    let flow: NativeFlow;
+    try {
+      flow = new binding!.Flow!(run.mode, run.fds[0], run.fds[1], offset, count, pending[0], pending[1], endsBoth[0], endsBoth[1], run.backend, progress, done);
+    } catch (error) {
+      return reject(addonError(error));
+    }
     run.signal?.addEventListener('abort', onAbort, { once: true });
     run.sockets.forEach((socket, i) => socket.once('close', closers[i]));
     if (run.idleTimeout !== undefined) idle = setTimeout(checkIdle, run.idleTimeout).unref();
     try {
       flow.start();
     } catch (error) {
+      // The addon could not start its driver (no descriptors left for its waiter).
       cleanup();
-      reject(error);
+      reject(addonError(error));
     }
   });
 }

@@ -229,8 +229,10 @@ export interface ReadSide {
  */
 export function takeReadSide(socket: Socket): ReadSide {
   const handle = (socket as unknown as { _handle: ReadHandle })._handle;
+  // Paused only if it flows: a socket paused explicitly would no longer
+  // start flowing when given a 'data' listener.
   const flowing = socket.readableFlowing === true;
-  socket.pause();
+  if (flowing) socket.pause();
   handle.readStop();
   const own = Object.hasOwn(handle, 'readStart');
   const readStart = handle.readStart;
@@ -246,22 +248,23 @@ export function takeReadSide(socket: Socket): ReadSide {
 }
 
 /**
- * Takes every byte waiting in a readable stream's buffer (Node read them,
- * nobody has seen them), without emitting 'data' for them: they are the
- * taker's now. The stream must not be in object mode or have an encoding.
+ * Takes the bytes waiting in a readable stream's buffer (Node read them,
+ * nobody has seen them), all of them or the first `chunks` reads' worth,
+ * without emitting 'data' for them: they are the taker's now. The stream
+ * must not be in object mode.
  */
-export function takeBuffered(stream: NodeJS.ReadableStream): Buffer[] {
-  const chunks: Buffer[] = [];
+export function takeBuffered(stream: NodeJS.ReadableStream, chunks = Infinity): Buffer[] {
+  const taken: Buffer[] = [];
   const own = Object.hasOwn(stream, 'emit');
   const emit = stream.emit;
   stream.emit = function (this: unknown, event: string | symbol, ...args: unknown[]) {
     return event === 'data' ? false : emit.call(this, event, ...args);
   };
   try {
-    for (let chunk; (chunk = stream.read()) !== null; ) chunks.push(chunk as Buffer);
+    for (let chunk; taken.length < chunks && (chunk = stream.read()) !== null; ) taken.push(chunk as Buffer);
   } finally {
     if (own) stream.emit = emit;
     else delete (stream as { emit?: unknown }).emit;
   }
-  return chunks;
+  return taken;
 }

@@ -168,33 +168,56 @@ function aborted(plan: Plan): ReceiveError {
 
 // ---------------------------------------------------------------- the stream path
 
-/** The next chunk of `stream`, or null at its end; rejects when it fails or closes first, or on the signal. */
-function nextChunk(stream: Readable, signal: AbortSignal | undefined, closed: () => Error): Promise<Buffer | null> {
-  const chunk = stream.read() as Buffer | string | null;
-  if (chunk !== null) return Promise.resolve(typeof chunk === 'string' ? Buffer.from(chunk, stream.readableEncoding ?? 'utf8') : chunk);
-  if (stream.readableEnded) return Promise.resolve(null);
-  if (stream.destroyed) return Promise.reject(stream.errored ?? closed());
-  return new Promise((resolve, reject) => {
-    const settle = (then: () => void) => () => {
+/**
+ * Reads a stream chunk by chunk for the stream path. It listens for
+ * 'readable' from the first read to release(), so that the stream stays in
+ * paused mode meanwhile, whatever 'data' listeners it has; its chunks are
+ * read without a 'data' event (takeBuffered): they are the receive's.
+ */
+function streamReader(stream: Readable, signal: AbortSignal | undefined, closed: () => Error) {
+  let wake: (() => void) | undefined;
+  let failure: Error | undefined;
+  let ended = stream.readableEnded;
+  const onReadable = () => wake?.();
+  const onEnd = () => {
+    ended = true;
+    wake?.();
+  };
+  const onError = (error: Error) => (failure ??= error);
+  const onClose = () => {
+    failure ??= stream.errored ?? closed();
+    wake?.();
+  };
+  const onAbort = () => {
+    failure ??= new AbortError(signal?.reason);
+    wake?.();
+  };
+  stream.on('readable', onReadable);
+  stream.on('end', onEnd);
+  stream.on('error', onError);
+  stream.on('close', onClose);
+  signal?.addEventListener('abort', onAbort);
+  return {
+    /** The next chunk, or null at the stream's end; rejects when it fails or closes first, or on the signal. */
+    async next(): Promise<Buffer | null> {
+      for (;;) {
+        const [chunk] = takeBuffered(stream, 1);
+        if (chunk) return typeof chunk === 'string' ? Buffer.from(chunk, stream.readableEncoding ?? 'utf8') : chunk;
+        if (ended || stream.readableEnded) return null;
+        if (failure) throw failure;
+        if (stream.destroyed) throw stream.errored ?? closed();
+        await new Promise<void>((resolve) => (wake = resolve));
+        wake = undefined;
+      }
+    },
+    release() {
       stream.removeListener('readable', onReadable);
       stream.removeListener('end', onEnd);
       stream.removeListener('error', onError);
       stream.removeListener('close', onClose);
       signal?.removeEventListener('abort', onAbort);
-      then();
-    };
-    const onReadable = settle(() => resolve(nextChunk(stream, signal, closed)));
-    const onEnd = settle(() => resolve(null));
-    let error: Error | undefined;
-    const onError = (e: Error) => (error = e);
-    const onClose = settle(() => reject(error ?? stream.errored ?? closed()));
-    const onAbort = settle(() => reject(new AbortError(signal?.reason)));
-    stream.once('readable', onReadable);
-    stream.once('end', onEnd);
-    stream.on('error', onError);
-    stream.once('close', onClose);
-    signal?.addEventListener('abort', onAbort, { once: true });
-  });
+    },
+  };
 }
 
 /** Writes chunks in order: at offsets from `offset` to a regular file, as the output takes them otherwise. */
@@ -213,17 +236,21 @@ function outputWriter(output: Output, offset: bigint): (chunk: Buffer) => Promis
   };
 }
 
+type StreamReader = ReturnType<typeof streamReader>;
+
 /**
  * Reads `stream` into the output up to `count` bytes or its end; bytes past
- * `count` go back to the stream (unshift), readable as before.
+ * `count` go back to the stream (unshift), readable as before. `complete`
+ * says whether a stream that ended without `count` ended where it should
+ * (a request: its body complete).
  */
-async function receiveStream(stream: Readable, output: Output, plan: Plan, expected: bigint | undefined, closed: () => Error): Promise<ReceiveFileResult> {
+async function receiveStream(stream: Readable, reader: StreamReader, output: Output, plan: Plan, complete: () => boolean = () => true): Promise<ReceiveFileResult> {
   const write = outputWriter(output, plan.offset);
   let received = 0;
   try {
     while (plan.count === undefined || BigInt(received) < plan.count) {
       if (plan.signal?.aborted) throw new AbortError(plan.signal.reason);
-      let chunk = await nextChunk(stream, plan.signal, closed);
+      let chunk = await reader.next();
       if (chunk === null) break;
       const room = plan.count === undefined ? undefined : plan.count - BigInt(received);
       if (room !== undefined && BigInt(chunk.length) > room) {
@@ -236,9 +263,23 @@ async function receiveStream(stream: Readable, output: Output, plan: Plan, expec
     }
   } catch (error) {
     throw withReceived(error instanceof Error ? error : new Error(String(error)), received);
+  } finally {
+    reader.release();
   }
-  if (expected !== undefined && BigInt(received) < expected) throw endedEarly(received, expected);
+  if (plan.count !== undefined ? BigInt(received) < plan.count : !complete()) throw endedEarly(received, plan.count ?? BigInt(received));
   return { bytesReceived: received, backend: 'stream' };
+}
+
+/** The stream path from a stream, its reader made now: from this call on, its bytes are the receive's. */
+function receiveThroughStream(stream: Readable, target: Target, plan: Plan, closed: () => Error, complete?: () => boolean): Promise<ReceiveFileResult> {
+  const reader = streamReader(stream, plan.signal, closed);
+  return openOutput(target, plan.flags).then(
+    (output) => receiveStream(stream, reader, output, plan, complete).finally(() => output.close()),
+    (error: Error) => {
+      reader.release();
+      throw withReceived(error, 0);
+    },
+  );
 }
 
 /** A descriptor read with fs.read on the threadpool (no addon): EAGAIN from a non-blocking one is waited out. */
@@ -284,12 +325,7 @@ async function receiveSocket(socket: Socket, target: Target, plan: Plan): Promis
     if (plan.backend !== 'auto' && plan.backend !== 'stream') {
       throw invalidArgValue('options.backend', plan.backend, isTls(socket) ? "cannot read a TLS socket: its descriptor carries the encrypted bytes; use 'stream'" : "cannot read this socket without its own descriptor; use 'stream'");
     }
-    const output = await openOutput(target, plan.flags);
-    try {
-      return await receiveStream(socket, output, plan, plan.count, closed);
-    } finally {
-      output.close();
-    }
+    return receiveThroughStream(socket, target, plan, closed);
   }
   // From here Node reads nothing of it: what it had read waits in its buffer.
   let side: ReadSide | undefined = takeReadSide(socket);
@@ -322,8 +358,9 @@ async function receiveFd(fd: number, target: Target, plan: Plan): Promise<Receiv
     if (plan.signal?.aborted) throw aborted(plan);
     if (plan.backend !== 'stream' && canFlow) return settle(await nativeReceive(fd, output, Buffer.alloc(0), plan, []), plan.count, plan.signal);
     const stream = fdStream(fd);
+    const reader = streamReader(stream, plan.signal, () => new Error('The descriptor closed'));
     try {
-      return await receiveStream(stream, output, plan, plan.count, () => new Error('The descriptor closed'));
+      return await receiveStream(stream, reader, output, plan);
     } finally {
       stream.destroy();
     }
@@ -340,15 +377,8 @@ async function receiveRequest(request: IncomingMessage, target: Target, plan: Pl
     if (plan.backend !== 'auto' && plan.backend !== 'stream') {
       throw invalidArgValue('options.backend', plan.backend, "cannot read this request's body from its socket (TLS, chunked, or already read from); use 'stream'");
     }
-    const output = await openOutput(target, plan.flags);
-    try {
-      // A request's own end is where its body ends.
-      const length = request.headers['content-length'];
-      const expected = plan.count ?? (length !== undefined && /^\d+$/.test(length) ? BigInt(length) : undefined);
-      return await receiveStream(request, output, plan, expected, closed);
-    } finally {
-      output.close();
-    }
+    // A request's body ended where it should when the parser completed it.
+    return receiveThroughStream(request, target, plan, closed, () => request.complete);
   }
   try {
     const output = await openOutput(target, plan.flags);
@@ -407,14 +437,7 @@ export function receiveFile(
       return receiveFd(source.fd, target, plan).catch((error: ReceiveError) => {
         throw error.bytesReceived === undefined ? withReceived(error, 0) : error;
       });
-    case 'stream': {
-      const stream = source.stream;
-      return openOutput(target, plan.flags).then(
-        (output) => receiveStream(stream, output, plan, plan.count, () => new Error('The stream closed before its end')).finally(() => output.close()),
-        (error: Error) => {
-          throw withReceived(error, 0);
-        },
-      );
-    }
+    case 'stream':
+      return receiveThroughStream(source.stream, target, plan, () => new Error('The stream closed before its end'));
   }
 }

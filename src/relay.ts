@@ -175,7 +175,9 @@ function streamRelay(a: Socket, b: Socket, plan: Plan): Promise<RelayResult> {
         if (!from.allowHalfOpen) stop(1 - i);
       });
       on(from, 'error', (error: Error) => finish(error));
-      on(from, 'close', () => finish(closedError(from, 0)));
+      // Closed once both ways are over and its writes are done: Node's
+      // autoDestroy, the end of the relay. Before: the relay fails.
+      on(from, 'close', () => (stopped[0] && stopped[1] && from.writableFinished ? finishedBoth() : finish(closedError(from, 0))));
     }
     plan.signal?.addEventListener('abort', onAbort, { once: true });
     if (plan.idleTimeout !== undefined) {

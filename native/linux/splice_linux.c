@@ -6,9 +6,11 @@
  *
  * A pipe costs two descriptors and, once it has held bytes, its buffer
  * pages: a flow borrows one from a pool while it holds bytes and returns it
- * empty, as HAProxy shares its pipes, so a thousand idle relays hold none.
- * Pipes are made with room for PIPE_BYTES (F_SETPIPE_SZ; a kernel that
- * refuses, past fs.pipe-max-size or the user's pipe pages, keeps its
+ * empty, as HAProxy shares its pipes, so a thousand idle relays hold none
+ * and a busy one makes none per burst. The pool is emptied when the last
+ * flow ends: a process that has stopped receiving and relaying holds no
+ * pipe. Pipes are made with room for PIPE_BYTES (F_SETPIPE_SZ; a kernel
+ * that refuses, past fs.pipe-max-size or the user's pipe pages, keeps its
  * default of 64 KiB). */
 #define _GNU_SOURCE
 #include "../flow.h"
@@ -28,10 +30,12 @@
 static pthread_mutex_t pool_mu = PTHREAD_MUTEX_INITIALIZER;
 static int pool[POOL_PIPES][2];
 static int pooled;
+static long flows; /* flows begun and not ended */
 
 struct splice_state {
   int pipe[2]; /* the borrowed pipe, [read end, write end]; -1 without one */
   size_t room; /* what it holds at most */
+  int counted; /* counted among the flows */
 };
 
 static int borrow(struct splice_state *s) {
@@ -80,6 +84,10 @@ static int splice_begin(zc_flow *f, void *state) {
    * before a byte is read, the flow falls back to read and write. */
   struct stat st;
   if (f->out_kind == ZC_OUT_PIPE && (fstat(f->out_fd, &st) != 0 || !S_ISFIFO(st.st_mode))) return EINVAL;
+  pthread_mutex_lock(&pool_mu);
+  flows++;
+  pthread_mutex_unlock(&pool_mu);
+  s->counted = 1;
   return 0;
 }
 
@@ -116,7 +124,24 @@ static void splice_drain(zc_flow *f, void *state, zc_move *m) {
 }
 
 static void splice_end(zc_flow *f, void *state) {
-  give_back(state, f->held == 0);
+  struct splice_state *s = state;
+  give_back(s, f->held == 0);
+  if (!s->counted) return;
+  s->counted = 0;
+  /* The last flow out closes the pool's pipes. */
+  int idle[POOL_PIPES][2];
+  int n = 0;
+  pthread_mutex_lock(&pool_mu);
+  if (--flows == 0) {
+    n = pooled;
+    for (int i = 0; i < n; i++) idle[i][0] = pool[i][0], idle[i][1] = pool[i][1];
+    pooled = 0;
+  }
+  pthread_mutex_unlock(&pool_mu);
+  for (int i = 0; i < n; i++) {
+    close(idle[i][0]);
+    close(idle[i][1]);
+  }
 }
 
 const zc_mover zc_linux_splice = {

@@ -55,9 +55,15 @@ class Flow : public Napi::ObjectWrap<Flow>, public Reported {
       f.left = ZC_UNLIMITED;
       f.pass_end = relay_;
       int err = zc_classify_input(f.in_fd, &f.in_kind);
-      if (err == 0) err = zc_classify_output(f.out_fd, &f.out_kind);
+      if (err == 0) err = zc_classify_flow_output(f.out_fd, &f.out_kind);
       if (err != 0) {
         ThrowErrno(env, err, "fstat");
+        return;
+      }
+      // An output not open for writing would fail its first write after
+      // the first bytes were taken from the input: refused before.
+      if ((fcntl(f.out_fd, F_GETFL) & O_ACCMODE) == O_RDONLY) {
+        ThrowErrno(env, EBADF, "write");
         return;
       }
       TakePending(info[5 + i], i);

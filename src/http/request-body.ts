@@ -21,6 +21,10 @@
 //   end pushed) and starts the socket reading again for the next request.
 // - `socket._paused`: the server holds the socket itself (responses to
 //   pipelined requests pending) and will resume it.
+// - `request._consuming` says that someone started reading the body (our
+//   own read() sets it): when the response ends, a body nobody consumed is
+//   read and dropped (`_dump`), so that the next request can be parsed; a
+//   body being consumed is left to its reader.
 import type { IncomingMessage } from 'node:http';
 import type { Socket } from 'node:net';
 import { isTls, takeBuffered, takeReadSide } from '../net-socket.js';
@@ -89,8 +93,13 @@ export function bodyReceiver(request: IncomingMessage): BodyReceiver | undefined
     !request.readableObjectMode;
   if (!eligible) return undefined;
   const total = BigInt(length);
-  // The request keeps what the parser pushes from here: it flows to no one.
-  request.pause();
+  // The request keeps what the parser pushes from here: flowing, it would
+  // give it to its 'data' listeners. Paused only if it flows, and flowing
+  // again when given back: a stream paused explicitly would not start
+  // flowing for a 'data' listener added later.
+  const flowing = request.readableFlowing === true;
+  if (flowing) request.pause();
+  const consuming = (request as { _consuming?: boolean })._consuming;
   const side = takeReadSide(socket);
   const key = parser.constructor.kOnBody as number;
   return {
@@ -133,9 +142,12 @@ export function bodyReceiver(request: IncomingMessage): BodyReceiver | undefined
     },
     giveBack() {
       if (!socket.destroyed) side.giveBack();
+      // Our reads were not the caller's: what is left of a body nobody goes
+      // on reading is dropped when the response ends, as Node does.
+      (request as { _consuming?: boolean })._consuming = consuming;
       // Its end was pushed when the parser completed it: a request nobody
       // reads further still emits 'end', as Node's own reading would.
-      if (request.complete && request.readableLength === 0 && !request.readableEnded) request.resume();
+      if (flowing || (request.complete && request.readableLength === 0 && !request.readableEnded)) request.resume();
     },
   };
 }
