@@ -60,6 +60,8 @@ function idleError(ms: number): Error {
   return Object.assign(systemError(osConstants.errno.ETIMEDOUT, 'relay'), { message: `ETIMEDOUT: no byte moved either way for ${ms} ms, relay` });
 }
 
+const ignore = () => {};
+
 /** Holds the socket's write queue once what was queued before has gone to the kernel, until released. */
 function hold(socket: Socket): { ready: Promise<void>; release(): void } {
   let release!: () => void;
@@ -221,7 +223,8 @@ async function start(a: Socket, b: Socket, plan: Plan): Promise<RelayResult> {
  * ended: an end of stream is passed on as a half-close; bytes Node had
  * read from either, and writes queued on either, go first and in order. A
  * socket still connecting is waited for. A reset, an error or a close on
- * either side ends both, with the bytes each way on the error. Both
+ * either side ends both, with the bytes each way on the error (the
+ * sockets' 'error' events are the relay's: it listens for them). Both
  * sockets are destroyed when it settles.
  */
 export function relay(a: Socket, b: Socket, options?: RelayOptions): Promise<RelayResult> {
@@ -237,6 +240,11 @@ export function relay(a: Socket, b: Socket, options?: RelayOptions): Promise<Rel
   } catch (error) {
     return Promise.reject(error);
   }
+  // The relay's own from here: a socket's error is its failure, reported
+  // by its rejection, not an uncaught 'error' (one that never connected,
+  // say); the listeners stay, as errors of a destroy are emitted later.
+  a.on('error', ignore);
+  b.on('error', ignore);
   // Over either way: both directions have ended, or one failed and so both do.
   const endBoth = () => {
     a.destroy();

@@ -100,16 +100,25 @@ describe.each(BACKENDS)('receiveFile with backend %s', (backend) => {
     expectBytes(readFileSync(path), data, 'the file');
   });
 
-  it('rejects with ECONNRESET when the peer resets, having written a true prefix', async () => {
+  it('stops when the peer resets, having written a true prefix, and says how much', async () => {
     const { server, client } = await tcpPair();
     const data = seededBytes(`reset-${backend}`, 4 * MiB);
     const path = dir.file();
     const receiving = receiveFile(server, path, { backend });
     client.write(data.subarray(0, MiB), () => client.resetAndDestroy());
-    const error = await rejection(receiving, {});
-    expect(['ECONNRESET', 'ERR_STREAM_DESTROYED']).toContain(error.code);
+    // A reset reads as ECONNRESET, or (Node's reading of it, some kernels'
+    // timing) as the end of the stream: either way, nothing but a prefix.
+    const outcome = await within(
+      receiving.then(
+        (result) => ({ code: 'resolved', bytes: result.bytesReceived }),
+        (error: Error & { code?: string; bytesReceived?: number }) => ({ code: error.code, bytes: error.bytesReceived }),
+      ),
+      10_000,
+      'the receive',
+    );
+    expect(['resolved', 'ECONNRESET', 'ERR_STREAM_DESTROYED']).toContain(outcome.code);
     const got = readFileSync(path);
-    expect((error as { bytesReceived?: number }).bytesReceived).toBe(got.length);
+    expect(outcome.bytes).toBe(got.length);
     expectBytes(got, data.subarray(0, got.length), 'the file (a prefix)');
   });
 
@@ -252,13 +261,13 @@ describe('receiveFile: outputs and inputs that are not a plain file or socket', 
     const fd = openSync(fifo, constants.O_RDONLY | constants.O_NONBLOCK);
     try {
       const writeFd = openSync(fifo, constants.O_WRONLY);
-      const writer = spawn('cat', [source], { stdio: ['ignore', writeFd, 'inherit'] });
+      const writer = exited(spawn('cat', [source], { stdio: ['ignore', writeFd, 'inherit'] }));
       closeSync(writeFd);
       const path = dir.file();
       const result = await within(receiveFile(fd, path), 10_000, 'the receive from the FIFO');
       expect(result.bytesReceived).toBe(data.length);
       expectBytes(readFileSync(path), data, 'the file');
-      expect((await exited(writer)).code).toBe(0);
+      expect((await within(writer, 5000, 'the writer')).code).toBe(0);
     } finally {
       closeSync(fd);
     }
