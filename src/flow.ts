@@ -19,6 +19,8 @@ export interface FlowRun {
   pending: [Buffer | null, Buffer | null];
   /** Whether each socket's end of stream ends both ways (no allowHalfOpen). */
   endsBoth?: [boolean, boolean];
+  /** The first descriptor (a relay's both) is a TCP socket of Node's: the addon need not ask. */
+  tcp?: boolean;
   backend: string;
   signal?: AbortSignal;
   /** Sockets whose close stops the flow. */
@@ -120,7 +122,7 @@ export function runFlow(run: FlowRun): Promise<FlowEnd> {
     const { offset = 0n, count = -1n, pending, endsBoth = [false, false] } = run;
     let flow: NativeFlow;
     try {
-      flow = new binding!.Flow!(run.mode, run.fds[0], run.fds[1], offset, count, pending[0], pending[1], endsBoth[0], endsBoth[1], run.backend, progress, done);
+      flow = new binding!.Flow!(run.mode, run.fds[0], run.fds[1], offset, count, pending[0], pending[1], endsBoth[0], endsBoth[1], run.backend, progress, done, run.tcp ?? false);
     } catch (error) {
       return reject(addonError(error));
     }

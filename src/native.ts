@@ -45,6 +45,8 @@ export interface NativeBinding {
     backend: string,
     onProgress: (moved: number) => void,
     onDone: (errno: number, syscall: string, movedA: number, movedB: number, failed: number, takenA: number) => void,
+    /** fdA (and for a relay fdB) is a TCP socket of Node's: known, and non-blocking. */
+    tcp?: boolean,
   ) => NativeFlow;
   Transfer: new (
     outFd: number,

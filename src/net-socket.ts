@@ -255,6 +255,7 @@ export function takeReadSide(socket: Socket): ReadSide {
  */
 export function takeBuffered(stream: NodeJS.ReadableStream, chunks = Infinity): Buffer[] {
   const taken: Buffer[] = [];
+  if ((stream as { readableLength?: number }).readableLength === 0) return taken;
   const own = Object.hasOwn(stream, 'emit');
   const emit = stream.emit;
   stream.emit = function (this: unknown, event: string | symbol, ...args: unknown[]) {

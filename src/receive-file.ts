@@ -15,7 +15,7 @@ import { checkFd, handleFd, isFileHandle, parseSize } from './arguments.js';
 import { AbortError, endedEarly, invalidArgType, invalidArgValue, outOfRange, systemError } from './errors.js';
 import { canFlow, cancelledErrno, flowBackends, parseFlowOptions, runFlow, type FlowEnd, type FlowOptions } from './flow.js';
 import { bodyReceiver } from './http/request-body.js';
-import { closedError, connected, isTls, socketFd, takeBuffered, takeReadSide, type ReadSide } from './net-socket.js';
+import { closedError, connected, isTcp, isTls, socketFd, takeBuffered, takeReadSide, type ReadSide } from './net-socket.js';
 import { fdWriter } from './stream.js';
 
 /** `splice` (Linux), `readwrite` (the driver thread copies), or `stream` (through JavaScript). */
@@ -203,6 +203,9 @@ function streamReader(stream: Readable, signal: AbortSignal | undefined, closed:
       for (;;) {
         const [chunk] = takeBuffered(stream, 1);
         if (chunk) return typeof chunk === 'string' ? Buffer.from(chunk, stream.readableEncoding ?? 'utf8') : chunk;
+        // An empty read: a stream that has ended emits 'end' then, and one
+        // that has not asks for more and says 'readable' when it has it.
+        stream.read(0);
         if (ended || stream.readableEnded) return null;
         if (failure) throw failure;
         if (stream.destroyed) throw stream.errored ?? closed();
@@ -300,7 +303,7 @@ function fdStream(fd: number): Readable {
 
 // ---------------------------------------------------------------- the sources
 
-/** Runs a native receive from `fd` (read in this tick) with the bytes Node had read first. */
+/** Runs a native receive from `fd` (read in this tick from `sockets[0]`, if any) with the bytes Node had read first. */
 function nativeReceive(fd: number, output: Output, pending: Buffer, plan: Plan, sockets: Socket[]): Promise<FlowEnd> {
   const count = plan.count === undefined ? undefined : plan.count - BigInt(pending.length);
   return runFlow({
@@ -312,6 +315,7 @@ function nativeReceive(fd: number, output: Output, pending: Buffer, plan: Plan, 
     backend: plan.backend,
     signal: plan.signal,
     sockets,
+    tcp: sockets.length > 0 && isTcp(sockets[0]),
     onProgress: plan.onProgress,
   });
 }

@@ -9,7 +9,7 @@ import { Socket } from 'node:net';
 import { constants as osConstants } from 'node:os';
 import { AbortError, invalidArgType, invalidArgValue, systemError } from './errors.js';
 import { canFlow, cancelledErrno, flowBackends, parseFlowOptions, runFlow, type FlowEnd, type FlowOptions } from './flow.js';
-import { closedError, connected, enqueue, isTls, refreshIdleTimer, socketFd, takeBuffered, takeReadSide } from './net-socket.js';
+import { closedError, connected, enqueue, isTcp, isTls, nothingQueued, refreshIdleTimer, socketFd, takeBuffered, takeReadSide } from './net-socket.js';
 
 /** `splice` (Linux), `sosplice` (FreeBSD, OpenBSD), `readwrite` (the driver thread copies) or `stream` (through JavaScript). */
 export type RelayBackend = 'splice' | 'sosplice' | 'readwrite' | 'stream';
@@ -62,8 +62,16 @@ function idleError(ms: number): Error {
 
 const ignore = () => {};
 
-/** Holds the socket's write queue once what was queued before has gone to the kernel, until released. */
+/**
+ * Holds the socket's write queue once what was queued before has gone to
+ * the kernel, until released. With nothing queued, a cork holds what is
+ * written meanwhile, at no cost for the relay's start.
+ */
 function hold(socket: Socket): { ready: Promise<void>; release(): void } {
+  if (nothingQueued(socket)) {
+    socket.cork();
+    return { ready: Promise.resolve(), release: () => {} };
+  }
   let release!: () => void;
   const released = new Promise<void>((resolve) => (release = resolve));
   const ready = new Promise<void>((resolve, reject) => {
@@ -105,6 +113,7 @@ async function nativeRelay(a: Socket, b: Socket, plan: Plan): Promise<RelayResul
       fds,
       pending,
       endsBoth: [!a.allowHalfOpen, !b.allowHalfOpen],
+      tcp: isTcp(a) && isTcp(b),
       backend: plan.backend,
       signal: plan.signal,
       sockets: [a, b],

@@ -27,58 +27,56 @@
 /* Empty pipes kept for the next flow that needs one. */
 #define POOL_PIPES 64
 
+/* A pipe: [read end, write end], and what it holds at most. */
+struct pipe_pair {
+  int fd[2];
+  size_t room;
+};
+
 static pthread_mutex_t pool_mu = PTHREAD_MUTEX_INITIALIZER;
-static int pool[POOL_PIPES][2];
+static struct pipe_pair pool[POOL_PIPES];
 static int pooled;
 static long flows; /* flows begun and not ended */
 
 struct splice_state {
-  int pipe[2]; /* the borrowed pipe, [read end, write end]; -1 without one */
-  size_t room; /* what it holds at most */
-  int counted; /* counted among the flows */
+  struct pipe_pair pipe; /* the borrowed pipe; fd -1 without one */
+  int counted;           /* counted among the flows */
 };
 
 static int borrow(struct splice_state *s) {
   pthread_mutex_lock(&pool_mu);
   int have = pooled > 0;
-  if (have) {
-    pooled--;
-    s->pipe[0] = pool[pooled][0];
-    s->pipe[1] = pool[pooled][1];
-  }
+  if (have) s->pipe = pool[--pooled];
   pthread_mutex_unlock(&pool_mu);
-  if (!have && pipe2(s->pipe, O_CLOEXEC | O_NONBLOCK) != 0) {
-    s->pipe[0] = s->pipe[1] = -1;
+  if (have) return 0;
+  if (pipe2(s->pipe.fd, O_CLOEXEC | O_NONBLOCK) != 0) {
+    s->pipe.fd[0] = s->pipe.fd[1] = -1;
     return errno;
   }
-  if (!have) (void)fcntl(s->pipe[1], F_SETPIPE_SZ, PIPE_BYTES);
-  int size = fcntl(s->pipe[1], F_GETPIPE_SZ);
-  s->room = size > 0 ? (size_t)size : 4096;
+  (void)fcntl(s->pipe.fd[1], F_SETPIPE_SZ, PIPE_BYTES);
+  int size = fcntl(s->pipe.fd[1], F_GETPIPE_SZ);
+  s->pipe.room = size > 0 ? (size_t)size : 4096;
   return 0;
 }
 
 /* Gives the pipe back: to the pool when it is empty, else closed (bytes
  * left in it belong to a flow that failed). */
 static void give_back(struct splice_state *s, int empty) {
-  if (s->pipe[0] < 0) return;
+  if (s->pipe.fd[0] < 0) return;
   pthread_mutex_lock(&pool_mu);
   int keep = empty && pooled < POOL_PIPES;
-  if (keep) {
-    pool[pooled][0] = s->pipe[0];
-    pool[pooled][1] = s->pipe[1];
-    pooled++;
-  }
+  if (keep) pool[pooled++] = s->pipe;
   pthread_mutex_unlock(&pool_mu);
   if (!keep) {
-    close(s->pipe[0]);
-    close(s->pipe[1]);
+    close(s->pipe.fd[0]);
+    close(s->pipe.fd[1]);
   }
-  s->pipe[0] = s->pipe[1] = -1;
+  s->pipe.fd[0] = s->pipe.fd[1] = -1;
 }
 
 static int splice_begin(zc_flow *f, void *state) {
   struct splice_state *s = state;
-  s->pipe[0] = s->pipe[1] = -1;
+  s->pipe.fd[0] = s->pipe.fd[1] = -1;
   /* ZC_OUT_PIPE is also a character device, which splice(2) writes to only
    * if its driver can (/dev/null can, a terminal cannot): refused here,
    * before a byte is read, the flow falls back to read and write. */
@@ -98,15 +96,15 @@ static void set_result(ssize_t n, uint64_t *moved, zc_move *m) {
 
 static void splice_fill(zc_flow *f, void *state, uint64_t max, zc_move *m) {
   struct splice_state *s = state;
-  if (s->pipe[0] < 0 && (m->err = borrow(s)) != 0) {
+  if (s->pipe.fd[0] < 0 && (m->err = borrow(s)) != 0) {
     f->call = "pipe2";
     return;
   }
-  size_t len = max < s->room ? (size_t)max : s->room;
+  size_t len = max < s->pipe.room ? (size_t)max : s->pipe.room;
   /* SPLICE_F_NONBLOCK keeps the pipe's side from blocking; the input is
    * non-blocking itself. The pipe is empty, so EAGAIN is the input's. */
   f->call = "splice";
-  ssize_t n = splice(f->in_fd, NULL, s->pipe[1], NULL, len, SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
+  ssize_t n = splice(f->in_fd, NULL, s->pipe.fd[1], NULL, len, SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
   set_result(n, &m->read, m);
   /* An idle flow holds no pipe. */
   if (n <= 0) give_back(s, 1);
@@ -117,7 +115,7 @@ static void splice_drain(zc_flow *f, void *state, zc_move *m) {
   /* A regular file is written at out_offset, never at its own position. */
   loff_t off = (loff_t)f->out_offset;
   f->call = "splice";
-  ssize_t n = splice(s->pipe[0], NULL, f->out_fd, f->out_kind == ZC_OUT_FILE ? &off : NULL, (size_t)f->held,
+  ssize_t n = splice(s->pipe.fd[0], NULL, f->out_fd, f->out_kind == ZC_OUT_FILE ? &off : NULL, (size_t)f->held,
                      SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
   set_result(n, &m->written, m);
   if (m->written == f->held) give_back(s, 1);
@@ -129,18 +127,17 @@ static void splice_end(zc_flow *f, void *state) {
   if (!s->counted) return;
   s->counted = 0;
   /* The last flow out closes the pool's pipes. */
-  int idle[POOL_PIPES][2];
+  struct pipe_pair idle[POOL_PIPES];
   int n = 0;
   pthread_mutex_lock(&pool_mu);
   if (--flows == 0) {
-    n = pooled;
-    for (int i = 0; i < n; i++) idle[i][0] = pool[i][0], idle[i][1] = pool[i][1];
+    for (n = 0; n < pooled; n++) idle[n] = pool[n];
     pooled = 0;
   }
   pthread_mutex_unlock(&pool_mu);
   for (int i = 0; i < n; i++) {
-    close(idle[i][0]);
-    close(idle[i][1]);
+    close(idle[i].fd[0]);
+    close(idle[i].fd[1]);
   }
 }
 

@@ -36,8 +36,9 @@ void EndJob(DriverJob* job) {
   for (int i = 0; i < job->r->nflows; i++) zc_flow_end(&job->r->flows[i]);
 }
 
-// What the job waits for: descriptors and their events, one entry per
-// descriptor. Returns how many.
+// What the job waits for: its descriptors, one entry each, always in the
+// same order (a finished flow's with no events), and their events. Returns
+// how many.
 int Waits(const DriverJob* job, int fds[4], unsigned events[4]) {
   if (job->t) {
     fds[0] = job->t->out_fd;
@@ -56,9 +57,9 @@ int Waits(const DriverJob* job, int fds[4], unsigned events[4]) {
   };
   for (int i = 0; i < job->r->nflows; i++) {
     const zc_flow& f = job->r->flows[i];
-    if (f.finished) continue;
-    add(f.in_fd, f.wait_in);
-    add(f.out_fd, f.wait_out);
+    bool waits = !f.finished;
+    add(f.in_fd, waits ? f.wait_in : 0);
+    add(f.out_fd, waits ? f.wait_out : 0);
   }
   return n;
 }
@@ -120,7 +121,10 @@ int Driver::Arm(DriverJob* job, bool again) {
   bool armed = false, now = false;
   for (int i = 0; i < n; i++) {
     if (events[i] == 0) continue;
-    int err = zc_waiter_arm(waiter_, fds[i], job->id, events[i], again);
+    // A transfer's one output is registered from its first arming on.
+    bool known = job->t ? again : (job->registered & (1u << i)) != 0;
+    int err = zc_waiter_arm(waiter_, fds[i], job->id, events[i], known);
+    if (err == 0) job->registered |= 1u << i;
     // A descriptor that never blocks (a device such as /dev/null): step
     // the job now.
     if (err == EPERM) now = true;
@@ -139,11 +143,13 @@ void Driver::Forget(DriverJob* job) {
     zc_waiter_forget(waiter_, job->t->out_fd);
     return;
   }
-  for (int i = 0; i < job->r->nflows; i++) {
-    zc_waiter_forget(waiter_, job->r->flows[i].in_fd);
-    // A relay's outputs are its flows' inputs the other way.
-    if (job->r->nflows == 1) zc_waiter_forget(waiter_, job->r->flows[i].out_fd);
-  }
+  // Only what was registered: each forget is a system call.
+  int fds[4];
+  unsigned events[4];
+  int n = Waits(job, fds, events);
+  for (int i = 0; i < n; i++)
+    if (job->registered & (1u << i)) zc_waiter_forget(waiter_, fds[i]);
+  job->registered = 0;
 }
 
 int Driver::Drive(DriverJob* job) {

@@ -33,6 +33,9 @@ struct DriverJob {
   // Bytes moved so far, as of the last run: for the JS thread to read
   // while the driver runs the job.
   std::atomic<uint64_t> moved{0};
+  // Which of the job's descriptors (in the order Waits lists them) the
+  // waiter has registered: arming those again is a change, not an add.
+  unsigned registered = 0;
   // Set by the driver when it has ended the transfer (zc_end) itself,
   // before reporting its outcome.
   bool ended = false;

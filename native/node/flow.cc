@@ -16,6 +16,10 @@
 
 namespace {
 
+// Bytes the first run on the JS thread may move, as a small sendFile's
+// attempt there (addon.cc's kInlineBytes).
+constexpr uint64_t kInlineBytes = 128 * 1024;
+
 bool IsSocket(enum zc_output_kind kind) { return kind == ZC_OUT_TCP || kind == ZC_OUT_SOCKET; }
 
 class Flow : public Napi::ObjectWrap<Flow>, public Reported {
@@ -34,7 +38,9 @@ class Flow : public Napi::ObjectWrap<Flow>, public Reported {
   // onDone(errno, syscall, moved[0], moved[1], failed flow, taken[0]):
   // bytes written each way, which flow failed, and the bytes the first flow
   // took from its input (written or not). `count` is -1n for none; pending
-  // bytes (already read by Node) go first: a's to b.
+  // bytes (already read by Node) go first: a's to b. A last argument true
+  // says that fdA (and for a relay fdB) is a TCP socket of Node's, which is
+  // non-blocking: that spares the system calls of classifying it.
   Flow(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Flow>(info) {
     if (IsEmpty()) return;  // see Transfer: a terminating worker
     Napi::Env env = info.Env();
@@ -48,21 +54,25 @@ class Flow : public Napi::ObjectWrap<Flow>, public Reported {
       }
     }
     r_.nflows = relay_ ? 2 : 1;
+    tcp_ = info[12].ToBoolean();
     for (int i = 0; i < r_.nflows; i++) {
       zc_flow& f = r_.flows[i];
       f.in_fd = fds_[i];
       f.out_fd = fds_[1 - i];
       f.left = ZC_UNLIMITED;
       f.pass_end = relay_;
-      int err = zc_classify_input(f.in_fd, &f.in_kind);
-      if (err == 0) err = zc_classify_flow_output(f.out_fd, &f.out_kind);
+      int err = 0;
+      if (tcp_) f.in_kind = ZC_IN_SOCKET;
+      else err = zc_classify_input(f.in_fd, &f.in_kind);
+      if (tcp_ && relay_) f.out_kind = ZC_OUT_TCP;
+      else if (err == 0) err = zc_classify_flow_output(f.out_fd, &f.out_kind);
       if (err != 0) {
         ThrowErrno(env, err, "fstat");
         return;
       }
       // An output not open for writing would fail its first write after
       // the first bytes were taken from the input: refused before.
-      if ((fcntl(f.out_fd, F_GETFL) & O_ACCMODE) == O_RDONLY) {
+      if (!(tcp_ && relay_) && (fcntl(f.out_fd, F_GETFL) & O_ACCMODE) == O_RDONLY) {
         ThrowErrno(env, EBADF, "write");
         return;
       }
@@ -126,6 +136,7 @@ class Flow : public Napi::ObjectWrap<Flow>, public Reported {
     // the flow's duration (sockets from Node have it already). A regular
     // file never blocks.
     for (int i = 0; i < 2; i++) {
+      if (tcp_ && (relay_ || i == 0)) continue;
       if (!relay_ && i == 1 && (r_.flows[0].out_kind == ZC_OUT_FILE || r_.flows[0].out_kind == ZC_OUT_APPEND)) continue;
       int flags = fcntl(fds_[i], F_GETFL);
       if (flags >= 0 && !(flags & O_NONBLOCK) && fcntl(fds_[i], F_SETFL, flags | O_NONBLOCK) == 0) restore_blocking_[i] = true;
@@ -137,11 +148,19 @@ class Flow : public Napi::ObjectWrap<Flow>, public Reported {
     began_ = true;
     int err = 0;
     for (int i = 0; i < r_.nflows && err == 0; i++) err = zc_flow_begin(&r_.flows[i], movers_[i]);
-    if (err == 0) {
+    // One run here first, as a small sendFile has one: nothing blocks, and
+    // what is there already (Node's bytes, the input's) moves at once; a
+    // flow that must wait then says for what, and the driver arms that
+    // without a wake-up and a run of its own.
+    if (err == 0) err = zc_relay_run(&r_, kInlineBytes);
+    if (err == EAGAIN || err == EINPROGRESS) {
       state_ = State::Driven;
       err = data_->driver->Drive(&job_);
     }
-    if (err != 0) Finish(err);
+    if (err != 0 || state_ != State::Driven) {
+      Progress(zc_relay_moved(&r_));
+      Finish(err);
+    }
     return env.Undefined();
   }
 
@@ -216,6 +235,7 @@ class Flow : public Napi::ObjectWrap<Flow>, public Reported {
 
   EnvData* data_ = nullptr;
   bool relay_ = false;
+  bool tcp_ = false;  // the sockets are Node's TCP sockets
   int fds_[2] = {-1, -1};
   bool restore_blocking_[2] = {false, false};
   const zc_mover* movers_[2] = {nullptr, nullptr};
