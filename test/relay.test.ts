@@ -241,7 +241,7 @@ describe('relay: arguments and TLS', () => {
     server.listen(0, '127.0.0.1');
     await once(server, 'listening');
     const secure = once(server, 'secureConnection') as Promise<[tls.TLSSocket]>;
-    const left = tls.connect({ port: (server.address() as net.AddressInfo).port, host: '127.0.0.1', ca: cert.cert, servername: 'localhost', allowHalfOpen: true });
+    const left = tls.connect({ port: (server.address() as net.AddressInfo).port, host: '127.0.0.1', ca: cert.cert, servername: 'localhost' });
     const [a] = await secure;
     server.close();
     const { client: b, server: right } = await tcpPair({ allowHalfOpen: true });
