@@ -111,6 +111,10 @@ typedef struct zc_mover {
   void (*stop)(zc_flow *f, void *state, zc_move *m);
   /* Called once at the end, whatever the outcome; may be NULL. */
   void (*end)(zc_flow *f, void *state);
+  /* For a mover whose kernel moves bytes on its own: the bytes it has
+   * moved in its current (or last) run from `in_fd`, asked from any
+   * thread, for an idle timer; NULL for others. */
+  uint64_t (*kernel_moved)(int in_fd);
 } zc_mover;
 
 /* The movers this build offers, best first, NULL-terminated
@@ -175,6 +179,10 @@ int zc_relay_run(zc_relay *r, uint64_t budget);
 
 /* Bytes moved by every flow. */
 uint64_t zc_relay_moved(const zc_relay *r);
+
+/* Ends every flow (zc_flow_end), cut short first when it has not finished,
+ * so that what a kernel moved on its own (SO_SPLICE) is counted. */
+void zc_relay_end(zc_relay *r);
 
 #ifdef __cplusplus
 }

@@ -33,7 +33,7 @@ void EndJob(DriverJob* job) {
     zc_end(job->t);
     return;
   }
-  for (int i = 0; i < job->r->nflows; i++) zc_flow_end(&job->r->flows[i]);
+  zc_relay_end(job->r);
 }
 
 // What the job waits for: its descriptors, one entry each, always in the

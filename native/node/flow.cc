@@ -184,6 +184,11 @@ class Flow : public Napi::ObjectWrap<Flow>, public Reported {
   // flows moved since it last looked.
   Napi::Value Moved(const Napi::CallbackInfo& info) {
     uint64_t moved = state_ == State::Done ? zc_relay_moved(&r_) : job_.moved.load(std::memory_order_relaxed);
+    // A kernel that moves bytes on its own (SO_SPLICE) counts them itself.
+    // Counted twice for a moment once a run has ended and been accounted:
+    // a change either way, which is all an idle timer asks.
+    for (int i = 0; state_ == State::Driven && i < r_.nflows; i++)
+      if (movers_[i]->kernel_moved) moved += movers_[i]->kernel_moved(fds_[i]);
     return Napi::Number::New(info.Env(), double(moved));
   }
 
@@ -200,8 +205,7 @@ class Flow : public Napi::ObjectWrap<Flow>, public Reported {
       data_->live.erase(job_.id);
       data_->driver->Release();
     }
-    if (began_ && !job_.ended)
-      for (int i = 0; i < r_.nflows; i++) zc_flow_end(&r_.flows[i]);
+    if (began_ && !job_.ended) zc_relay_end(&r_);
     began_ = false;
     CloseDescriptors();
     Napi::Env env = Env();

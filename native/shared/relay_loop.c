@@ -163,9 +163,13 @@ int zc_flow_run(zc_flow *f, uint64_t budget) {
         f->ended = 1;
         continue;
       }
-      /* Refused before this mover ever read a byte: the next one carries
-       * on from where the flow stands. */
-      if (is_refusal(m.err) && f->mover_moved == 0 && f->may_fall_back) {
+      /* Refused with nothing held (a mover that holds nothing, like
+       * SO_SPLICE's, may refuse after moving bytes: a socket it can no
+       * longer splice): the next mover carries on from where the flow
+       * stands. */
+      if (is_refusal(m.err) && f->may_fall_back && f->held + m.read == m.written) {
+        account(f, &m);
+        moved_here += m.written;
         int err = fall_back(f, m.err);
         if (err != 0) return err;
         continue;
@@ -232,4 +236,12 @@ uint64_t zc_relay_moved(const zc_relay *r) {
   uint64_t total = 0;
   for (int i = 0; i < r->nflows; i++) total += r->flows[i].moved;
   return total;
+}
+
+void zc_relay_end(zc_relay *r) {
+  for (int i = 0; i < r->nflows; i++) {
+    zc_flow *f = &r->flows[i];
+    if (!f->finished && f->mover) zc_flow_stop(f);
+    zc_flow_end(f);
+  }
 }

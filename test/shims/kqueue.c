@@ -19,7 +19,9 @@
  *   the peer has ended or it has an error; for a regular file, when the
  *   file pointer is not at the end of the file ("Vnodes"); EBADF for a
  *   descriptor that is not open. A descriptor's read and write events are
- *   two events, each with its own flags and udata.
+ *   two events, each with its own flags and udata. A source spliced with
+ *   SO_SPLICE is not readable until the splice dissolves (FreeBSD's
+ *   tests/sys/kern/socket_splice.c: splice_kevent; test/shims/sosplice.c).
  * - EV_ONESHOT: the event is deleted as it is returned.
  * - EV_DELETE: the event goes, with any report of it not yet returned;
  *   ENOENT when there is none.
@@ -78,6 +80,15 @@ typedef struct queue {
 } queue;
 
 #define MODELLED_FLAGS (EV_ADD | EV_DELETE | EV_ONESHOT | EV_CLEAR | EV_RECEIPT)
+
+/* A source spliced with SO_SPLICE is not readable until the splice
+ * dissolves (test/shims/sosplice.c, linked in the FreeBSD shim build only:
+ * elsewhere this is NULL). */
+__attribute__((weak)) int zc_shim_spliced_source(int fd);
+
+static int hidden_by_splice(const knote *k) {
+  return k->filter == EVFILT_READ && zc_shim_spliced_source && zc_shim_spliced_source((int)k->ident);
+}
 
 /* Filters that watch a descriptor. */
 static int on_descriptor(short filter) { return filter == EVFILT_WRITE || filter == EVFILT_READ; }
@@ -162,6 +173,7 @@ static int collect(queue *q, struct kevent *events, int nevents, int timeout_ms)
     int nfds = 1, user_ready = 0;
     for (size_t i = 0; i < q->n; i++) {
       if (on_descriptor(q->notes[i].filter)) {
+        if (hidden_by_splice(&q->notes[i])) continue;
         filters[nfds] = q->notes[i].filter;
         short want = q->notes[i].filter == EVFILT_WRITE ? POLLOUT : POLLIN | POLLRDHUP;
         fds[nfds++] = (struct pollfd){.fd = (int)q->notes[i].ident, .events = want};

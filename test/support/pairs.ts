@@ -43,6 +43,8 @@ export function collect(socket: net.Socket): Promise<{ data: Buffer; ended: bool
     let ended = false;
     socket.on('data', (chunk: Buffer) => chunks.push(chunk));
     socket.on('error', (e) => (error = e));
+    // A stream read to its end (by a receive) has said 'end' already.
+    if (socket.readableEnded) resolve({ data: Buffer.concat(chunks), ended: true, error });
     socket.on('end', () => {
       ended = true;
       resolve({ data: Buffer.concat(chunks), ended, error });
