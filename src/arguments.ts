@@ -63,7 +63,7 @@ export interface TransferPlan {
 
 const MAX_OFFSET = (1n << 63n) - 1n;
 
-export function isFileHandle(value: unknown): value is FileHandle {
+function isFileHandle(value: unknown): value is FileHandle {
   return (
     typeof value === 'object' &&
     value !== null &&
@@ -74,7 +74,7 @@ export function isFileHandle(value: unknown): value is FileHandle {
 }
 
 /** A FileHandle's descriptor. A closed handle's is -1: EBADF, as for any closed descriptor. */
-export function handleFd(handle: FileHandle): number {
+function handleFd(handle: FileHandle): number {
   if (handle.fd < 0) throw systemError(osConstants.errno.EBADF, 'fstat');
   return handle.fd;
 }
@@ -92,19 +92,24 @@ export function parseOutput(out: unknown): Output {
 }
 
 export function parseInput(input: unknown): Input {
-  if (typeof input === 'number') return { kind: 'fd', fd: checkFd('input', input) };
-  if (isFileHandle(input)) return { kind: 'fd', fd: handleFd(input) };
+  return parseFileArgument('input', input);
+}
+
+/** A file named by a path, a file: URL, a descriptor or a FileHandle: sendFile's input, receiveFile's output. */
+export function parseFileArgument(name: string, value: unknown): Input {
+  if (typeof value === 'number') return { kind: 'fd', fd: checkFd(name, value) };
+  if (isFileHandle(value)) return { kind: 'fd', fd: handleFd(value) };
   let path: string;
-  if (typeof input === 'string') {
-    path = input;
-  } else if (input instanceof URL) {
-    if (input.protocol !== 'file:') throw invalidArgValue('input', input.href, 'must be a file: URL');
-    path = fileURLToPath(input);
+  if (typeof value === 'string') {
+    path = value;
+  } else if (value instanceof URL) {
+    if (value.protocol !== 'file:') throw invalidArgValue(name, value.href, 'must be a file: URL');
+    path = fileURLToPath(value);
   } else {
-    throw invalidArgType('input', 'of type string, an instance of URL or FileHandle, or a file descriptor', input);
+    throw invalidArgType(name, 'of type string, an instance of URL or FileHandle, or a file descriptor', value);
   }
-  if (path.length === 0) throw invalidArgValue('input', path, 'must be a non-empty path');
-  if (path.includes('\0')) throw invalidArgValue('input', path, 'must be a string without null bytes');
+  if (path.length === 0) throw invalidArgValue(name, path, 'must be a non-empty path');
+  if (path.includes('\0')) throw invalidArgValue(name, path, 'must be a string without null bytes');
   return { kind: 'path', path };
 }
 

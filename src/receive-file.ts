@@ -9,9 +9,8 @@ import type { FileHandle } from 'node:fs/promises';
 import { IncomingMessage } from 'node:http';
 import { Socket } from 'node:net';
 import { Readable } from 'node:stream';
-import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import { checkFd, handleFd, isFileHandle, parseSize } from './arguments.js';
+import { checkFd, parseFileArgument, parseSize } from './arguments.js';
 import { AbortError, endedEarly, invalidArgType, invalidArgValue, outOfRange, systemError } from './errors.js';
 import { canFlow, cancelledErrno, flowBackends, parseFlowOptions, runFlow, type FlowEnd, type FlowOptions } from './flow.js';
 import { bodyReceiver } from './http/request-body.js';
@@ -93,23 +92,6 @@ function parseSource(input: unknown): Source {
   if (typeof input === 'number') return { kind: 'fd', fd: checkFd('input', input) };
   if (isReadable(input)) return { kind: 'stream', stream: input };
   throw invalidArgType('input', 'an instance of net.Socket, http.IncomingMessage or stream.Readable, or a file descriptor', input);
-}
-
-function parseTarget(out: unknown): Target {
-  if (typeof out === 'number') return { kind: 'fd', fd: checkFd('out', out) };
-  if (isFileHandle(out)) return { kind: 'fd', fd: handleFd(out) };
-  let path: string;
-  if (typeof out === 'string') {
-    path = out;
-  } else if (out instanceof URL) {
-    if (out.protocol !== 'file:') throw invalidArgValue('out', out.href, 'must be a file: URL');
-    path = fileURLToPath(out);
-  } else {
-    throw invalidArgType('out', 'of type string, an instance of URL or FileHandle, or a file descriptor', out);
-  }
-  if (path.length === 0) throw invalidArgValue('out', path, 'must be a non-empty path');
-  if (path.includes('\0')) throw invalidArgValue('out', path, 'must be a string without null bytes');
-  return { kind: 'path', path };
 }
 
 function parsePlan(options: unknown): Plan {
@@ -426,7 +408,7 @@ export function receiveFile(
   let plan: Plan;
   try {
     source = parseSource(input);
-    target = parseTarget(out);
+    target = parseFileArgument('out', out);
     plan = parsePlan(options);
   } catch (error) {
     return Promise.reject(error);

@@ -13,6 +13,7 @@ import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { capabilities, receiveFile, relay, sendFile } from '../dist/cjs/index.js';
 import { seededBytes } from './support/bytes.js';
+import { tcpPair } from './support/pairs.js';
 import { eventually, within } from './support/waiting.js';
 
 const build = process.env.ZEROCOPY_TEST_BUILD ?? 'linux';
@@ -429,16 +430,10 @@ describe(`conformance: ${build} build${faults ? ` with faults (seed ${faults})` 
 const relayExpected: Record<string, string> = { linux: 'splice', freebsd: 'sosplice', solaris: 'readwrite', hpux: 'readwrite', darwin: 'readwrite', fallback: 'readwrite' };
 const receiveExpected: Record<string, string> = { linux: 'splice' };
 
-/** A connected pair, both ends half-open capable and quiet: the relay's sockets and their peers. */
+/** A connected pair, both ends half-open capable, the accepted one (near) paused on connect: a relay's socket and its peer. */
 async function halfOpenPair(): Promise<{ near: net.Socket; far: net.Socket }> {
-  const listener = net.createServer({ allowHalfOpen: true, pauseOnConnect: true });
-  await new Promise<void>((resolve) => listener.listen(0, '127.0.0.1', resolve));
-  const accepted = new Promise<net.Socket>((resolve) => listener.once('connection', resolve));
-  const far = net.connect({ port: (listener.address() as net.AddressInfo).port, host: '127.0.0.1', allowHalfOpen: true });
-  const near = await accepted;
-  listener.close();
-  for (const s of [near, far]) s.on('error', () => {});
-  return { near, far };
+  const { server, client } = await tcpPair({ allowHalfOpen: true, pauseOnConnect: true });
+  return { near: server, far: client };
 }
 
 /** Everything a socket receives until its end (paused on connect, it is resumed). */
@@ -480,10 +475,10 @@ describe(`conformance of receiveFile and relay: ${build} build${faults ? ` with 
     let got = 0;
     right.near.on('data', (c: Buffer) => (got += c.length));
     right.near.resume();
-    const relaying = relay(left.near, right.far, { idleTimeout: 400 });
+    const relaying = relay(left.near, right.far, { idleTimeout: 250 });
     for (let i = 0; i < 10; i++) {
       left.far.write(randomBytes(1000));
-      await new Promise((resolve) => setTimeout(resolve, 100));
+      await new Promise((resolve) => setTimeout(resolve, 60));
     }
     const error = await within(
       relaying.then(

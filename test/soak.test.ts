@@ -30,6 +30,7 @@ import { KiB, makeRng, MiB, pickSeed, seededBytes, sha256, type Rng } from './su
 import { openDescriptors } from './support/descriptors.js';
 import { makeTempDir, type TempDir } from './support/files.js';
 import { listen, type Running } from './support/http.js';
+import { tcpPair } from './support/pairs.js';
 import { peerFault, SoakPeer } from './support/soak-peer.js';
 import { eventually, sleep, within } from './support/waiting.js';
 
@@ -436,16 +437,10 @@ interface FlowTally {
   problems: string[];
 }
 
-/** A connected loopback pair in this process, both ends half-open capable. */
+/** A connected loopback pair in this process, both ends half-open capable, the accepted one (near) paused on connect. */
 async function flowPair(): Promise<{ near: net.Socket; far: net.Socket }> {
-  const listener = net.createServer({ allowHalfOpen: true, pauseOnConnect: true });
-  await new Promise<void>((resolve) => listener.listen(0, '127.0.0.1', resolve));
-  const accepted = new Promise<net.Socket>((resolve) => listener.once('connection', resolve));
-  const far = net.connect({ port: (listener.address() as net.AddressInfo).port, host: '127.0.0.1', allowHalfOpen: true });
-  const near = await accepted;
-  listener.close();
-  for (const s of [near, far]) s.on('error', () => {});
-  return { near, far };
+  const { server, client } = await tcpPair({ allowHalfOpen: true, pauseOnConnect: true });
+  return { near: server, far: client };
 }
 
 /** What a socket receives until its end or close, read slowly with `slow` (one paused on connect is resumed). */

@@ -152,9 +152,7 @@ class Transfer : public Napi::ObjectWrap<Transfer>, public Reported {
           fcntl(t_.out_fd, F_SETFL, flags | O_NONBLOCK) == 0)
         restore_blocking_ = true;
     }
-    job_.id = data_->next_id++;
-    data_->live[job_.id] = this;
-    data_->driver->Hold();
+    Register(data_, &job_, this);
     Ref();  // alive until Finish, whatever JS drops
     int err = zc_begin(&t_, backend_);
     began_ = true;
@@ -228,19 +226,11 @@ class Transfer : public Napi::ObjectWrap<Transfer>, public Reported {
     }
   }
 
-  void Progress(uint64_t sent) {
-    if (sent == reported_) return;
-    reported_ = sent;
-    Napi::HandleScope scope(Env());
-    on_progress_.Call({Napi::Number::New(Env(), double(sent))});
-  }
+  void Progress(uint64_t sent) { ReportProgress(Env(), on_progress_, &reported_, sent); }
 
   void Finish(int err) {
     state_ = State::Done;
-    if (job_.id != 0) {
-      data_->live.erase(job_.id);
-      data_->driver->Release();
-    }
+    Unregister(data_, job_);
     if (began_ && !job_.ended) zc_end(&t_);
     began_ = false;
     CloseDescriptors();

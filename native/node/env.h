@@ -45,6 +45,29 @@ struct EnvData {
   }
 };
 
+// What a Transfer and a Flow do alike with the driver: while its job may
+// run, the object is found by the job's id for the driver's reports, and
+// holds the event loop open.
+inline void Register(EnvData* data, DriverJob* job, Reported* self) {
+  job->id = data->next_id++;
+  data->live[job->id] = self;
+  data->driver->Hold();
+}
+
+inline void Unregister(EnvData* data, const DriverJob& job) {
+  if (job.id == 0) return;
+  data->live.erase(job.id);
+  data->driver->Release();
+}
+
+// Calls `callback` with `value` unless it got that value last time.
+inline void ReportProgress(Napi::Env env, Napi::FunctionReference& callback, uint64_t* last, uint64_t value) {
+  if (value == *last) return;
+  *last = value;
+  Napi::HandleScope scope(env);
+  callback.Call({Napi::Number::New(env, double(value))});
+}
+
 // An errno as a JavaScript Error with `errno` and `syscall`, thrown.
 inline void ThrowErrno(Napi::Env env, int err, const char* call) {
   Napi::Error e = Napi::Error::New(env, strerror(err));

@@ -141,9 +141,7 @@ class Flow : public Napi::ObjectWrap<Flow>, public Reported {
       int flags = fcntl(fds_[i], F_GETFL);
       if (flags >= 0 && !(flags & O_NONBLOCK) && fcntl(fds_[i], F_SETFL, flags | O_NONBLOCK) == 0) restore_blocking_[i] = true;
     }
-    job_.id = data_->next_id++;
-    data_->live[job_.id] = this;
-    data_->driver->Hold();
+    Register(data_, &job_, this);
     Ref();  // alive until Finish, whatever JS drops
     began_ = true;
     int err = 0;
@@ -192,19 +190,11 @@ class Flow : public Napi::ObjectWrap<Flow>, public Reported {
     return Napi::Number::New(info.Env(), double(moved));
   }
 
-  void Progress(uint64_t moved) {
-    if (moved == reported_) return;
-    reported_ = moved;
-    Napi::HandleScope scope(Env());
-    on_progress_.Call({Napi::Number::New(Env(), double(moved))});
-  }
+  void Progress(uint64_t moved) { ReportProgress(Env(), on_progress_, &reported_, moved); }
 
   void Finish(int err) {
     state_ = State::Done;
-    if (job_.id != 0) {
-      data_->live.erase(job_.id);
-      data_->driver->Release();
-    }
+    Unregister(data_, job_);
     if (began_ && !job_.ended) zc_relay_end(&r_);
     began_ = false;
     CloseDescriptors();

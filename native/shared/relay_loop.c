@@ -63,15 +63,9 @@ static const zc_mover *next_mover(const zc_flow *f, const zc_mover *m) {
 static int begin_one(zc_flow *f, const zc_mover *m) {
   f->mover = m;
   f->mover_moved = 0;
-  f->state = NULL;
-  if (m->state_size > 0 && m->state_size <= sizeof f->state_room) {
-    memset(&f->state_room, 0, sizeof f->state_room);
-    f->state = &f->state_room;
-  } else if (m->state_size > 0) {
-    f->call = "malloc";
-    f->state = calloc(1, m->state_size);
-    if (f->state == NULL) return ENOMEM;
-  }
+  f->call = "malloc";
+  int err = zc_state_new(&f->state, &f->state_room, sizeof f->state_room, m->state_size);
+  if (err != 0) return err;
   return m->begin ? m->begin(f, f->state) : 0;
 }
 
@@ -89,7 +83,7 @@ int zc_flow_begin(zc_flow *f, const zc_mover *m) {
 void zc_flow_end(zc_flow *f) {
   const zc_mover *m = f->mover;
   if (m && m->end && (f->state || m->state_size == 0)) m->end(f, f->state);
-  if (f->state != (void *)&f->state_room) free(f->state);
+  zc_state_free(f->state, &f->state_room);
   f->state = NULL;
 }
 
