@@ -170,6 +170,11 @@ typedef struct zc_relay {
   int ends_both[2];
   /* Set by zc_relay_run on failure: the flow that failed. */
   int failed;
+  /* Set by the caller before a run: the descriptors reported ready, or
+   * nready -1 when not known (run every flow). A flow waiting for none of
+   * them is not run: its calls would only say EAGAIN again. */
+  int ready_fds[4];
+  int nready;
 } zc_relay;
 
 /* Runs the flows until all are finished (0), all that are left wait

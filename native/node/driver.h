@@ -36,6 +36,11 @@ struct DriverJob {
   // Which of the job's descriptors (in the order Waits lists them) the
   // waiter has registered: arming those again is a change, not an add.
   unsigned registered = 0;
+  // What each descriptor is armed for, and which were reported (fired) since the
+  // last arming: one armed for the same events and not reported is armed
+  // still, and arming it again would be a system call for nothing.
+  unsigned armed[4] = {0, 0, 0, 0};
+  unsigned fired = 0;
   // Set by the driver when it has ended the transfer (zc_end) itself,
   // before reporting its outcome.
   bool ended = false;

@@ -54,6 +54,7 @@ class Flow : public Napi::ObjectWrap<Flow>, public Reported {
       }
     }
     r_.nflows = relay_ ? 2 : 1;
+    r_.nready = -1;  // no report yet: every flow runs
     tcp_ = info[12].ToBoolean();
     for (int i = 0; i < r_.nflows; i++) {
       zc_flow& f = r_.flows[i];

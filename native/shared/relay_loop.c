@@ -191,6 +191,18 @@ void zc_flow_stop(zc_flow *f) {
     account(f, &m);
   }
   f->left = 0;
+  /* It runs next whatever is reported: it has an end to pass on. */
+  f->wait_in = f->wait_out = 0;
+}
+
+/* Whether the flow waits for nothing the last report said is ready. */
+static int still_waiting(const zc_relay *r, const zc_flow *f) {
+  if (r->nready < 0 || (f->wait_in == 0 && f->wait_out == 0)) return 0;
+  for (int i = 0; i < r->nready; i++) {
+    if (f->wait_in && r->ready_fds[i] == f->in_fd) return 0;
+    if (f->wait_out && r->ready_fds[i] == f->out_fd) return 0;
+  }
+  return 1;
 }
 
 int zc_relay_run(zc_relay *r, uint64_t budget) {
@@ -200,7 +212,7 @@ int zc_relay_run(zc_relay *r, uint64_t budget) {
     over = again = 0;
     for (int i = 0; i < r->nflows; i++) {
       zc_flow *f = &r->flows[i];
-      if (f->finished) continue;
+      if (f->finished || (!again && still_waiting(r, f))) continue;
       int err = zc_flow_run(f, share);
       if (err == EINPROGRESS) over = 1;
       if (err == EAGAIN || err == EINPROGRESS) continue;
