@@ -5,15 +5,19 @@
 //
 // Listens on 127.0.0.1 (a free port, printed as "port N" on stdout); for
 // each connection, one after another, creates DIR/received.bin (emptied),
-// moves the connection's bytes into it with blocking splice calls of as
-// much as the pipe holds (PIPE_BYTES, default 262144, as zerocopy's Linux
-// mover), and at the end of stream answers with the byte count as 8
-// little-endian bytes, as bench/c/sink.c does, and closes.
+// moves the connection's bytes into it with splice calls of as much as the
+// pipe holds (PIPE_BYTES, default 262144, as zerocopy's Linux mover), and
+// at the end of stream answers with the byte count as 8 little-endian
+// bytes, as bench/c/sink.c does, and closes. The socket is non-blocking and
+// waited for with poll(2), as an event loop would: a blocking splice wakes
+// at every segment that arrives and moves less per call (slower here by
+// 10-15% on disk).
 #define _GNU_SOURCE
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -65,9 +69,15 @@ int main(int argc, char **argv) {
     }
     uint64_t total = 0;
     loff_t at = 0;
+    fcntl(s, F_SETFL, O_NONBLOCK);
     for (;;) {
-      ssize_t n = splice(s, NULL, p[1], NULL, (size_t)pipe_bytes, SPLICE_F_MOVE);
+      ssize_t n = splice(s, NULL, p[1], NULL, (size_t)pipe_bytes, SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
       if (n < 0 && errno == EINTR) continue;
+      if (n < 0 && errno == EAGAIN) {
+        struct pollfd pfd = {.fd = s, .events = POLLIN};
+        poll(&pfd, 1, -1);
+        continue;
+      }
       if (n <= 0) break;
       while (n > 0) {
         ssize_t m = splice(p[0], NULL, out, &at, (size_t)n, SPLICE_F_MOVE);
