@@ -14,9 +14,22 @@ const openAsync = promisify(open);
 
 export type Opened = { kind: 'file'; fd: number; stat: Stats } | { kind: 'directory' } | { kind: 'other' };
 
+/**
+ * What open(2) says of a path that names neither a file nor a folder: a
+ * Unix-domain socket (ENXIO on Linux, EOPNOTSUPP on the BSDs), a device
+ * without its driver (ENXIO). Like a FIFO, it is something else.
+ */
+const NOT_OPENABLE = new Set(['ENXIO', 'EOPNOTSUPP']);
+
 /** Opens `path`: a regular file stays open for the caller; anything else is closed at once. */
 export async function openRegular(path: string): Promise<Opened> {
-  const fd = await openAsync(path, OPEN_FLAGS);
+  let fd: number;
+  try {
+    fd = await openAsync(path, OPEN_FLAGS);
+  } catch (error) {
+    if (NOT_OPENABLE.has((error as NodeJS.ErrnoException).code ?? '')) return { kind: 'other' };
+    throw error;
+  }
   let keep = false;
   try {
     // fstat of an open descriptor reads the inode the kernel already holds:

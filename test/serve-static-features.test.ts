@@ -4,6 +4,7 @@
 // redirect page. Real servers on loopback, raw responses.
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -145,6 +146,21 @@ describe('dotfiles and .well-known', () => {
       expect((await one(s, '/.well-known/security.txt')).body.toString()).toBe('Contact: mailto:security@example.com\n');
       expect((await one(s, '/.env')).status).toBe(dotfiles === 'deny' ? 403 : 404);
       expect((await one(s, '/.well-known/../.env')).status).toBe(dotfiles === 'deny' ? 403 : 404);
+    }
+  });
+});
+
+describe('what is neither file nor folder', () => {
+  it('a FIFO and a Unix-domain socket are 404, with or without the cache', async () => {
+    const listener = createServer();
+    await new Promise<void>((resolve) => listener.listen(join(root, 'odd', 'app.sock'), resolve));
+    try {
+      for (const cache of [true, false]) {
+        const s = await staticServer({ cache });
+        for (const path of ['/odd/app.sock', '/odd/fifo']) expect([cache, path, (await one(s, path)).status]).toEqual([cache, path, 404]);
+      }
+    } finally {
+      listener.close();
     }
   });
 });

@@ -7,7 +7,7 @@ import { randomBytes, randomFillSync } from 'node:crypto';
 import { once } from 'node:events';
 import { statSync, truncateSync, writeFileSync } from 'node:fs';
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
-import { connect } from 'node:net';
+import { connect, createServer } from 'node:net';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -237,6 +237,18 @@ describe('status and headers', () => {
     if (findCommand('mkfifo')) {
       execFileSync('mkfifo', [join(fx.path, 'fifo')]);
       expect((await one('/fifo')).status).toBe(404); // and did not hang opening it
+    }
+  });
+
+  it('answers 404 for a Unix-domain socket in the folder, and resolves (open(2) of a socket fails with ENXIO)', async () => {
+    const listener = createServer();
+    await new Promise<void>((resolve) => listener.listen(join(fx.path, 'app.sock'), resolve));
+    try {
+      const r = await one('/app.sock');
+      expect(r.status).toBe(404);
+      expect((await outcomeOf('/app.sock')).result?.statusCode).toBe(404);
+    } finally {
+      listener.close();
     }
   });
 
