@@ -46,6 +46,8 @@ beforeAll(() => {
   writeFileSync(join(root, 'only.js.gz'), 'GZIPPED');
   writeFileSync(join(root, 'only.js.br'), 'BROTLIED');
   writeFileSync(join(root, 'about.html'), '<title>about page</title>\n');
+  writeFileSync(join(root, 'assets', 'page.html'), '<title>page</title>\n');
+  writeFileSync(join(root, 'assets', 'page.html.gz'), 'GZIPPED PAGE');
 });
 
 afterAll(async () => {
@@ -179,6 +181,27 @@ describe('precompressed siblings without their original', () => {
     const off = await staticServer();
     expect((await one(off, '/only.js', { 'Accept-Encoding': 'gzip' })).status).toBe(404);
   });
+});
+
+describe('a precompressed sibling asked for by its own name', () => {
+  // One cached descriptor serves `assets/page.html.gz` both as itself and as
+  // the gzip encoding of `assets/page.html`: what describes one must not leak into the other.
+  for (const order of [['itself', 'encoding'], ['encoding', 'itself']]) {
+    it(`keeps the two representations' headers apart (${order.join(' first, then as ')})`, async () => {
+      const s = await staticServer({ precompressed: true });
+      const asked = {
+        itself: () => one(s, '/assets/page.html.gz'),
+        encoding: () => one(s, '/assets/page.html', { 'Accept-Encoding': 'gzip' }),
+      };
+      const seen: Record<string, Awaited<ReturnType<typeof one>>> = {};
+      for (const what of [...order, ...order]) seen[what] = await asked[what as keyof typeof asked]();
+      expect([seen.itself.status, seen.itself.headers['content-type'], seen.itself.headers['content-encoding']]).toEqual([200, 'application/gzip', undefined]);
+      expect([seen.encoding.status, seen.encoding.headers['content-type'], seen.encoding.headers['content-encoding']]).toEqual([200, 'text/html; charset=utf-8', 'gzip']);
+      expect(seen.encoding.body.toString()).toBe('GZIPPED PAGE');
+      expect(seen.itself.body.toString()).toBe('GZIPPED PAGE');
+      expect(seen.encoding.headers.etag).not.toBe(seen.itself.headers.etag);
+    });
+  }
 });
 
 describe('extensions', () => {

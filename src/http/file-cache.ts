@@ -27,7 +27,12 @@ export interface HeaderMemo {
 export interface OpenedFile {
   fd: number;
   stat: Stats;
-  memo: HeaderMemo;
+  /**
+   * The header values kept for this file as it is sent: as itself
+   * (`encoding` undefined), or as the `encoding` of the file named without
+   * its suffix (a precompressed sibling), whose type and tag differ.
+   */
+  memo(encoding?: string): HeaderMemo;
   /** The bytes of a small file the cache keeps open, over a mapping made at the first call; else undefined. */
   mapped(): Buffer | undefined;
   /** Gives the descriptor back; it is closed unless the cache keeps it. */
@@ -48,7 +53,8 @@ interface Entry {
   path: string;
   fd: number;
   stat: Stats;
-  memo: HeaderMemo;
+  /** HeaderMemos by the encoding the file is sent as ('' for itself). */
+  memos: Record<string, HeaderMemo>;
   /** mapSmallFile()'s answer, once asked: null when there is none. */
   mapping?: Buffer | null;
   validated: number;
@@ -73,13 +79,15 @@ const sameFile = (a: Stats, b: Stats) =>
 class Lease implements OpenedFile {
   readonly fd: number;
   readonly stat: Stats;
-  readonly memo: HeaderMemo;
   private released = false;
 
   constructor(private readonly entry: Entry) {
     this.fd = entry.fd;
     this.stat = entry.stat;
-    this.memo = entry.memo;
+  }
+
+  memo(encoding = ''): HeaderMemo {
+    return (this.entry.memos[encoding] ??= {});
   }
 
   mapped(): Buffer | undefined {
@@ -125,7 +133,7 @@ export class FileOpener {
       if (opened.kind !== 'file') return opened;
       const { fd, stat } = opened;
       // A mapping per request would cost the call it saves, and another.
-      return { kind: 'file', file: { fd, stat, memo: {}, mapped: () => undefined, release: () => closeSync(fd) } };
+      return { kind: 'file', file: { fd, stat, memo: () => ({}), mapped: () => undefined, release: () => closeSync(fd) } };
     }
     const hit = this.lookupNow(path);
     if (hit) return hit;
@@ -154,7 +162,7 @@ export class FileOpener {
   private async load(path: string): Promise<Loaded> {
     const opened = await openRegular(path);
     if (opened.kind !== 'file') return opened;
-    const entry: Entry = { path, fd: opened.fd, stat: opened.stat, memo: {}, validated: Date.now(), refs: 0, evicted: false, handleClosed: false };
+    const entry: Entry = { path, fd: opened.fd, stat: opened.stat, memos: {}, validated: Date.now(), refs: 0, evicted: false, handleClosed: false };
     try {
       entry.watcher = watch(path, { persistent: false }, () => this.evict(entry));
       entry.watcher.on('error', () => this.evict(entry));

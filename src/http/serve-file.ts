@@ -128,7 +128,7 @@ function answer(req: ServeRequest, res: ServeResponse, path: string, file: Opene
     claim?.();
     applyHeaderHooks(res, serving.hooks, path, file.stat);
     if (serving.download) res.setHeader('Content-Disposition', attachment(serving.download === true ? path : serving.download));
-    answered = respond(req, res, { fd: file.fd, stat: file.stat, memo: file.memo, opened: file, name: path }, serving.settings);
+    answered = respond(req, res, { fd: file.fd, stat: file.stat, memo: file.memo(), opened: file, name: path }, serving.settings);
   } catch (error) {
     file.release();
     throw error;

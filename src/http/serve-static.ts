@@ -264,7 +264,7 @@ export function createStaticServer(root: string | URL, options?: ServeStaticOpti
     try {
       claim?.();
       applyHeaderHooks(res, hooks, encoding ? found.path + suffix[encoding] : found.path, file.stat);
-      answered = respond(req, res, { fd: file.fd, stat: file.stat, memo: file.memo, opened: file, name: found.path, encoding, varyEncoding: precompressed.length > 0 }, settings);
+      answered = respond(req, res, { fd: file.fd, stat: file.stat, memo: file.memo(encoding), opened: file, name: found.path, encoding, varyEncoding: precompressed.length > 0 }, settings);
     } catch (error) {
       file.release();
       return failure(res, error);
