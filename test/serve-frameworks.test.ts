@@ -159,6 +159,57 @@ describe('Fastify', () => {
   });
 });
 
+describe('Fastify allowedPath', () => {
+  let app: FastifyInstance;
+  let url: string;
+  const judged: string[] = [];
+  beforeAll(async () => {
+    mkdirSync(join(root, 'private'), { recursive: true });
+    writeFileSync(join(root, 'private', 'secret.txt'), 'secret\n');
+    app = Fastify();
+    await app.register(fastifyServeStatic, {
+      root,
+      prefix: '/static',
+      allowedPath: (pathname: string) => {
+        judged.push(pathname);
+        return !pathname.startsWith('/private');
+      },
+    });
+    app.get('/files/*', (request, reply) => reply.sendFile((request.params as Record<string, string>)['*']));
+    app.get('/down/*', (request, reply) => reply.download((request.params as Record<string, string>)['*']));
+    url = await app.listen({ port: 0, host: '127.0.0.1' });
+  });
+  afterAll(async () => {
+    await app?.close();
+  });
+
+  // Fastify decodes the wildcard: reply.sendFile() gets `public.txt?/../private/secret.txt`,
+  // `%zz/../private/secret.txt`, `a\\/../private/secret.txt`, and must judge the path it serves.
+  const BYPASSES = ['hello.txt%3F/../private/secret.txt', 'hello.txt%23/../private/secret.txt', '%25zz/../private/secret.txt', 'a%5C/../private/secret.txt', 'x%25/../private/secret.txt', 'x%3F%23%25/./../private/./secret.txt'];
+  it.each(['files', 'down'])('reply.%s judges exactly the path it would serve, however the name is spelt', async (route) => {
+    for (const path of BYPASSES) {
+      judged.length = 0;
+      const r = await rawExchange(Number(new URL(url).port), rawRequest(`/${route}/${path}`), 1);
+      const [response] = r.responses;
+      expect([path, response.status], response.body.toString()).toEqual([path, 404]);
+      expect(response.body.toString()).not.toBe('secret\n');
+      expect(judged, path).toEqual(['/private/secret.txt']);
+    }
+    judged.length = 0;
+    const fine = (await rawExchange(Number(new URL(url).port), rawRequest(`/${route}/docs/../hello.txt`), 1)).responses[0];
+    expect([fine.status, fine.body.toString()]).toEqual([200, 'hello\n']);
+    expect(judged).toEqual(['/hello.txt']);
+  });
+
+  it('judges the plugin route by the path it maps, and never waves an undecodable one through', async () => {
+    for (const path of ['/static/private/secret.txt', '/static/docs/%2E%2E/private/secret.txt', '/static/private%2Fsecret.txt', '/static/%zz/../private/secret.txt', '/static/private/secret.txt%00']) {
+      const r = (await rawExchange(Number(new URL(url).port), rawRequest(path), 1)).responses[0];
+      expect([path, r.status < 400 ? r.status : 'refused']).toEqual([path, 'refused']);
+      expect(r.body.toString()).not.toBe('secret\n');
+    }
+  });
+});
+
 describe('HTTPS', { skip: !findCommand('openssl') }, () => {
   let server: Running;
   let ca: Buffer;

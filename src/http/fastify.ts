@@ -15,7 +15,7 @@ import { isAbsolute, sep } from 'node:path';
 import { invalidArgType, invalidArgValue } from '../errors.js';
 import { httpError, type Declined } from './http-error.js';
 import type { ServeFileOptions, ServeResult } from './options.js';
-import { containSegments, hidden, parseDotfiles, parseRoot, urlSegments } from './root.js';
+import { hidden, parseDotfiles, parseRoot } from './root.js';
 import { parseFileOptions, serveFileWith, type FileServing } from './serve-file.js';
 import { createStaticServer, type ServeStaticOptions } from './serve-static.js';
 import { isClientGone, writeError } from './write.js';
@@ -99,16 +99,6 @@ function claimer(reply: ReplyLike): { claim(): void; claimed(): boolean } {
 
 function copyHeaders(reply: ReplyLike): void {
   for (const [name, value] of Object.entries(reply.getHeaders())) if (value !== undefined) reply.raw.setHeader(name, value);
-}
-
-/** The URL path (query left out) decoded, with `.` and `..` resolved: what allowedPath judges. Undefined for what the server will refuse anyway. */
-function logicalPath(url: string): string | undefined {
-  const pathname = url.split(/[?#]/, 1)[0];
-  const raw = urlSegments(pathname);
-  const contained = raw && containSegments(raw, 'allow');
-  if (!contained?.ok) return undefined;
-  const trailing = pathname.endsWith('/') && contained.segments.length > 0 ? '/' : '';
-  return `/${contained.segments.join('/')}${trailing}`;
 }
 
 /** Whether a URL path has no empty, `.` or `..` segment (raw or percent-encoded) but a leading one and a trailing slash. */
@@ -229,16 +219,15 @@ export async function fastifyServeStatic(fastify: FastifyLike, options: FastifyS
       const candidates = root !== undefined ? [parseRoot(root, 'root')] : roots;
       if (candidates.length === 0 && !isAbsolute(path)) return reply.callNotFound();
       let declined: Declined = { decline: 404 };
-      const logical = allowedPath && logicalPath(path.startsWith('/') ? path : `/${path}`);
       for (const candidate of candidates.length ? candidates : [undefined]) {
-        if (allowedPath && candidate && logical !== undefined && !allowedPath(logical, candidate, reply.request)) return reply.callNotFound();
         // Without a root the path is the caller's own: its dot folders are
         // its business unless the dotfiles option says otherwise.
         const serving: FileServing = { ...parsed, root: candidate, dotfiles: candidate || options.dotfiles ? parsed.dotfiles : 'allow' };
-        const outcome: ServeResult | Declined = await serveFileWith(reply.request.raw, reply.raw, path, serving, claim);
+        const allowed = allowedPath && candidate && ((below: string) => allowedPath(below, candidate, reply.request));
+        const outcome: ServeResult | Declined = await serveFileWith(reply.request.raw, reply.raw, path, serving, { claim, allowed: allowed || undefined });
         if (!('decline' in outcome)) return;
         declined = outcome;
-        if (outcome.decline !== 404 || claimed()) break;
+        if (outcome.decline !== 404 || outcome.final || claimed()) break;
       }
       await answerDeclined(reply, declined, claimed());
     } catch (error) {
@@ -269,13 +258,13 @@ export async function fastifyServeStatic(fastify: FastifyLike, options: FastifyS
     // never saw `/./private/x` or `//private/x`, which would be resolved
     // onto what it guards. Only the canonical form is served.
     if (!canonical(pathname)) return reply.send(httpError(403));
-    const logical = allowedPath && logicalPath(pathname || '/');
     const { claim, claimed } = claimer(reply);
     replies.set(reply.raw, reply);
     for (const { root, server } of servers) {
-      if (allowedPath && logical !== undefined && !allowedPath(logical, root, request)) break;
-      const declined = await server.serve(request.raw, reply.raw, { pathname, original: url }, claim);
+      const allowed = allowedPath && ((below: string) => allowedPath(below, root, request));
+      const declined = await server.serve(request.raw, reply.raw, { pathname, original: url }, { claim, allowed });
       if (!declined) return reply;
+      if (declined.final) break;
       if (declined.decline !== 404 || claimed()) {
         await answerDeclined(reply, declined, claimed());
         return reply;

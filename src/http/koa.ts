@@ -38,7 +38,7 @@ export function koaServeStatic(root: string | URL, options?: ServeStaticOptions)
       // Koa starts every response at 404 until a body is set.
       ctx.res.statusCode = 200;
     };
-    const declined = await server.serve(ctx.req, ctx.res, { pathname: ctx.url, original: ctx.originalUrl }, claim);
+    const declined = await server.serve(ctx.req, ctx.res, { pathname: ctx.url, original: ctx.originalUrl }, { claim });
     if (!declined) return;
     if (declined.decline === 404) return void (await next());
     throw httpError(declined.decline, declined.cause);

@@ -39,12 +39,11 @@ export function parseRoot(root: unknown, name: string): string {
 export const hidden = (segment: string) => segment.charCodeAt(0) === 0x2e && segment !== '.well-known';
 
 /**
- * Resolves `.` and `..` among decoded path segments and applies the dotfiles
- * policy: the segments of a path below the root, or the status that refuses
- * it (400 for a NUL, 403 for climbing above the root or a denied dotfile,
- * 404 for an ignored dotfile or a name too long).
+ * Resolves `.` and `..` among decoded path segments: the segments of a path
+ * below the root, or the status that refuses it (400 for a NUL, 403 for
+ * climbing above the root, 404 for a name too long).
  */
-export function containSegments(raw: readonly string[], dotfiles: Dotfiles): Contained {
+export function resolveSegments(raw: readonly string[]): Contained {
   const segments: string[] = [];
   for (const segment of raw) {
     if (segment.includes('\0')) return { ok: false, status: 400 };
@@ -65,9 +64,24 @@ export function containSegments(raw: readonly string[], dotfiles: Dotfiles): Con
     length += bytes + 1;
     if (bytes > MAX_SEGMENT || length > MAX_PATH) return { ok: false, status: 404 };
   }
-  if (dotfiles !== 'allow' && segments.some(hidden)) return { ok: false, status: dotfiles === 'deny' ? 403 : 404 };
   return { ok: true, segments };
 }
+
+/** The dotfiles policy's answer to a path below the root: the status refusing it (403 denied, 404 ignored), or undefined. */
+export function hiddenStatus(segments: readonly string[], dotfiles: Dotfiles): 403 | 404 | undefined {
+  if (dotfiles === 'allow' || !segments.some(hidden)) return undefined;
+  return dotfiles === 'deny' ? 403 : 404;
+}
+
+/** resolveSegments(), then the dotfiles policy. */
+export function containSegments(raw: readonly string[], dotfiles: Dotfiles): Contained {
+  const resolved = resolveSegments(raw);
+  const status = resolved.ok ? hiddenStatus(resolved.segments, dotfiles) : undefined;
+  return status ? { ok: false, status } : resolved;
+}
+
+/** A path below the root as a URL path names it (`/docs/a.txt`), for a caller's judgement (Fastify's allowedPath). */
+export const pathBelow = (segments: readonly string[], trailingSlash: boolean) => `/${segments.join('/')}${trailingSlash && segments.length > 0 ? '/' : ''}`;
 
 /**
  * Splits a URL path into decoded segments. An encoded slash or backslash (or
@@ -88,7 +102,8 @@ export function urlSegments(pathname: string): string[] | undefined {
 /** A `..` segment, between slashes or backslashes or at either end. */
 const CLIMB = /(?:^|[\\/])\.\.(?:[\\/]|$)/;
 
-export type Located = { ok: true; path: string } | { ok: false; status: 400 | 403 | 404 };
+/** The file serveFile names, and with a root, the path below it (pathBelow()) that a caller may judge. */
+export type Located = { ok: true; path: string; below?: string } | { ok: false; status: 400 | 403 | 404 };
 
 /**
  * The file serveFile names: `path` inside `root` when there is one (a string
@@ -113,7 +128,7 @@ export function locate(path: string | URL, root: string | undefined, dotfiles: D
 
 function within(root: string, raw: string[], dotfiles: Dotfiles): Located {
   const contained = containSegments(raw, dotfiles);
-  return contained.ok ? { ok: true, path: join(root, ...contained.segments) } : contained;
+  return contained.ok ? { ok: true, path: join(root, ...contained.segments), below: pathBelow(contained.segments, false) } : contained;
 }
 
 /** Without a root, an explicit dotfiles policy looks at the whole path, as send's does. */

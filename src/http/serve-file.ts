@@ -7,7 +7,7 @@ import { invalidArgType, invalidArgValue } from '../errors.js';
 import { attachment, parseDownload } from './disposition.js';
 import { FileOpener, type Lookup, type OpenedFile } from './file-cache.js';
 import { responseTurn } from './http1.js';
-import type { Declined } from './http-error.js';
+import type { Declined, ServeHooks } from './http-error.js';
 import {
   applyHeaderHooks,
   parseHeaderHooks,
@@ -86,20 +86,22 @@ export function serveFile(req: ServeRequest, res: ServeResponse, path: string | 
 /**
  * serveFile's work once its arguments are checked: answers with the file,
  * or says which status it would refuse the request with (400, 403, 404),
- * having written nothing. `claim` runs once the file is open, just before
- * the response is touched (Fastify's adapter hijacks its reply there). In
- * the common case (a file the cache holds, sent at once) the answer comes
- * in this tick, else by a promise.
+ * having written nothing. `hooks.allowed` judges the path below the root
+ * that would be served; `hooks.claim` runs once the file is open, just
+ * before the response is touched. In the common case (a file the cache
+ * holds, sent at once) the answer comes in this tick, else by a promise.
  */
 export function serveFileWith(
   req: ServeRequest,
   res: ServeResponse,
   path: string | URL,
   serving: FileServing,
-  claim?: () => void,
+  hooks: ServeHooks = {},
 ): ServeResult | Declined | Promise<ServeResult | Declined> {
   const located = locate(path, serving.root, serving.dotfiles);
   if (!located.ok) return { decline: located.status };
+  if (hooks.allowed && located.below !== undefined && !hooks.allowed(located.below)) return { decline: 404, final: true };
+  const { claim } = hooks;
   const opener = serving.settings.cache ? shared : uncached;
   const hit = (res as { socket?: unknown }).socket ? opener.lookupNow(located.path) : undefined;
   if (hit?.kind === 'file') return answer(req, res, located.path, hit.file, serving, claim);

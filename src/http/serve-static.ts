@@ -10,12 +10,12 @@ import Negotiator from 'negotiator';
 import { invalidArgType, invalidArgValue } from '../errors.js';
 import { FileOpener, type FileCacheOptions, type Lookup, type OpenedFile } from './file-cache.js';
 import { responseTurn } from './http1.js';
-import { httpError, type Declined } from './http-error.js';
+import { httpError, type Declined, type ServeHooks } from './http-error.js';
 import { writeListing } from './listing.js';
 import { applyHeaderHooks, parseHeaderHooks, parseServeOptions, type ServeFileOptions, type ServeRequest, type ServeResponse, type ServeResult } from './options.js';
 import { HTML_TYPE, PAGE_HEADERS, redirectPage } from './pages.js';
 import { openErrorStatus, respond } from './respond.js';
-import { containSegments, parseDotfiles, parseRoot, urlSegments } from './root.js';
+import { hiddenStatus, parseDotfiles, parseRoot, pathBelow, resolveSegments, urlSegments } from './root.js';
 import { isClientGone, writeError } from './write.js';
 
 export type Encoding = 'br' | 'gzip';
@@ -97,10 +97,11 @@ export interface StaticServer {
   /**
    * Answers the request, or resolves with why not (404, 403, 400, 405, or a
    * 500 with its cause) having written nothing: at once when the response
-   * is complete in this tick, else by a promise. `claim` runs just before
-   * the response is first touched. Rejects only when it could not answer at all.
+   * is complete in this tick, else by a promise. `hooks.allowed` judges the
+   * path the URL maps to; `hooks.claim` runs just before the response is
+   * first touched. Rejects only when it could not answer at all.
    */
-  serve(req: ServeRequest, res: ServeResponse, path: RequestPath, claim?: () => void): Declined | undefined | Promise<Declined | undefined>;
+  serve(req: ServeRequest, res: ServeResponse, path: RequestPath, hooks?: ServeHooks): Declined | undefined | Promise<Declined | undefined>;
   /** The `fallthrough` option. */
   readonly fallthrough: boolean;
   /** Closes the descriptors the cache holds. */
@@ -141,7 +142,7 @@ export function createStaticServer(root: string | URL, options?: ServeStaticOpti
     if (index.length === 0) throw invalidArgValue('options.single', o.single, 'needs an index file, or a file name of its own');
     single = join(rootDir, index[0]);
   } else if (typeof o.single === 'string') {
-    const contained = containSegments(o.single.split('/'), 'allow');
+    const contained = resolveSegments(o.single.split('/'));
     if (!contained.ok || contained.segments.length === 0) throw invalidArgValue('options.single', o.single, 'must name a file inside root');
     single = join(rootDir, ...contained.segments);
   } else if (o.single !== undefined && o.single !== false) {
@@ -226,12 +227,15 @@ export function createStaticServer(root: string | URL, options?: ServeStaticOpti
     // A single-page app answers what names nothing with its page; a missing
     // asset (a name with an extension) stays 404.
     const fallback = single !== undefined && extname(raw.filter((s) => s !== '').pop() ?? '') === '' ? single : undefined;
-    const contained = containSegments(raw, dotfiles);
-    if (!contained.ok && !(contained.status === 404 && fallback)) return { decline: contained.status };
-    const path = contained.ok ? join(rootDir, ...contained.segments) : undefined;
+    const resolved = resolveSegments(raw);
+    const refused = resolved.ok ? hiddenStatus(resolved.segments, dotfiles) : resolved.status;
+    if (refused && !(refused === 404 && fallback)) return { decline: refused };
+    const segments = resolved.ok ? resolved.segments : undefined;
+    const path = segments && !refused ? join(rootDir, ...segments) : undefined;
     // Belt and braces: whatever came out of the URL stays inside root.
     if (path !== undefined && path !== rootDir && !path.startsWith(rootPrefix)) return { decline: 403 };
-    return { path, trailingSlash, fallback, original, belowRoot: contained.ok && contained.segments.length > 0 };
+    const below = segments && pathBelow(segments, url.pathname.endsWith('/'));
+    return { path, below, trailingSlash, fallback, original, belowRoot: path !== undefined && segments!.length > 0 };
   }
 
   // mapUrl()'s answers for the URLs asked most: a client asks for the same
@@ -258,7 +262,7 @@ export function createStaticServer(root: string | URL, options?: ServeStaticOpti
   }
 
   /** Answers with `found`, and gives its file back once the response is done: at once in the common case, else by a promise. */
-  function answer(req: ServeRequest, res: ServeResponse, found: Found, claim?: () => void): Declined | undefined | Promise<Declined | undefined> {
+  function answer(req: ServeRequest, res: ServeResponse, found: Found, claim: (() => void) | undefined): Declined | undefined | Promise<Declined | undefined> {
     const { file, encoding } = found;
     let answered: ServeResult | Promise<ServeResult>;
     try {
@@ -285,10 +289,13 @@ export function createStaticServer(root: string | URL, options?: ServeStaticOpti
     );
   }
 
-  function serve(req: ServeRequest, res: ServeResponse, target: RequestPath, claim?: () => void): Declined | undefined | Promise<Declined | undefined> {
+  function serve(req: ServeRequest, res: ServeResponse, target: RequestPath, hooks: ServeHooks = {}): Declined | undefined | Promise<Declined | undefined> {
     if (!METHODS.has(req.method ?? 'GET')) return { decline: 405 };
     const mapping = mapUrlOnce(target);
     if (mapping.decline !== undefined) return mapping;
+    // The judged path is the one mapped, and one that maps to none is never waved through.
+    if (hooks.allowed && (mapping.below === undefined || !hooks.allowed(mapping.below))) return { decline: 404, final: true };
+    const { claim } = hooks;
     // The common case, in this tick: a file the cache holds, no encoding
     // the client accepts to choose among, and the response's turn on its
     // connection. Everything else is looked up by lookFor().
@@ -300,7 +307,7 @@ export function createStaticServer(root: string | URL, options?: ServeStaticOpti
   }
 
   /** serve() when the file must be looked for: opened, or chosen among an index, extensions, encodings or a fallback. */
-  async function searchAndAnswer(req: ServeRequest, res: ServeResponse, mapping: UrlMapping, claim?: () => void): Promise<Declined | undefined> {
+  async function searchAndAnswer(req: ServeRequest, res: ServeResponse, mapping: UrlMapping, claim: (() => void) | undefined): Promise<Declined | undefined> {
     const { path, trailingSlash, fallback } = mapping;
     let found: Found | undefined;
     const miss: Miss = {};
@@ -358,6 +365,8 @@ interface UrlMapping {
   decline?: undefined;
   /** The file or folder; undefined for an ignored dotfile, which only `fallback` may answer. */
   path: string | undefined;
+  /** The URL's path below the root, `.` and `..` resolved (pathBelow()): what a caller judges; undefined for a name too long. */
+  below: string | undefined;
   trailingSlash: boolean;
   /** The single-page app's page, for a URL that names nothing and has no extension. */
   fallback: string | undefined;
