@@ -50,8 +50,8 @@ export interface ServeResult {
   statusCode: number;
   /** Body bytes handed to the connection: file bytes plus multipart framing, as nginx's `$body_bytes_sent`. */
   bytesSent: number;
-  /** The backend that carried the body: a sendFile() backend, `'response'` when written through the response's own write(), `'respondWithFD'` when an HTTP/2 stream sent it from the descriptor, or undefined without a body. */
-  backend?: Backend | 'response' | 'respondWithFD';
+  /** The backend that carried the body: a sendFile() backend, `'response'` when written through the response's own write() (HTTP/2, wrapped responses), or undefined without a body. */
+  backend?: Backend | 'response';
 }
 
 /** ServeFileOptions, checked and with their defaults. */

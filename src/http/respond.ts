@@ -12,7 +12,6 @@ import etag from 'etag';
 import mime from 'mime-types';
 import type { HeaderMemo, OpenedFile } from './file-cache.js';
 import { canWriteRaw, fieldsMayWait, prepareFields, setFields, type PreparedFields } from './http1.js';
-import { canRespondWithFD, respondWithFD } from './http2.js';
 import type { ServeRequest, ServeResponse, ServeResult, Settings } from './options.js';
 import { evaluatePreconditions, multipartFraming, selectRanges, type Validators } from './rfc9110.js';
 import { headersAlreadySent, writeRaw, writeStatus, writeThrough, type ResponsePlan } from './write.js';
@@ -193,7 +192,6 @@ export function respond(req: ServeRequest, res: ServeResponse, rep: Representati
   if (canWriteRaw(req, res)) return writeRaw(req as IncomingMessage, res, rep, p, settings);
   // Not written raw after all: the fields that waited for takeHead() go on the response now.
   if (p.fields && res instanceof ServerResponse) setFields(res, p.fields);
-  if (p.parts.length === 1 && !p.parts[0].header && canRespondWithFD(res)) return respondWithFD(res, rep.fd, p, settings);
   return writeThrough(res, rep.fd, p, settings);
 }
 
