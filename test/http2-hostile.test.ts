@@ -155,3 +155,44 @@ describe.each(CONFIGS)('HTTP/2 clients that cancel downloads ($name)', (config) 
   });
 });
 
+describe('a file truncated under a paused HTTP/2 client', () => {
+  it('ends in a reset stream and ERR_FILE_TRUNCATED, not a clean end after short bytes', async () => {
+    const path = dir.file('shrinking.bin');
+    writeFileSync(path, Buffer.alloc(32 * MiB, 7));
+    const outcomes: { result?: ServeResult; error?: Error & { code?: string } }[] = [];
+    const h2 = http2.createServer((req, res) => {
+      const outcome: (typeof outcomes)[number] = {};
+      outcomes.push(outcome);
+      serveFile(req, res, path, { cache: false }).then(
+        (r) => (outcome.result = r),
+        (e) => (outcome.error = e),
+      );
+    });
+    const running = await listen(h2 as unknown as import('node:net').Server);
+    const session = http2.connect(running.url);
+    try {
+      const stream = session.request({ ':path': '/' });
+      let received = 0;
+      let endedCleanly = false;
+      let rst: number | undefined;
+      stream.on('data', (c: Buffer) => {
+        received += c.length;
+        stream.pause();
+      });
+      stream.on('end', () => (endedCleanly = true));
+      stream.on('error', () => {});
+      const closed = new Promise<void>((resolve) => stream.on('close', () => ((rst = stream.rstCode), resolve())));
+      await eventually(() => received > 0, 'the first bytes of the body');
+      truncateSync(path, MiB);
+      stream.resume();
+      stream.on('data', () => stream.resume());
+      await within(closed, 10_000, 'the stream to close');
+      await eventually(() => outcomes[0]?.result !== undefined || outcomes[0]?.error !== undefined, 'serveFile to settle');
+      expect({ endedCleanly, reset: rst !== http2.constants.NGHTTP2_NO_ERROR, atMost: received <= MiB }).toEqual({ endedCleanly: false, reset: true, atMost: true });
+      expect(outcomes[0].error?.code, JSON.stringify(outcomes[0].result)).toBe('ERR_FILE_TRUNCATED');
+    } finally {
+      session.destroy();
+      await running.close();
+    }
+  });
+});

@@ -18,7 +18,7 @@ import type { ServeFileOptions, ServeResult } from './options.js';
 import { hidden, parseDotfiles, parseRoot } from './root.js';
 import { parseFileOptions, serveFileWith, type FileServing } from './serve-file.js';
 import { createStaticServer, type ServeStaticOptions } from './serve-static.js';
-import { isClientGone, writeError } from './write.js';
+import { abandon, isClientGone, writeError } from './write.js';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- any FastifyInstance must fit
 type Loose = any;
@@ -74,8 +74,8 @@ async function answerDeclined(reply: ReplyLike, declined: Declined, claimed: boo
   const status = declined.decline;
   if (claimed) {
     // Hijacked already (a hook threw, say): no Fastify handler can answer now.
-    if (!reply.raw.headersSent) await writeError(reply.request.raw, reply.raw, status).catch(() => reply.raw.destroy());
-    else reply.raw.destroy();
+    if (!reply.raw.headersSent) await writeError(reply.request.raw, reply.raw, status).catch(() => abandon(reply.raw));
+    else abandon(reply.raw);
   } else if (status === 404) {
     reply.callNotFound();
   } else {
@@ -232,7 +232,7 @@ export async function fastifyServeStatic(fastify: FastifyLike, options: FastifyS
       await answerDeclined(reply, declined, claimed());
     } catch (error) {
       if (claimed()) {
-        if (!isClientGone(error)) reply.raw.destroy();
+        if (!isClientGone(error)) abandon(reply.raw);
       } else {
         reply.send(error);
       }

@@ -16,7 +16,7 @@ import { applyHeaderHooks, parseHeaderHooks, parseServeOptions, type ServeFileOp
 import { HTML_TYPE, PAGE_HEADERS, redirectPage } from './pages.js';
 import { openErrorStatus, respond } from './respond.js';
 import { hiddenStatus, parseDotfiles, parseRoot, pathBelow, resolveSegments, urlSegments } from './root.js';
-import { isClientGone, writeError } from './write.js';
+import { abandon, isClientGone, writeError } from './write.js';
 
 export type Encoding = 'br' | 'gzip';
 
@@ -257,7 +257,7 @@ export function createStaticServer(root: string | URL, options?: ServeStaticOpti
   function failure(res: ServeResponse, error: unknown): Declined | undefined {
     if (isClientGone(error)) return undefined;
     if (!res.headersSent) return { decline: openErrorStatus(error) ?? 500, cause: error };
-    res.destroy();
+    abandon(res);
     return undefined;
   }
 
@@ -407,7 +407,7 @@ async function passOn(server: StaticServer, req: ServeRequest, res: ServeRespons
   } catch (error) {
     // Only a failure to answer at all lands here (the client left while an
     // error was being written): nothing is left to tell anyone.
-    if (!isClientGone(error)) res.destroy();
+    if (!isClientGone(error)) abandon(res);
   }
 }
 

@@ -3,6 +3,7 @@
 // and a file body through the response's own write() (HTTP/2, wrapped
 // responses).
 import { STATUS_CODES, type IncomingMessage, type ServerResponse } from 'node:http';
+import { constants as http2Constants, Http2ServerResponse } from 'node:http2';
 import type { Socket } from 'node:net';
 import type { Backend } from '../arguments.js';
 import { AbortError, streamDestroyed, type TransferError } from '../errors.js';
@@ -30,6 +31,17 @@ const CLIENT_GONE = new Set(['ERR_STREAM_DESTROYED', 'ERR_STREAM_PREMATURE_CLOSE
 /** Whether a serveFile() rejection only says that the client went away (or the signal aborted). */
 export function isClientGone(error: unknown): boolean {
   return CLIENT_GONE.has((error as { code?: string })?.code ?? '');
+}
+
+/**
+ * Ends a response that cannot be completed so that the client can tell it
+ * is incomplete: HTTP/1.1 closes the connection (the body falls short of
+ * its Content-Length); HTTP/2 resets the stream with INTERNAL_ERROR, as a
+ * reset with NO_ERROR (what a plain destroy() sends) reads as a whole response.
+ */
+export function abandon(res: ServeResponse): void {
+  if (res instanceof Http2ServerResponse) res.stream.close(http2Constants.NGHTTP2_INTERNAL_ERROR);
+  else res.destroy();
 }
 
 export function headersAlreadySent(): Error {
@@ -186,7 +198,7 @@ function rawFailed(res: ServerResponse, error: unknown, progress: RawProgress): 
   progress.total += (error as TransferError).bytesSent ?? 0;
   // Node believes the head is out: whatever went, this connection can
   // carry nothing more that a client could frame.
-  res.destroy();
+  abandon(res);
   return Object.assign(error as TransferError, { bytesSent: bodySent(progress) });
 }
 
@@ -227,7 +239,7 @@ export async function writeThrough(res: ServeResponse, fd: number, p: ResponsePl
       );
     }
   } catch (error) {
-    res.destroy();
+    abandon(res);
     throw Object.assign(error as TransferError, { bytesSent: sent.value });
   } finally {
     res.removeListener('close', onClose);
