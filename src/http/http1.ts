@@ -16,6 +16,10 @@
 //   or ends it when the response was the connection's last.
 // - A pipelined response gets its socket only when the one before it has
 //   finished: `res.socket` is null until then, and 'socket' is emitted.
+// - `res._onPendingData(delta)` adds to the connection's tally of queued
+//   response bytes; while it is at or above the socket's highWaterMark, the
+//   server stops reading the connection (it checks at each new request, and
+//   reads again once the tally falls).
 // - The header fields set so far live in an object under the symbol
 //   `kOutHeaders`: lower-cased name -> [name, value], null until the first.
 //   setFields() writes there when it finds it looking so (checked once, on
@@ -140,6 +144,17 @@ export function takeHead(res: ServerResponse, statusCode: number, waiting?: Prep
   return r._header;
 }
 
+/**
+ * Counts `bytes` of a response as queued on its connection (negative once
+ * they have left), in node:http's own tally of queued response bytes. Node
+ * counts its own writes there; the bytes serveFile sends on the socket
+ * itself must count too, or a client that pipelines requests and never
+ * reads has every one of them parsed and queued.
+ */
+export function countQueued(res: ServerResponse, bytes: number): void {
+  (res as unknown as { _onPendingData?: (delta: number) => void })._onPendingData?.(bytes);
+}
+
 /** Completes a response whose head and body serveFile wrote itself. */
 export function endTakenOver(res: ServerResponse): void {
   // Node counts no body bytes of ours: its own length check must stay off.
@@ -178,6 +193,14 @@ function onConnectionClose(connection: Socket, callback: () => void): () => void
   return () => callbacks.delete(callback);
 }
 
+/**
+ * What a response waiting for its turn counts as queued (see countQueued):
+ * about what it holds meanwhile (its request, response and promise), so
+ * that sixteen of them reach a socket's default highWaterMark and a flood
+ * of pipelined requests stops being read, as queued bodies would stop it.
+ */
+const WAITING_WEIGHT = 1024;
+
 /** The response's socket, once the responses before it on the connection have finished. */
 export function responseSocket(req: IncomingMessage, res: ServerResponse): Promise<Socket> {
   if (res.socket) return Promise.resolve(res.socket);
@@ -185,14 +208,17 @@ export function responseSocket(req: IncomingMessage, res: ServerResponse): Promi
   return new Promise((resolve, reject) => {
     const onClose = () => {
       res.removeListener('socket', onSocket);
+      countQueued(res, -WAITING_WEIGHT);
       reject(Object.assign(new Error('The connection closed before the response could be sent'), { code: 'ERR_STREAM_DESTROYED', bytesSent: 0 }));
     };
-    if (connection.destroyed) return onClose();
+    if (connection.destroyed) return reject(Object.assign(new Error('The connection closed before the response could be sent'), { code: 'ERR_STREAM_DESTROYED', bytesSent: 0 }));
     const forget = onConnectionClose(connection, onClose);
     const onSocket = (socket: Socket) => {
       forget();
+      countQueued(res, -WAITING_WEIGHT);
       resolve(socket);
     };
+    countQueued(res, WAITING_WEIGHT);
     res.once('socket', onSocket);
   });
 }

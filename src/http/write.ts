@@ -9,7 +9,7 @@ import type { Backend } from '../arguments.js';
 import { AbortError, streamDestroyed, type TransferError } from '../errors.js';
 import { sendFile, sendFileNow, type SendFileResult } from '../send-file.js';
 import { sendStream, writeAndWait } from '../stream.js';
-import { endTakenOver, responseSocket, takeHead, type PreparedFields } from './http1.js';
+import { countQueued, endTakenOver, responseSocket, takeHead, type PreparedFields } from './http1.js';
 import type { ServeRequest, ServeResponse, ServeResult, Settings } from './options.js';
 import type { Part } from './rfc9110.js';
 
@@ -162,6 +162,9 @@ async function writeRawRest(
   pending: Promise<SendFileResult>,
   progress: RawProgress,
 ): Promise<ServeResult> {
+  // What the socket could not take at once waits on the driver: queued, as node:http counts it.
+  const queued = rawLength(p, head) - progress.total;
+  countQueued(res, queued);
   try {
     for (let i = from; i < p.parts.length; i++) {
       const sent = await (i === from ? pending : sendPart(socket, rep, p, i, head, settings));
@@ -170,11 +173,20 @@ async function writeRawRest(
     }
   } catch (error) {
     throw rawFailed(res, error, progress);
+  } finally {
+    countQueued(res, -queued);
   }
   const done = completion(res, () => bodySent(progress));
   endTakenOver(res);
   await done;
   return { statusCode: p.statusCode, bytesSent: bodySent(progress), backend: progress.backend };
+}
+
+/** Every byte of a raw response: the head, each part with its multipart header, and the closing delimiter. */
+function rawLength(p: ResponsePlan, head: string): number {
+  let length = head.length + (p.trailer?.length ?? 0);
+  for (const part of p.parts) length += part.end - part.start + 1 + (part.header?.length ?? 0);
+  return length;
 }
 
 /** Part `i` of the plan, the head before the first: at once when the socket takes it all (a lone part with the default settings), else by sendFile(). */
