@@ -45,6 +45,13 @@ export interface NativeBinding {
    */
   mapFile?(fd: number, length: number): Buffer | undefined;
   setSendNowResult(result: Float64Array): void;
+  /**
+   * Opens `path` (relative) below the folder `root` without leaving it, on
+   * the threadpool: `done(0, fd)`, or `done(errno, -1)` with EXDEV for a
+   * path or link that would leave the root and ELOOP for a link met with
+   * `noSymlinks`. The descriptor is non-blocking and close-on-exec.
+   */
+  openBeneath(root: string, path: string, noSymlinks: boolean, done: (errno: number, fd: number) => void): void;
   capabilities(): {
     backends: { name: Backend; zeroCopy: boolean; headersTrailers: 'vector' | 'cork' | 'copy' }[];
     headersTrailers: 'vector' | 'cork' | 'copy';

@@ -1,4 +1,6 @@
-// The addon's face to JavaScript: the Transfer class and capabilities().
+// The addon's face to JavaScript: the Transfer class, sendNow and mapFile
+// for small responses sent in the caller's tick, openBeneath for serving's
+// `symlinks` option, and capabilities().
 // A Transfer owns descriptors and buffers for the duration of a transfer
 // and hands it to whoever runs its steps: the driver thread (driver.cc,
 // the other file that speaks Node-API) for sockets and pipes, which must
@@ -6,7 +8,9 @@
 // wait for a peer but may keep the kernel busy copying.
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <napi.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
@@ -15,6 +19,7 @@
 #include <memory>
 #include <unordered_map>
 
+#include "../open_beneath.h"
 #include "../zerocopy.h"
 #include "../waiter.h"
 #include "driver.h"
@@ -412,6 +417,44 @@ Napi::Value MapFile(const Napi::CallbackInfo& info) {
   return Napi::Value(env, buffer);
 }
 
+// openBeneath(root, path, noSymlinks, done(errno, fd)): opens `path` below
+// the folder `root` without leaving it (open_beneath.h), on the threadpool:
+// an open may wait for a slow disk, never for a peer.
+class OpenBeneath : public Napi::AsyncWorker {
+ public:
+  OpenBeneath(Napi::Function done, std::string root, std::string path, bool no_symlinks)
+      : Napi::AsyncWorker(done), root_(std::move(root)), path_(std::move(path)), no_symlinks_(no_symlinks) {}
+
+  void Execute() override {
+    char real[PATH_MAX];
+    int root = open(root_.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (root < 0 || realpath(root_.c_str(), real) == nullptr) {
+      result_ = -errno;
+      if (root >= 0) close(root);
+      return;
+    }
+    result_ = zc_open_beneath(root, real, path_.c_str(), no_symlinks_);
+    close(root);
+  }
+
+  void OnOK() override {
+    Napi::Env env = Env();
+    Callback().Call({Napi::Number::New(env, result_ < 0 ? -result_ : 0), Napi::Number::New(env, result_ < 0 ? -1 : result_)});
+  }
+
+ private:
+  std::string root_;
+  std::string path_;
+  bool no_symlinks_;
+  int result_ = -EIO;
+};
+
+Napi::Value OpenBeneathCall(const Napi::CallbackInfo& info) {
+  auto* work = new OpenBeneath(info[3].As<Napi::Function>(), info[0].As<Napi::String>(), info[1].As<Napi::String>(), info[2].ToBoolean());
+  work->Queue();
+  return info.Env().Undefined();
+}
+
 Napi::Value SetSendNowResult(const Napi::CallbackInfo& info) {
   EnvData* data = info.Env().GetInstanceData<EnvData>();
   auto array = info[0].As<Napi::Float64Array>();
@@ -458,6 +501,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("sendNow", Napi::Function::New(env, SendNow));
   exports.Set("mapFile", Napi::Function::New(env, MapFile));
   exports.Set("setSendNowResult", Napi::Function::New(env, SetSendNowResult));
+  exports.Set("openBeneath", Napi::Function::New(env, OpenBeneathCall));
   return exports;
 }
 

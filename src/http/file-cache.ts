@@ -7,7 +7,7 @@
 // open until that response is done with it.
 import { stat as statPath } from 'node:fs/promises';
 import { closeSync, watch, type FSWatcher, type Stats } from 'node:fs';
-import { openRegular } from '../open-file.js';
+import { openBeneath, openRegular, type Beneath, type Opened } from '../open-file.js';
 import { mapSmallFile } from '../send-file.js';
 import type { PreparedFields } from './http1.js';
 
@@ -51,6 +51,8 @@ export interface FileCacheOptions {
 
 interface Entry {
   path: string;
+  /** The path, and how its links were checked (see keyOf). */
+  key: string;
   fd: number;
   stat: Stats;
   /** HeaderMemos by the encoding the file is sent as ('' for itself). */
@@ -71,6 +73,16 @@ function closeEntry(entry: Entry): void {
   entry.mapping = null;
   closeSync(entry.fd);
 }
+
+/** Opens `path`, checking its links as `beneath` says when it is given. */
+const open = (path: string, beneath: Beneath | undefined): Promise<Opened> => (beneath ? openBeneath(path, beneath) : openRegular(path));
+
+/**
+ * A cache entry's key: the path alone when links are followed wherever
+ * they lead, else also how they were checked and against which root, so
+ * that a file opened one way never answers a lookup made the other.
+ */
+const keyOf = (path: string, beneath: Beneath | undefined) => (beneath ? `${beneath.symlinks}\0${beneath.root}\0${path}` : path);
 
 const sameFile = (a: Stats, b: Stats) =>
   a.dev === b.dev && a.ino === b.ino && a.size === b.size && a.mtimeMs === b.mtimeMs && a.ctimeMs === b.ctimeMs;
@@ -122,22 +134,24 @@ export class FileOpener {
   }
 
   /** lookup() when the cache holds `path` and may trust it without a stat: the common case, without a promise. */
-  lookupNow(path: string): Lookup | undefined {
-    const entry = this.caching && !this.closed ? this.entries.get(path) : undefined;
+  lookupNow(path: string, beneath?: Beneath): Lookup | undefined {
+    const entry = this.caching && !this.closed ? this.entries.get(keyOf(path, beneath)) : undefined;
     return entry && Date.now() - entry.validated < this.validMs ? { kind: 'file', file: this.lease(entry) } : undefined;
   }
 
-  async lookup(path: string): Promise<Lookup> {
+  /** What `path` is, opened as `beneath` says (see openBeneath) when it is given. */
+  async lookup(path: string, beneath?: Beneath): Promise<Lookup> {
     if (!this.caching || this.closed) {
-      const opened = await openRegular(path);
+      const opened = await open(path, beneath);
       if (opened.kind !== 'file') return opened;
       const { fd, stat } = opened;
       // A mapping per request would cost the call it saves, and another.
       return { kind: 'file', file: { fd, stat, memo: () => ({}), mapped: () => undefined, release: () => closeSync(fd) } };
     }
-    const hit = this.lookupNow(path);
+    const hit = this.lookupNow(path, beneath);
     if (hit) return hit;
-    const entry = this.entries.get(path);
+    const key = keyOf(path, beneath);
+    const entry = this.entries.get(key);
     if (entry) {
       const current = await statPath(path).catch(() => undefined);
       if (current && sameFile(current, entry.stat) && !entry.evicted) {
@@ -146,23 +160,23 @@ export class FileOpener {
       }
       this.evict(entry);
     }
-    let loading = this.pending.get(path);
+    let loading = this.pending.get(key);
     if (!loading) {
-      loading = this.load(path).finally(() => this.pending.delete(path));
-      this.pending.set(path, loading);
+      loading = this.load(path, key, beneath).finally(() => this.pending.delete(key));
+      this.pending.set(key, loading);
     }
     const result = await loading;
     if (result.kind !== 'entry') return result;
     // Every request that waited for this load takes its own lease; a
     // descriptor closed meanwhile (the cache closed) means starting again.
-    if (result.entry.handleClosed) return this.lookup(path);
+    if (result.entry.handleClosed) return this.lookup(path, beneath);
     return { kind: 'file', file: this.lease(result.entry) };
   }
 
-  private async load(path: string): Promise<Loaded> {
-    const opened = await openRegular(path);
+  private async load(path: string, key: string, beneath: Beneath | undefined): Promise<Loaded> {
+    const opened = await open(path, beneath);
     if (opened.kind !== 'file') return opened;
-    const entry: Entry = { path, fd: opened.fd, stat: opened.stat, memos: {}, validated: Date.now(), refs: 0, evicted: false, handleClosed: false };
+    const entry: Entry = { path, key, fd: opened.fd, stat: opened.stat, memos: {}, validated: Date.now(), refs: 0, evicted: false, handleClosed: false };
     try {
       entry.watcher = watch(path, { persistent: false }, () => this.evict(entry));
       entry.watcher.on('error', () => this.evict(entry));
@@ -177,7 +191,7 @@ export class FileOpener {
       entry.evicted = true;
     }
     if (!entry.evicted) {
-      this.entries.set(path, entry);
+      this.entries.set(key, entry);
       while (this.entries.size > this.max) this.evict(this.entries.values().next().value!);
     }
     return { kind: 'entry', entry };
@@ -186,15 +200,15 @@ export class FileOpener {
   private lease(entry: Entry): OpenedFile {
     entry.refs++;
     // Most recently used last: the first entry is the one to evict.
-    if (!entry.evicted && this.entries.get(entry.path) === entry) {
-      this.entries.delete(entry.path);
-      this.entries.set(entry.path, entry);
+    if (!entry.evicted && this.entries.get(entry.key) === entry) {
+      this.entries.delete(entry.key);
+      this.entries.set(entry.key, entry);
     }
     return new Lease(entry);
   }
 
   private evict(entry: Entry): void {
-    if (this.entries.get(entry.path) === entry) this.entries.delete(entry.path);
+    if (this.entries.get(entry.key) === entry) this.entries.delete(entry.key);
     if (entry.evicted) return;
     entry.evicted = true;
     entry.watcher?.close();

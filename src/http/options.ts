@@ -6,7 +6,7 @@ import type { Http2ServerRequest, Http2ServerResponse } from 'node:http2';
 import ms from 'ms';
 import type { Backend } from '../arguments.js';
 import { invalidArgType, invalidArgValue } from '../errors.js';
-import type { Dotfiles } from './root.js';
+import type { Dotfiles, Symlinks } from './root.js';
 
 export type ServeRequest = IncomingMessage | Http2ServerRequest;
 export type ServeResponse = ServerResponse | Http2ServerResponse;
@@ -42,6 +42,14 @@ export interface ServeFileOptions {
   headers?: OutgoingHttpHeaders;
   /** Called before a file is served with its path and stat, to set more headers; they win over the computed ones. */
   setHeaders?: (res: ServeResponse, path: string, stat: Stats) => void;
+  /**
+   * Where symbolic links below `root` may lead: `'follow'` (default, as
+   * send, sirv and nginx do), `'inside'` (a link that leads outside the
+   * root is 403; checked by the open itself, so no race can swap one in),
+   * or `'refuse'` (no link is followed: 404, as if absent). Applies below
+   * `root`: without one, serveFile's path is the caller's own.
+   */
+  symlinks?: Symlinks;
   /** serveFile: keep the file open for the next request (a cache shared by every serveFile call, invalidated when the file changes). Default true. */
   cache?: boolean;
 }

@@ -206,6 +206,8 @@ export function openErrorStatus(error: unknown): number | undefined {
       return 404;
     case 'EACCES':
     case 'EPERM':
+    // A link the symlinks option does not let lead outside the root.
+    case 'EXDEV':
       return 403;
     default:
       return undefined;

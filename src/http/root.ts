@@ -9,6 +9,7 @@
 import { isAbsolute, join, relative, resolve, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { invalidArgType, invalidArgValue } from '../errors.js';
+import type { Beneath } from '../open-file.js';
 
 /** What to do with a path that has a segment starting with a dot: serve it, 403, or 404 as if absent. */
 export type Dotfiles = 'allow' | 'deny' | 'ignore';
@@ -22,6 +23,16 @@ const MAX_SEGMENT = 255;
 export function parseDotfiles(value: unknown, name: string, fallback: Dotfiles): Dotfiles {
   if (value === undefined) return fallback;
   if (value !== 'allow' && value !== 'deny' && value !== 'ignore') throw invalidArgValue(name, value, "must be 'allow', 'deny' or 'ignore'");
+  return value;
+}
+
+/** Where symbolic links below a root may lead: anywhere (`'follow'`), only inside the root, or nowhere. */
+export type Symlinks = 'follow' | 'inside' | 'refuse';
+
+/** The `symlinks` option: undefined for `'follow'`, else how links below the root are checked (open-file.ts's openBeneath). */
+export function parseSymlinks(value: unknown, name: string): Beneath['symlinks'] | undefined {
+  if (value === undefined || value === 'follow') return undefined;
+  if (value !== 'inside' && value !== 'refuse') throw invalidArgValue(name, value, "must be 'follow', 'inside' or 'refuse'");
   return value;
 }
 

@@ -20,7 +20,8 @@ import {
   type Settings,
 } from './options.js';
 import { openErrorStatus, respond } from './respond.js';
-import { locate, parseDotfiles, parseRoot, type Dotfiles } from './root.js';
+import { locate, parseDotfiles, parseRoot, parseSymlinks, type Dotfiles } from './root.js';
+import type { Beneath } from '../open-file.js';
 import { headersAlreadySent, writeError } from './write.js';
 
 // Every serveFile call of the process shares one cache of open files, as
@@ -37,6 +38,8 @@ export interface FileServing {
   dotfiles: Dotfiles;
   download: string | true | undefined;
   hooks: HeaderHooks;
+  /** How links below the root are checked, unless they are followed anywhere. */
+  symlinks: Beneath['symlinks'] | undefined;
 }
 
 export function parseFileOptions(options: ServeFileOptions | undefined, name = 'options'): FileServing {
@@ -49,6 +52,7 @@ export function parseFileOptions(options: ServeFileOptions | undefined, name = '
     dotfiles: parseDotfiles(o.dotfiles, `${name}.dotfiles`, root === undefined ? 'allow' : 'ignore'),
     download: parseDownload(o.download, `${name}.download`),
     hooks: parseHeaderHooks(o, name),
+    symlinks: parseSymlinks(o.symlinks, `${name}.symlinks`),
   };
 }
 
@@ -103,17 +107,27 @@ export function serveFileWith(
   if (hooks.allowed && located.below !== undefined && !hooks.allowed(located.below)) return { decline: 404, final: true };
   const { claim } = hooks;
   const opener = serving.settings.cache ? shared : uncached;
-  const hit = (res as { socket?: unknown }).socket ? opener.lookupNow(located.path) : undefined;
+  // Links are checked below a root; without one, the path is the caller's own.
+  const beneath = serving.symlinks && serving.root !== undefined ? { root: serving.root, symlinks: serving.symlinks } : undefined;
+  const hit = (res as { socket?: unknown }).socket ? opener.lookupNow(located.path, beneath) : undefined;
   if (hit?.kind === 'file') return answer(req, res, located.path, hit.file, serving, claim);
-  return openAndAnswer(req, res, located.path, opener, serving, claim);
+  return openAndAnswer(req, res, located.path, opener, beneath, serving, claim);
 }
 
 /** serveFileWith() once the file must be opened (or the response's turn waited for). */
-async function openAndAnswer(req: ServeRequest, res: ServeResponse, path: string, opener: FileOpener, serving: FileServing, claim?: () => void): Promise<ServeResult | Declined> {
+async function openAndAnswer(
+  req: ServeRequest,
+  res: ServeResponse,
+  path: string,
+  opener: FileOpener,
+  beneath: Beneath | undefined,
+  serving: FileServing,
+  claim?: () => void,
+): Promise<ServeResult | Declined> {
   if (!(res as { socket?: unknown }).socket) await responseTurn(req, res);
   let found: Lookup;
   try {
-    found = await opener.lookup(path);
+    found = await opener.lookup(path, beneath);
   } catch (error) {
     const status = openErrorStatus(error);
     if (status === undefined) throw error;

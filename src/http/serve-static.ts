@@ -15,7 +15,7 @@ import { writeListing } from './listing.js';
 import { applyHeaderHooks, parseHeaderHooks, parseServeOptions, type ServeFileOptions, type ServeRequest, type ServeResponse, type ServeResult } from './options.js';
 import { HTML_TYPE, PAGE_HEADERS, redirectPage } from './pages.js';
 import { openErrorStatus, respond } from './respond.js';
-import { hiddenStatus, parseDotfiles, parseRoot, pathBelow, resolveSegments, urlSegments } from './root.js';
+import { hiddenStatus, parseDotfiles, parseRoot, parseSymlinks, pathBelow, resolveSegments, urlSegments } from './root.js';
 import { abandon, isClientGone, writeError } from './write.js';
 
 export type Encoding = 'br' | 'gzip';
@@ -149,6 +149,8 @@ export function createStaticServer(root: string | URL, options?: ServeStaticOpti
     throw invalidArgType('options.single', 'a boolean or a file name', o.single);
   }
   const opener = new FileOpener(o.cache !== false, typeof o.cache === 'object' ? o.cache : {});
+  const symlinks = parseSymlinks(o.symlinks, 'options.symlinks');
+  const beneath = symlinks && { root: rootDir, symlinks };
   const suffix: Record<Encoding, string> = { br: '.br', gzip: '.gz' };
   const rootPrefix = rootDir.endsWith(sep) ? rootDir : rootDir + sep;
 
@@ -167,7 +169,7 @@ export function createStaticServer(root: string | URL, options?: ServeStaticOpti
 
   /** What `path` is; a path that does not exist is nothing (noted in `miss`), any other error opening it is the caller's. */
   function lookup(path: string, miss: Miss): Promise<Lookup | undefined> {
-    return opener.lookup(path).catch((error) => {
+    return opener.lookup(path, beneath).catch((error) => {
       if (openErrorStatus(error) !== 404) throw error;
       miss.cause = error;
       return undefined;
@@ -177,7 +179,7 @@ export function createStaticServer(root: string | URL, options?: ServeStaticOpti
   /** The first compressed sibling of `path` among `encodings` that is a file. */
   async function sibling(path: string, encodings: Encoding[]): Promise<Found | undefined> {
     for (const encoding of encodings) {
-      const found = await opener.lookup(path + suffix[encoding]).catch(() => undefined);
+      const found = await opener.lookup(path + suffix[encoding], beneath).catch(() => undefined);
       if (found?.kind === 'file') return { file: found.file, path, encoding };
     }
     return undefined;
@@ -300,7 +302,7 @@ export function createStaticServer(root: string | URL, options?: ServeStaticOpti
     // the client accepts to choose among, and the response's turn on its
     // connection. Everything else is looked up by lookFor().
     if (mapping.path !== undefined && !mapping.trailingSlash && (res as { socket?: unknown }).socket && acceptedEncodings(req).length === 0) {
-      const hit = opener.lookupNow(mapping.path);
+      const hit = opener.lookupNow(mapping.path, beneath);
       if (hit?.kind === 'file') return answer(req, res, { file: hit.file, path: mapping.path }, claim);
     }
     return searchAndAnswer(req, res, mapping, claim);
