@@ -61,7 +61,7 @@ const MUTANTS = [
   // native/fallback
   { name: 'mmap: a fault past the new end is EFAULT', file: 'native/fallback/mmap.c', find: 'if (fstat(t->in_fd, &st) != 0 || (uint64_t)st.st_size >= c->offset + len) {', replace: 'if (1) {', tests: TRANSFER },
   { name: 'mmap: nothing written up to the new end', file: 'native/fallback/mmap.c', find: 'n = (uint64_t)st.st_size > c->offset ? write(', replace: 'n = 0 ? write(', tests: TRANSFER },
-  { name: 'mmap: a lease taken unasked', file: 'native/fallback/mmap.c', find: 'if (!t->lease || !zc_leases_supported()) return;', replace: 'if (!zc_leases_supported()) return;', tests: TRANSFER },
+  { name: 'mmap: a lease taken unasked', file: 'native/fallback/mmap.c', find: 'if (t->lease) s->lease = zc_lease_take(t->in_fd);', replace: 's->lease = zc_lease_take(t->in_fd);', tests: TRANSFER },
   { name: 'mmap: a broken lease goes unnoticed', file: 'native/fallback/mmap.c', find: 'if (lease_broken(t, s)) {', replace: 'if (0) {', tests: TRANSFER },
   { name: 'readwrite: pread at the wrong offset', file: 'native/fallback/readwrite.c', find: '(off_t)c->offset);', replace: '(off_t)c->offset + 1);', tests: TRANSFER },
   // native/node/addon.cc and driver.cc

@@ -19,6 +19,7 @@
 #include <memory>
 #include <unordered_map>
 
+#include "../lease.h"
 #include "../open_beneath.h"
 #include "../zerocopy.h"
 #include "../waiter.h"
