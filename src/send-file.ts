@@ -8,8 +8,8 @@ import { constants as osConstants } from 'node:os';
 import { performance } from 'node:perf_hooks';
 import { parseInput, parseOptions, parseOutput, type Backend, type Input, type Output, type SendFileOptions, type TransferPlan } from './arguments.js';
 import { allBackends } from './capabilities.js';
-import { AbortError, fileTruncated, invalidArgValue, nativeError, streamDestroyed, systemError, withBytesSent, type TransferError } from './errors.js';
-import { binding, nativeCaps, type NativeTransfer } from './native.js';
+import { AbortError, fileTruncated, invalidArgValue, streamDestroyed, systemError, withBytesSent, type TransferError } from './errors.js';
+import { binding, nativeCaps, nativeError, type NativeTransfer } from './native.js';
 import { closedError, enqueue, isTcp, isTls, nothingQueued, refreshIdleTimer, socketFd } from './net-socket.js';
 import { openInput, type InputFile } from './open-file.js';
 import { streamTransfer, type StreamOutput } from './stream.js';
@@ -134,9 +134,7 @@ function runNative(output: StreamOutput, fd: number, file: InputFile, range: Ran
 
 // Its own ArrayBuffer: off the V8 heap, so the addon may keep a pointer to it.
 const nowResult = new Float64Array(new ArrayBuffer(3 * Float64Array.BYTES_PER_ELEMENT));
-// An addon built before sendNow existed (a stale build) still works, without it.
-const canSendNow = typeof binding?.sendNow === 'function' && nativeCaps?.inlineBytes !== undefined;
-if (canSendNow) binding!.setSendNowResult(nowResult);
+binding?.setSendNowResult(nowResult);
 const { EAGAIN, EFAULT } = osConstants.errno;
 
 /** What is left of a transfer after its first `sent` bytes. */
@@ -231,7 +229,7 @@ function startInTurn<T>(start: () => T | Promise<T>): T | Promise<T> {
  * duration.
  */
 function reserveNow(socket: Socket, bytes: number, lease: boolean): boolean {
-  if (!canSendNow || lease || !isTcp(socket)) return false;
+  if (!binding || lease || !isTcp(socket)) return false;
   if (bytes > nativeCaps!.inlineBytes || spentThisTurn + bytes > TURN_BUDGET) return false;
   spendThisTurn(bytes);
   return true;
@@ -377,8 +375,8 @@ export function sendFileNow(socket: Socket, inFd: number, offset: number, count:
   if (!nothingQueued(socket) || isTls(socket)) return undefined;
   const fd = socketFd(socket);
   if (fd === undefined || !reserveNow(socket, count + head.length + (trailers?.length ?? 0), false)) return undefined;
-  // An addon that takes no string (or not one this long) takes bytes.
-  const headers = typeof head === 'string' && !(head.length <= (nativeCaps!.headBytes ?? -1)) ? Buffer.from(head, 'latin1') : head;
+  // A head longer than the addon copies goes as bytes.
+  const headers = typeof head === 'string' && head.length > nativeCaps!.headBytes ? Buffer.from(head, 'latin1') : head;
   // Counted, not refused, past the time budget: the request is read and
   // parsed already, and sendFile() would only cost it more. `mapped` holds
   // the range's bytes: with the head, one writev in place of two calls.
@@ -410,5 +408,5 @@ const MAPPED_MAX = 64 * 1024;
  * Keep it away from JavaScript reads: see NativeBinding.mapFile.
  */
 export function mapSmallFile(fd: number, size: number): Buffer | undefined {
-  return canSendNow && size > 0 && size <= MAPPED_MAX ? binding!.mapFile?.(fd, size) : undefined;
+  return binding && size > 0 && size <= MAPPED_MAX ? binding.mapFile(fd, size) : undefined;
 }

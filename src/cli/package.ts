@@ -1,10 +1,10 @@
-// The installed package this command belongs to, found from this file's own
-// place (dist/cjs/cli/ in the package): `--version` and `info` read its
-// package.json, `bench` runs its bench/run.js.
+// The installed package this command belongs to: `--version` and `info`
+// read its package.json, `bench` runs its bench/run.js.
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { packageRoot } from '../package-root.js';
 
-export const packageRoot = join(__dirname, '..', '..', '..');
+export { packageRoot };
 
 function manifest(): { version?: string; devDependencies?: Record<string, string> } {
   try {

@@ -18,7 +18,7 @@ import { failure } from './errors.js';
 import { DEFAULT_HOST, listen } from './listen.js';
 import { print } from './output.js';
 import { interrupted } from './signals.js';
-import { isWorker, runPrimary, runWorker } from './workers.js';
+import { isWorker, runPrimary, runWorker, type RunningServer } from './workers.js';
 
 export const serveHelp = `usage: zerocopy serve [DIR] [options]
 
@@ -174,11 +174,6 @@ async function readTls(paths: { cert: string; key: string }): Promise<{ cert: Bu
 }
 
 /** A listening server: its address (`HOST:PORT`) and the way to close it, its connections and its cache. */
-export interface RunningServer {
-  address: string;
-  stop(): Promise<void>;
-}
-
 async function startServer(config: ServeConfig, tls: { cert: Buffer; key: Buffer } | undefined): Promise<RunningServer> {
   const handler = serveStatic(config.dir, config.options);
   // A reader of the log that goes away (`zerocopy serve | head`) ends the log, not the server.

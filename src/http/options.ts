@@ -3,8 +3,8 @@
 import type { Stats } from 'node:fs';
 import type { IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:http';
 import type { Http2ServerRequest, Http2ServerResponse } from 'node:http2';
-import ms from 'ms';
 import type { Backend } from '../arguments.js';
+import { parseMs } from '../duration.js';
 import { invalidArgType, invalidArgValue } from '../errors.js';
 import type { Dotfiles, Symlinks } from './root.js';
 
@@ -117,14 +117,7 @@ export function parseServeOptions(options: ServeFileOptions | undefined, name = 
 /** `maxAge` in milliseconds: a number (`Infinity` included), or a string the `ms` package reads (`'1d'`, `'2 hours'`). */
 function parseMaxAge(value: unknown, name: string): number {
   if (value === undefined) return 0;
-  let millis: unknown = value;
-  if (typeof value === 'string') {
-    try {
-      millis = ms(value as ms.StringValue);
-    } catch {
-      millis = undefined; // ms throws on '' and on strings over 100 characters
-    }
-  }
+  const millis = typeof value === 'string' ? parseMs(value) : value;
   if (typeof millis !== 'number' || Number.isNaN(millis) || millis < 0) {
     throw invalidArgValue(name, value, "must be a number of milliseconds >= 0 or a duration such as '1d'");
   }
