@@ -20,7 +20,7 @@ import { parseFileOptions, serveFileWith, type FileServing } from './serve-file.
 import { createStaticServer, type ServeStaticOptions } from './serve-static.js';
 import { abandon, isClientGone, writeError } from './write.js';
 
-// eslint-disable-next-line @typescript-eslint/no-explicit-any -- any FastifyInstance must fit
+// Loose: whatever Fastify passes, so that every FastifyInstance fits the little declared here.
 type Loose = any;
 interface FastifyLike {
   prefix?: string;

@@ -1,6 +1,6 @@
-// Opening files for serveStatic, optionally through a cache of open
-// descriptors and their stat results for hot files, like nginx's
-// open_file_cache. An entry is dropped when the file changes (fs.watch, that
+// Opening files for serving (serveStatic's per handler, serveFile's shared
+// by every call), optionally through a cache of open descriptors and their
+// stat results for hot files, like nginx's open_file_cache. An entry is dropped when the file changes (fs.watch, that
 // is inotify on Linux), and in any case revalidated by stat() once it is
 // older than `validMs`, so that a change the watcher cannot see (a parent
 // directory renamed) is noticed too. A descriptor in use by a response stays
@@ -87,8 +87,8 @@ const keyOf = (path: string, beneath: Beneath | undefined) => (beneath ? `${bene
 const sameFile = (a: Stats, b: Stats) =>
   a.dev === b.dev && a.ino === b.ino && a.size === b.size && a.mtimeMs === b.mtimeMs && a.ctimeMs === b.ctimeMs;
 
-/** One response's hold on a cached file: methods, not closures, as there is one per request. */
-class Lease implements OpenedFile {
+/** One response's loan of a cached descriptor: methods, not closures, as there is one per request. */
+class Loan implements OpenedFile {
   readonly fd: number;
   readonly stat: Stats;
   private released = false;
@@ -136,7 +136,7 @@ export class FileOpener {
   /** lookup() when the cache holds `path` and may trust it without a stat: the common case, without a promise. */
   lookupNow(path: string, beneath?: Beneath): Lookup | undefined {
     const entry = this.caching && !this.closed ? this.entries.get(keyOf(path, beneath)) : undefined;
-    return entry && Date.now() - entry.validated < this.validMs ? { kind: 'file', file: this.lease(entry) } : undefined;
+    return entry && Date.now() - entry.validated < this.validMs ? { kind: 'file', file: this.lend(entry) } : undefined;
   }
 
   /** What `path` is, opened as `beneath` says (see openBeneath) when it is given. */
@@ -156,7 +156,7 @@ export class FileOpener {
       const current = await statPath(path).catch(() => undefined);
       if (current && sameFile(current, entry.stat) && !entry.evicted) {
         entry.validated = Date.now();
-        return { kind: 'file', file: this.lease(entry) };
+        return { kind: 'file', file: this.lend(entry) };
       }
       this.evict(entry);
     }
@@ -167,10 +167,10 @@ export class FileOpener {
     }
     const result = await loading;
     if (result.kind !== 'entry') return result;
-    // Every request that waited for this load takes its own lease; a
+    // Every request that waited for this load takes its own loan; a
     // descriptor closed meanwhile (the cache closed) means starting again.
     if (result.entry.handleClosed) return this.lookup(path, beneath);
-    return { kind: 'file', file: this.lease(result.entry) };
+    return { kind: 'file', file: this.lend(result.entry) };
   }
 
   private async load(path: string, key: string, beneath: Beneath | undefined): Promise<Loaded> {
@@ -197,14 +197,14 @@ export class FileOpener {
     return { kind: 'entry', entry };
   }
 
-  private lease(entry: Entry): OpenedFile {
+  private lend(entry: Entry): OpenedFile {
     entry.refs++;
     // Most recently used last: the first entry is the one to evict.
     if (!entry.evicted && this.entries.get(entry.key) === entry) {
       this.entries.delete(entry.key);
       this.entries.set(entry.key, entry);
     }
-    return new Lease(entry);
+    return new Loan(entry);
   }
 
   private evict(entry: Entry): void {
