@@ -8,7 +8,7 @@
 import { stat as statPath } from 'node:fs/promises';
 import { closeSync, watch, type FSWatcher, type Stats } from 'node:fs';
 import { openBeneath, openRegular, type Beneath, type Opened } from '../open-file.js';
-import { mapSmallFile } from '../send-file.js';
+import { binding } from '../native.js';
 import type { PreparedFields } from './http1.js';
 
 /**
@@ -72,6 +72,21 @@ function closeEntry(entry: Entry): void {
   // The mapping outlives the descriptor until the responses holding it are collected.
   entry.mapping = null;
   closeSync(entry.fd);
+}
+
+// A system call costs more than copying a few pages (several microseconds
+// on a virtual machine against well under one): a small file sent from a
+// mapping goes with its head in one writev, where sendfile needs a second
+// call for the head. Larger files stay zero-copy.
+const MAPPED_MAX = 64 * 1024;
+
+/**
+ * A small file's bytes over a read-only mapping, for the kernel to send
+ * many times (a response's writev); undefined for a larger file or where
+ * mappings cannot be had. Never for JavaScript to read: see NativeBinding.mapFile.
+ */
+function mapSmallFile(fd: number, size: number): Buffer | undefined {
+  return binding && size > 0 && size <= MAPPED_MAX ? binding.mapFile(fd, size) : undefined;
 }
 
 /** Opens `path`, checking its links as `beneath` says when it is given. */

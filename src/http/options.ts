@@ -4,6 +4,7 @@ import type { Stats } from 'node:fs';
 import type { IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:http';
 import type { Http2ServerRequest, Http2ServerResponse } from 'node:http2';
 import type { Backend } from '../arguments.js';
+import { allBackends } from '../capabilities.js';
 import { parseMs } from '../duration.js';
 import { invalidArgType, invalidArgValue } from '../errors.js';
 import type { Dotfiles, Symlinks } from './root.js';
@@ -95,6 +96,9 @@ export function parseServeOptions(options: ServeFileOptions | undefined, name = 
   if (!Number.isInteger(maxRanges) || maxRanges < 1) throw invalidArgValue(`${name}.maxRanges`, maxRanges, 'must be an integer >= 1');
   if (o.signal !== undefined && !(o.signal instanceof AbortSignal)) {
     throw invalidArgType(`${name}.signal`, 'an instance of AbortSignal', o.signal);
+  }
+  if (o.backend !== undefined && o.backend !== 'auto' && !allBackends.includes(o.backend)) {
+    throw invalidArgValue(`${name}.backend`, o.backend, `must be 'auto' or one of ${allBackends.map((b) => `'${b}'`).join(', ')}`);
   }
   const cacheControl = o.cacheControl === false ? undefined : `public, max-age=${seconds}${o.immutable ? ', immutable' : ''}`;
   const etag = tag === false ? false : tag === 'weak' ? 'weak' : 'strong';

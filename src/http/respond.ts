@@ -14,7 +14,8 @@ import type { HeaderMemo, OpenedFile } from './file-cache.js';
 import { canWriteRaw, fieldsMayWait, prepareFields, setFields, type PreparedFields } from './http1.js';
 import type { ServeRequest, ServeResponse, ServeResult, Settings } from './options.js';
 import { evaluatePreconditions, multipartFraming, selectRanges, type Validators } from './rfc9110.js';
-import { headersAlreadySent, writeRaw, writeStatus, writeThrough, type ResponsePlan } from './write.js';
+import { writeRaw } from './raw.js';
+import { headersAlreadySent, writeStatus, writeThrough, type ResponsePlan } from './write.js';
 
 /** An open file to answer with, and what to say about it. */
 export interface Representation {

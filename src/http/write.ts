@@ -1,15 +1,13 @@
-// The writers of a response: a status with a short text (written by Node
-// itself), a file body on the connection itself by sendFile() (node:http),
-// and a file body through the response's own write() (HTTP/2, wrapped
-// responses).
-import { STATUS_CODES, type IncomingMessage, type ServerResponse } from 'node:http';
+// The writers of a response that go through the response itself: a status
+// with a short text (written by Node), and a file body through the
+// response's own write() (HTTP/2, wrapped responses); and what every writer
+// shares: waiting for completion, abandoning a response that cannot be
+// completed. The raw HTTP/1.1 writer is raw.ts.
+import { STATUS_CODES, type ServerResponse } from 'node:http';
 import { constants as http2Constants, Http2ServerResponse } from 'node:http2';
-import type { Socket } from 'node:net';
-import type { Backend } from '../arguments.js';
 import { AbortError, streamDestroyed, type TransferError } from '../errors.js';
-import { sendFile, sendFileNow, type SendFileResult } from '../send-file.js';
 import { sendStream, writeAndWait } from '../stream.js';
-import { countQueued, endTakenOver, responseSocket, takeHead, type PreparedFields } from './http1.js';
+import type { PreparedFields } from './http1.js';
 import type { ServeRequest, ServeResponse, ServeResult, Settings } from './options.js';
 import type { Part } from './rfc9110.js';
 
@@ -55,7 +53,7 @@ const REPRESENTATION_HEADERS = ['content-type', 'content-length', 'content-encod
  * Resolves when the response has finished; rejects when the connection (or
  * stream) closed first.
  */
-function completion(res: ServeResponse, bytesSent: () => number): Promise<void> {
+export function completion(res: ServeResponse, bytesSent: () => number): Promise<void> {
   return new Promise((resolve, reject) => {
     if (res.writableFinished) return resolve();
     const onFinish = () => {
@@ -102,116 +100,6 @@ export function writeError(
   for (const name of REPRESENTATION_HEADERS) res.removeHeader(name);
   for (const [name, value] of Object.entries(headers ?? {})) res.setHeader(name, value);
   return writeStatus(req, res, statusCode, page?.text ?? `${STATUS_CODES[statusCode]}\n`, page?.type);
-}
-
-/** A raw response's count so far: every byte sent, and how many of them were the head. */
-interface RawProgress {
-  total: number;
-  headLength: number;
-  backend?: Backend;
-}
-
-type RawFile = { fd: number; opened?: { mapped(): Buffer | undefined } };
-
-const bodySent = (progress: RawProgress) => Math.max(0, progress.total - progress.headLength);
-
-/**
- * Sends the plan's head and parts on the connection itself, by sendFile().
- * In the common case (one part that the socket takes at once) the response
- * is complete when this returns, without a promise.
- */
-export function writeRaw(req: IncomingMessage, res: ServerResponse, rep: RawFile, p: ResponsePlan, settings: Settings): ServeResult | Promise<ServeResult> {
-  const socket = res.socket;
-  const progress: RawProgress = { total: 0, headLength: 0 };
-  if (!socket) {
-    return responseSocket(req, res).then(
-      () => writeRaw(req, res, rep, p, settings),
-      (error) => {
-        throw rawFailed(res, error, progress);
-      },
-    );
-  }
-  try {
-    const head = takeHead(res, p.statusCode, p.fields);
-    if (!head) throw new Error('serveFile: node:http rendered a head it cannot send raw');
-    progress.headLength = head.length;
-    for (let i = 0; i < p.parts.length; i++) {
-      const sent = sendPart(socket, rep, p, i, head, settings);
-      if (sent instanceof Promise) return writeRawRest(res, socket, rep, p, settings, head, i, sent, progress);
-      progress.total += sent.bytesSent;
-      progress.backend = sent.backend;
-    }
-  } catch (error) {
-    throw rawFailed(res, error, progress);
-  }
-  // The kernel has it all: the response is as complete as Node's own
-  // 'finish' would say (emitted on the next tick), and nothing is left to fail.
-  endTakenOver(res);
-  return { statusCode: p.statusCode, bytesSent: bodySent(progress), backend: progress.backend };
-}
-
-/** writeRaw() from part `from` on, whose sending is under way as `pending`: the socket could not take it all at once. */
-async function writeRawRest(
-  res: ServerResponse,
-  socket: Socket,
-  rep: RawFile,
-  p: ResponsePlan,
-  settings: Settings,
-  head: string,
-  from: number,
-  pending: Promise<SendFileResult>,
-  progress: RawProgress,
-): Promise<ServeResult> {
-  // What the socket could not take at once waits on the driver: queued, as node:http counts it.
-  const queued = rawLength(p, head) - progress.total;
-  countQueued(res, queued);
-  try {
-    for (let i = from; i < p.parts.length; i++) {
-      const sent = await (i === from ? pending : sendPart(socket, rep, p, i, head, settings));
-      progress.total += sent.bytesSent;
-      progress.backend = sent.backend;
-    }
-  } catch (error) {
-    throw rawFailed(res, error, progress);
-  } finally {
-    countQueued(res, -queued);
-  }
-  const done = completion(res, () => bodySent(progress));
-  endTakenOver(res);
-  await done;
-  return { statusCode: p.statusCode, bytesSent: bodySent(progress), backend: progress.backend };
-}
-
-/** Every byte of a raw response: the head, each part with its multipart header, and the closing delimiter. */
-function rawLength(p: ResponsePlan, head: string): number {
-  let length = head.length + (p.trailer?.length ?? 0);
-  for (const part of p.parts) length += part.end - part.start + 1 + (part.header?.length ?? 0);
-  return length;
-}
-
-/** Part `i` of the plan, the head before the first: at once when the socket takes it all (a lone part with the default settings), else by sendFile(). */
-function sendPart(socket: Socket, rep: RawFile, p: ResponsePlan, i: number, head: string, settings: Settings): SendFileResult | Promise<SendFileResult> {
-  const part = p.parts[i];
-  const count = part.end - part.start + 1;
-  const trailers = i === p.parts.length - 1 ? p.trailer : undefined;
-  if (p.parts.length === 1 && part.header === undefined && settings.signal === undefined && settings.backend === undefined) {
-    const mapped = rep.opened?.mapped();
-    const bytes = mapped && (count === mapped.length ? mapped : mapped.subarray(part.start, part.end + 1));
-    const now = sendFileNow(socket, rep.fd, part.start, count, head, trailers ?? null, bytes);
-    if (now) return now;
-  }
-  const headBytes = i === 0 ? Buffer.from(head, 'latin1') : undefined;
-  const headers = !headBytes ? part.header : part.header ? [headBytes, part.header] : headBytes;
-  return sendFile(socket, rep.fd, { offset: part.start, count, headers, trailers, signal: settings.signal, backend: settings.backend });
-}
-
-/** The error of a raw response that failed, counting what the failed step sent. */
-function rawFailed(res: ServerResponse, error: unknown, progress: RawProgress): TransferError {
-  progress.total += (error as TransferError).bytesSent ?? 0;
-  // Node believes the head is out: whatever went, this connection can
-  // carry nothing more that a client could frame.
-  abandon(res);
-  return Object.assign(error as TransferError, { bytesSent: bodySent(progress) });
 }
 
 /** Sends the plan through the response's own writeHead()/write()/end(): HTTP/2, wrapped responses. */
