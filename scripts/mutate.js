@@ -103,7 +103,7 @@ const MUTANTS = [
   { name: 'send-now: a head longer than headBytes goes as a string', file: 'src/send-now.ts', find: "head.length > nativeCaps!.headBytes", replace: 'head.length < 0', tests: HTTP },
   { name: 'linux: a large file goes uncorked', file: 'native/linux/sendfile_linux.c', find: '(t->ntrailers == 0 && t->remaining < CORK_FROM)', replace: 't->ntrailers == 0', tests: TRANSFER },
   { name: 'respond: fields that waited for takeHead are lost on another writer', file: 'src/http/respond.ts', find: '  if (p.fields && res instanceof ServerResponse) setFields(res, p.fields);\n', replace: '', tests: HTTP },
-  { name: "serve-static: a mounted request's URL mapping is kept for others", file: 'src/http/serve-static.ts', find: '    if (target.original !== target.pathname) return mapUrl(target);\n', replace: '', tests: HTTP },
+  { name: "url-map: a mounted request's URL mapping is kept for others", file: 'src/http/url-map.ts', find: '    if (target.original !== target.pathname) return this.mapUrl(target);\n', replace: '', tests: HTTP },
 ];
 
 function cmake(out, flags = []) {

@@ -163,14 +163,15 @@ export function endTakenOver(res: ServerResponse): void {
 }
 
 /**
- * Waits for a pipelined node:http response's turn: until the responses before
- * it on the connection have finished and it has the socket. Resolves at once
- * for any other response. Files are opened only then, so that a client
- * pipelining many requests holds one descriptor per connection, not one per
- * request.
+ * Undefined when the response has its turn on its connection now (it has
+ * its socket); else a promise that resolves when it does: a pipelined
+ * node:http response waits until the responses before it on the connection
+ * have finished. Files are opened only then, so that a client pipelining
+ * many requests holds one descriptor per connection, not one per request.
  */
-export function responseTurn(req: unknown, res: unknown): Promise<void> {
-  if (!(res instanceof ServerResponse) || res.socket || !((req as IncomingMessage).socket instanceof Socket)) return Promise.resolve();
+export function responseTurn(req: unknown, res: unknown): Promise<void> | undefined {
+  if ((res as { socket?: unknown }).socket) return undefined;
+  if (!(res instanceof ServerResponse) || !((req as IncomingMessage).socket instanceof Socket)) return Promise.resolve();
   return responseSocket(req as IncomingMessage, res).then(() => {});
 }
 

@@ -7,7 +7,8 @@
 // here is declared.
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { httpError } from './http-error.js';
-import { createStaticServer, type ServeStaticOptions } from './serve-static.js';
+import type { ServeStaticOptions } from './options.js';
+import { createStaticServer } from './serve-static.js';
 
 /** The part of Koa's context the middleware uses. */
 export interface KoaContextLike {

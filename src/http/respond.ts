@@ -15,7 +15,7 @@ import { canWriteRaw, fieldsMayWait, prepareFields, setFields, type PreparedFiel
 import type { ServeRequest, ServeResponse, ServeResult, Settings } from './options.js';
 import { evaluatePreconditions, multipartFraming, selectRanges, type Validators } from './rfc9110.js';
 import { writeRaw } from './raw.js';
-import { headersAlreadySent, writeStatus, writeThrough, type ResponsePlan } from './write.js';
+import { dropFields, DROPPED_FIELDS, headersAlreadySent, writeStatus, writeThrough, type ResponsePlan } from './write.js';
 
 /** An open file to answer with, and what to say about it. */
 export interface Representation {
@@ -81,13 +81,14 @@ function describe(res: ServeResponse, rep: Representation, settings: Settings, r
   res.removeHeader('Content-Range');
 }
 
+/** A short text in place of the file (412, 416). */
 function failed(res: ServeResponse, statusCode: number): ResponsePlan {
-  for (const name of ['content-encoding', 'content-range', 'content-language', 'content-disposition']) res.removeHeader(name);
+  dropFields(res, DROPPED_FIELDS.textInstead);
   return { statusCode, parts: [], text: `${STATUS_CODES[statusCode]}\n` };
 }
 
 /**
- * The fields of a 200 with the whole file, as describe() and plan() would
+ * The fields of a 200 with the whole file, as describeAndDecide() would
  * set them one by one (Content-Length the file's, whatever the caller set),
  * checked once and kept in the memo for the next response.
  */
@@ -125,9 +126,11 @@ function isPlainWhole(req: ServeRequest, res: ServeResponse, rep: Representation
   );
 }
 
-/** Sets the response's headers and decides its status and body. */
-function plan(req: ServeRequest, res: ServeResponse, rep: Representation, settings: Settings): ResponsePlan {
-  const method = req.method ?? 'GET';
+/**
+ * Sets the response's header fields for `rep` and decides what it answers:
+ * the status and the parts of the file (or a short text) to send.
+ */
+function prepareResponse(req: ServeRequest, res: ServeResponse, rep: Representation, settings: Settings): ResponsePlan {
   const size = rep.stat.size;
   // The common case, with the fields prepared once per file.
   if (size > 0 && res instanceof ServerResponse && isPlainWhole(req, res, rep)) {
@@ -136,6 +139,13 @@ function plan(req: ServeRequest, res: ServeResponse, rep: Representation, settin
     setFields(res, fields);
     return { statusCode: 200, parts: [{ start: 0, end: size - 1 }] };
   }
+  return describeAndDecide(req, res, rep, settings);
+}
+
+/** prepareResponse() for the rest: every field set one by one, and RFC 9110's decisions made (rfc9110.ts). */
+function describeAndDecide(req: ServeRequest, res: ServeResponse, rep: Representation, settings: Settings): ResponsePlan {
+  const method = req.method ?? 'GET';
+  const size = rep.stat.size;
   const ranges = settings.acceptRanges && stringHeader(res, 'accept-ranges')?.toLowerCase() !== 'none';
   describe(res, rep, settings, ranges);
   const header = (name: string) => {
@@ -155,7 +165,7 @@ function plan(req: ServeRequest, res: ServeResponse, rep: Representation, settin
   const precondition = evaluatePreconditions(method, header, validators);
   if (precondition === 412) return failed(res, 412);
   if (precondition === 304) {
-    for (const name of ['content-type', 'content-length', 'content-range', 'content-encoding', 'content-language', 'transfer-encoding']) res.removeHeader(name);
+    dropFields(res, DROPPED_FIELDS.noBody);
     return { statusCode: 304, parts: [] };
   }
 
@@ -188,7 +198,7 @@ function plan(req: ServeRequest, res: ServeResponse, rep: Representation, settin
  */
 export function respond(req: ServeRequest, res: ServeResponse, rep: Representation, settings: Settings): ServeResult | Promise<ServeResult> {
   if (res.headersSent) throw headersAlreadySent();
-  const p = plan(req, res, rep, settings);
+  const p = prepareResponse(req, res, rep, settings);
   if (p.parts.length === 0 || req.method === 'HEAD') return writeStatus(req, res, p.statusCode, p.text);
   if (canWriteRaw(req, res)) return writeRaw(req as IncomingMessage, res, rep, p, settings);
   // Not written raw after all: the fields that waited for takeHead() go on the response now.

@@ -6,45 +6,20 @@
 // above the root, so `/docs/../a.txt` is `/a.txt` and `/../a.txt` is nothing.
 // The dotfiles policy looks only at what lies below the root, and lets
 // `.well-known` (RFC 8615) through as sirv does.
-import { isAbsolute, join, relative, resolve, sep } from 'node:path';
+import { isAbsolute, join, relative, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { invalidArgType, invalidArgValue } from '../errors.js';
-import type { Beneath } from '../open-file.js';
 
 /** What to do with a path that has a segment starting with a dot: serve it, 403, or 404 as if absent. */
 export type Dotfiles = 'allow' | 'deny' | 'ignore';
+
+/** Where symbolic links below a root may lead: anywhere (`'follow'`), only inside the root, or nowhere. */
+export type Symlinks = 'follow' | 'inside' | 'refuse';
 
 export type Contained = { ok: true; segments: string[] } | { ok: false; status: 400 | 403 | 404 };
 
 /** The longest path (decoded, in bytes) and segment looked up; longer ones are 404, as the file system's ENAMETOOLONG. */
 const MAX_PATH = 4096;
 const MAX_SEGMENT = 255;
-
-export function parseDotfiles(value: unknown, name: string, fallback: Dotfiles): Dotfiles {
-  if (value === undefined) return fallback;
-  if (value !== 'allow' && value !== 'deny' && value !== 'ignore') throw invalidArgValue(name, value, "must be 'allow', 'deny' or 'ignore'");
-  return value;
-}
-
-/** Where symbolic links below a root may lead: anywhere (`'follow'`), only inside the root, or nowhere. */
-export type Symlinks = 'follow' | 'inside' | 'refuse';
-
-/** The `symlinks` option: undefined for `'follow'`, else how links below the root are checked (open-file.ts's openBeneath). */
-export function parseSymlinks(value: unknown, name: string): Beneath['symlinks'] | undefined {
-  if (value === undefined || value === 'follow') return undefined;
-  if (value !== 'inside' && value !== 'refuse') throw invalidArgValue(name, value, "must be 'follow', 'inside' or 'refuse'");
-  return value;
-}
-
-/** A root given as a path or a `file:` URL (`new URL('./public/', import.meta.url)`), made absolute. */
-export function parseRoot(root: unknown, name: string): string {
-  if (root instanceof URL) {
-    if (root.protocol !== 'file:') throw invalidArgValue(name, root.href, 'must be a file: URL');
-    return resolve(fileURLToPath(root));
-  }
-  if (typeof root !== 'string' || root.length === 0) throw invalidArgType(name, 'a non-empty string or a file: URL', root);
-  return resolve(root);
-}
 
 /** Whether a name is hidden by the dotfiles policy: it starts with a dot and is not `.well-known`. */
 export const hidden = (segment: string) => segment.charCodeAt(0) === 0x2e && segment !== '.well-known';

@@ -4,24 +4,14 @@
 // same steps through serveFileWith(), which says why it did not answer
 // instead of answering 404 itself.
 import { invalidArgType, invalidArgValue } from '../errors.js';
-import { attachment, parseDownload } from './disposition.js';
-import { FileOpener, type Lookup, type OpenedFile } from './file-cache.js';
+import type { Beneath } from '../open-file.js';
+import { answer } from './answer.js';
+import { FileOpener, type Lookup } from './file-cache.js';
 import { responseTurn } from './http1.js';
 import type { Declined, ServeHooks } from './http-error.js';
-import {
-  applyHeaderHooks,
-  parseHeaderHooks,
-  parseServeOptions,
-  type HeaderHooks,
-  type ServeFileOptions,
-  type ServeRequest,
-  type ServeResponse,
-  type ServeResult,
-  type Settings,
-} from './options.js';
-import { openErrorStatus, respond } from './respond.js';
-import { locate, parseDotfiles, parseRoot, parseSymlinks, type Dotfiles } from './root.js';
-import type { Beneath } from '../open-file.js';
+import { parseFileOptions, type FileServing, type ServeFileOptions, type ServeRequest, type ServeResponse, type ServeResult } from './options.js';
+import { openErrorStatus } from './respond.js';
+import { locate } from './root.js';
 import { headersAlreadySent, writeError } from './write.js';
 
 // Every serveFile call of the process shares one cache of open files, as
@@ -30,31 +20,6 @@ import { headersAlreadySent, writeError } from './write.js';
 const shared = new FileOpener(true);
 const uncached = new FileOpener(false);
 let defaultServing: FileServing | undefined;
-
-/** ServeFileOptions, checked: what respond() needs, and what comes before it. */
-export interface FileServing {
-  settings: Settings;
-  root: string | undefined;
-  dotfiles: Dotfiles;
-  download: string | true | undefined;
-  hooks: HeaderHooks;
-  /** How links below the root are checked, unless they are followed anywhere. */
-  symlinks: Beneath['symlinks'] | undefined;
-}
-
-export function parseFileOptions(options: ServeFileOptions | undefined, name = 'options'): FileServing {
-  const settings = parseServeOptions(options, name);
-  const o = options ?? {};
-  const root = o.root === undefined ? undefined : parseRoot(o.root, `${name}.root`);
-  return {
-    settings,
-    root,
-    dotfiles: parseDotfiles(o.dotfiles, `${name}.dotfiles`, root === undefined ? 'allow' : 'ignore'),
-    download: parseDownload(o.download, `${name}.download`),
-    hooks: parseHeaderHooks(o, name),
-    symlinks: parseSymlinks(o.symlinks, `${name}.symlinks`),
-  };
-}
 
 function checkPath(path: unknown): string | URL {
   if (path instanceof URL) {
@@ -93,7 +58,7 @@ export function serveFile(req: ServeRequest, res: ServeResponse, path: string | 
  * having written nothing. `hooks.allowed` judges the path below the root
  * that would be served; `hooks.claim` runs once the file is open, just
  * before the response is touched. In the common case (a file the cache
- * holds, sent at once) the answer comes in this tick, else by a promise.
+ * holds, the response's turn now) the answer comes in this tick, else by a promise.
  */
 export function serveFileWith(
   req: ServeRequest,
@@ -105,13 +70,13 @@ export function serveFileWith(
   const located = locate(path, serving.root, serving.dotfiles);
   if (!located.ok) return { decline: located.status };
   if (hooks.allowed && located.below !== undefined && !hooks.allowed(located.below)) return { decline: 404, final: true };
-  const { claim } = hooks;
   const opener = serving.settings.cache ? shared : uncached;
   // Links are checked below a root; without one, the path is the caller's own.
   const beneath = serving.symlinks && serving.root !== undefined ? { root: serving.root, symlinks: serving.symlinks } : undefined;
-  const hit = (res as { socket?: unknown }).socket ? opener.lookupNow(located.path, beneath) : undefined;
-  if (hit?.kind === 'file') return answer(req, res, located.path, hit.file, serving, claim);
-  return openAndAnswer(req, res, located.path, opener, beneath, serving, claim);
+  const turn = responseTurn(req, res);
+  const hit = turn ? undefined : opener.lookupNow(located.path, beneath);
+  if (hit?.kind === 'file') return answer(req, res, { file: hit.file, path: located.path, name: located.path }, serving, hooks.claim);
+  return openAndAnswer(req, res, located.path, { opener, beneath, turn, serving, claim: hooks.claim });
 }
 
 /** serveFileWith() once the file must be opened (or the response's turn waited for). */
@@ -119,39 +84,17 @@ async function openAndAnswer(
   req: ServeRequest,
   res: ServeResponse,
   path: string,
-  opener: FileOpener,
-  beneath: Beneath | undefined,
-  serving: FileServing,
-  claim?: () => void,
+  how: { opener: FileOpener; beneath: Beneath | undefined; turn: Promise<void> | undefined; serving: FileServing; claim: (() => void) | undefined },
 ): Promise<ServeResult | Declined> {
-  if (!(res as { socket?: unknown }).socket) await responseTurn(req, res);
+  await how.turn;
   let found: Lookup;
   try {
-    found = await opener.lookup(path, beneath);
+    found = await how.opener.lookup(path, how.beneath);
   } catch (error) {
     const status = openErrorStatus(error);
     if (status === undefined) throw error;
     return { decline: status, cause: error };
   }
   if (found.kind !== 'file') return { decline: 404 };
-  return answer(req, res, path, found.file, serving, claim);
-}
-
-/** Answers with the open `file`, and gives it back once the response is done. */
-function answer(req: ServeRequest, res: ServeResponse, path: string, file: OpenedFile, serving: FileServing, claim?: () => void): ServeResult | Promise<ServeResult> {
-  let answered: ServeResult | Promise<ServeResult>;
-  try {
-    claim?.();
-    applyHeaderHooks(res, serving.hooks, path, file.stat);
-    if (serving.download) res.setHeader('Content-Disposition', attachment(serving.download === true ? path : serving.download));
-    answered = respond(req, res, { fd: file.fd, stat: file.stat, memo: file.memo(), opened: file, name: path }, serving.settings);
-  } catch (error) {
-    file.release();
-    throw error;
-  }
-  if (!(answered instanceof Promise)) {
-    file.release();
-    return answered;
-  }
-  return answered.finally(() => file.release());
+  return answer(req, res, { file: found.file, path, name: path }, how.serving, how.claim);
 }

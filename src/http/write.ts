@@ -46,8 +46,24 @@ export function headersAlreadySent(): Error {
   return Object.assign(new Error('Cannot serve a file: the response headers were already sent'), { code: 'ERR_HTTP_HEADERS_SENT' });
 }
 
-/** Headers describing a representation that must not stay on a response that is not one. */
-const REPRESENTATION_HEADERS = ['content-type', 'content-length', 'content-encoding', 'content-range', 'content-language', 'content-disposition', 'transfer-encoding', 'etag', 'last-modified'];
+/** The fields that describe a body: a response without one (304) drops them. */
+const BODY_FIELDS = ['content-type', 'content-length', 'content-range', 'content-encoding', 'content-language', 'transfer-encoding'];
+
+/**
+ * The fields a response drops when it carries less than the file, the one
+ * list of them: no body at all (304); a short text in place of the file
+ * (412, 416), which also is no attachment; an error, which is not the file
+ * at all, so neither are its validators.
+ */
+export const DROPPED_FIELDS = {
+  noBody: BODY_FIELDS,
+  textInstead: [...BODY_FIELDS, 'content-disposition'],
+  notTheFile: [...BODY_FIELDS, 'content-disposition', 'etag', 'last-modified'],
+} as const;
+
+export function dropFields(res: ServeResponse, names: readonly string[]): void {
+  for (const name of names) res.removeHeader(name);
+}
 
 /**
  * Resolves when the response has finished; rejects when the connection (or
@@ -97,7 +113,7 @@ export function writeError(
   headers?: Record<string, string>,
   page?: { text: string; type: string },
 ): Promise<ServeResult> {
-  for (const name of REPRESENTATION_HEADERS) res.removeHeader(name);
+  dropFields(res, DROPPED_FIELDS.notTheFile);
   for (const [name, value] of Object.entries(headers ?? {})) res.setHeader(name, value);
   return writeStatus(req, res, statusCode, page?.text ?? `${STATUS_CODES[statusCode]}\n`, page?.type);
 }
