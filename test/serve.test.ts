@@ -631,7 +631,9 @@ describe('responses wrapped by middleware', () => {
     expect(seen.reduce((a, b) => a + b, 0)).toBe(20);
     const full = await request(`${server.url}${wrapped}`);
     expect(full.body.equals(fx.data)).toBe(true);
-    expect((await outcomeOf(wrapped)).result).toEqual({ statusCode: 200, bytesSent: 300000, backend: 'response' });
+    // Read from the file, or from the copy the cache keeps once the first response has read it: through the wrapper either way.
+    expect((await outcomeOf(wrapped)).result).toEqual({ statusCode: 200, bytesSent: 300000, backend: expect.stringMatching(/^(response|memory)$/) });
+    expect(seen.reduce((a, b) => a + b, 0)).toBe(20 + 300000);
   });
 });
 

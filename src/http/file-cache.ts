@@ -1,12 +1,13 @@
 // Opening files for serving (serveStatic's per handler, serveFile's shared
 // by every call), optionally through a cache of open descriptors and their
-// stat results for hot files, like nginx's open_file_cache. An entry is dropped when the file changes (fs.watch, that
+// stat results for hot files, like nginx's open_file_cache, and of the
+// contents of small ones for what must send bytes from memory (TLS, HTTP/2). An entry is dropped when the file changes (fs.watch, that
 // is inotify on Linux), and in any case revalidated by stat() once it is
 // older than `validMs`, so that a change the watcher cannot see (a parent
 // directory renamed) is noticed too. A descriptor in use by a response stays
 // open until that response is done with it.
 import { stat as statPath } from 'node:fs/promises';
-import { closeSync, watch, type FSWatcher, type Stats } from 'node:fs';
+import { closeSync, fstatSync, read, watch, type FSWatcher, type Stats } from 'node:fs';
 import { openBeneath, openRegular, type Beneath, type Opened } from '../open-file.js';
 import { binding } from '../native.js';
 import type { PreparedFields } from './http1.js';
@@ -35,6 +36,13 @@ export interface OpenedFile {
   memo(encoding?: string): HeaderMemo;
   /** The bytes of a small file the cache keeps open, over a mapping made at the first call; else undefined. */
   mapped(): Buffer | undefined;
+  /**
+   * The file's contents, a copy the cache keeps, for writers that hand
+   * bytes to JavaScript or OpenSSL (a mapping would fault there when the
+   * file shrinks): undefined until they are read, which the first call
+   * starts, and for a file too large or a cache without room.
+   */
+  contents(): Buffer | undefined;
   /** Gives the descriptor back; it is closed unless the cache keeps it. */
   release(): void;
 }
@@ -47,7 +55,12 @@ export interface FileCacheOptions {
   max?: number;
   /** How long an entry is trusted without a stat(), in milliseconds. Default 5000. */
   validMs?: number;
+  /** Most bytes of file contents kept in memory, for HTTPS and HTTP/2 (files of up to 1 MiB, the least recently used dropped first). Default 32 MiB; 0 for none. */
+  contentBytes?: number;
 }
+
+/** The largest file whose contents the cache keeps. */
+const CONTENT_FILE_MAX = 1024 * 1024;
 
 interface Entry {
   path: string;
@@ -59,6 +72,10 @@ interface Entry {
   memos: Record<string, HeaderMemo>;
   /** mapSmallFile()'s answer, once asked: null when there is none. */
   mapping?: Buffer | null;
+  /** The file's contents once read; null when they will not be kept. */
+  content?: Buffer | null;
+  /** Whether its contents are being read. */
+  reading?: boolean;
   validated: number;
   refs: number;
   evicted: boolean;
@@ -71,6 +88,7 @@ function closeEntry(entry: Entry): void {
   entry.handleClosed = true;
   // The mapping outlives the descriptor until the responses holding it are collected.
   entry.mapping = null;
+  entry.content = null;
   closeSync(entry.fd);
 }
 
@@ -87,6 +105,18 @@ const MAPPED_MAX = 64 * 1024;
  */
 function mapSmallFile(fd: number, size: number): Buffer | undefined {
   return binding && size > 0 && size <= MAPPED_MAX ? binding.mapFile(fd, size) : undefined;
+}
+
+/** Reads `size` bytes of a file from its start, on the threadpool: the bytes, or undefined when it holds fewer or the read failed. */
+function readWhole(fd: number, size: number, done: (content: Buffer | undefined) => void): void {
+  const buffer = Buffer.allocUnsafeSlow(size);
+  const next = (filled: number) =>
+    read(fd, buffer, filled, size - filled, filled, (error, bytesRead) => {
+      if (error || bytesRead === 0) return done(undefined);
+      if (filled + bytesRead === size) return done(buffer);
+      next(filled + bytesRead);
+    });
+  next(0);
 }
 
 /** Opens `path`, checking its links as `beneath` says when it is given. */
@@ -108,9 +138,18 @@ class Loan implements OpenedFile {
   readonly stat: Stats;
   private released = false;
 
-  constructor(private readonly entry: Entry) {
+  constructor(
+    private readonly entry: Entry,
+    private readonly opener: FileOpener,
+  ) {
     this.fd = entry.fd;
     this.stat = entry.stat;
+  }
+
+  contents(): Buffer | undefined {
+    const { content } = this.entry;
+    if (content === undefined) this.opener.readContents(this.entry);
+    return content ?? undefined;
   }
 
   memo(encoding = ''): HeaderMemo {
@@ -136,11 +175,56 @@ export class FileOpener {
   private readonly pending = new Map<string, Promise<Loaded>>();
   private readonly max: number;
   private readonly validMs: number;
+  private readonly contentMax: number;
+  /** Bytes of contents kept now. */
+  private contentBytes = 0;
   private closed = false;
 
   constructor(private readonly caching: boolean, options: FileCacheOptions = {}) {
     this.max = options.max ?? 256;
     this.validMs = options.validMs ?? 5000;
+    this.contentMax = options.contentBytes ?? 32 * 1024 * 1024;
+  }
+
+  /**
+   * Starts reading a file's contents into memory, on the threadpool, when
+   * they may be kept: a small file, and room in the cache. They are kept
+   * only if the file is as its stat said when the read ends; a change
+   * after that evicts the entry, contents and all.
+   */
+  readContents(entry: Entry): void {
+    const { size } = entry.stat;
+    if (entry.reading || entry.evicted) return;
+    if (size === 0 || size > CONTENT_FILE_MAX || size > this.contentMax) {
+      entry.content = null;
+      return;
+    }
+    entry.reading = true;
+    // Held while the read runs: the descriptor must not close (and its number go to another file) under it.
+    entry.refs++;
+    readWhole(entry.fd, size, (content) => {
+      entry.reading = false;
+      const unchanged = content !== undefined && !entry.evicted && sameFile(fstatSync(entry.fd), entry.stat);
+      entry.refs--;
+      if (entry.evicted && entry.refs === 0) closeEntry(entry);
+      if (!unchanged) return;
+      entry.content = content;
+      this.contentBytes += size;
+      this.trimContents(entry);
+    });
+  }
+
+  /** Drops the contents of the least recently used entries until those kept fit, but `keep`'s. */
+  private trimContents(keep: Entry): void {
+    for (const entry of this.entries.values()) {
+      if (this.contentBytes <= this.contentMax) return;
+      if (entry !== keep) this.dropContents(entry);
+    }
+  }
+
+  private dropContents(entry: Entry): void {
+    if (entry.content) this.contentBytes -= entry.content.length;
+    entry.content = undefined;
   }
 
   /** Open descriptors the cache holds (for tests and monitoring). */
@@ -161,7 +245,7 @@ export class FileOpener {
       if (opened.kind !== 'file') return opened;
       const { fd, stat } = opened;
       // A mapping per request would cost the call it saves, and another.
-      return { kind: 'file', file: { fd, stat, memo: () => ({}), mapped: () => undefined, release: () => closeSync(fd) } };
+      return { kind: 'file', file: { fd, stat, memo: () => ({}), mapped: () => undefined, contents: () => undefined, release: () => closeSync(fd) } };
     }
     const hit = this.lookupNow(path, beneath);
     if (hit) return hit;
@@ -219,13 +303,14 @@ export class FileOpener {
       this.entries.delete(entry.key);
       this.entries.set(entry.key, entry);
     }
-    return new Loan(entry);
+    return new Loan(entry, this);
   }
 
   private evict(entry: Entry): void {
     if (this.entries.get(entry.key) === entry) this.entries.delete(entry.key);
     if (entry.evicted) return;
     entry.evicted = true;
+    this.dropContents(entry);
     entry.watcher?.close();
     if (entry.refs === 0) closeEntry(entry);
   }

@@ -124,20 +124,25 @@ export function canWriteRaw(req: unknown, res: unknown): res is ServerResponse {
 }
 
 /**
- * Renders the head of `res` with `statusCode` and the headers set on it
- * (and the `waiting` fields, see fieldsMayWait()), and takes it over: Node
- * will not send it. Returns it as Node rendered it, a string whose
- * characters are its latin1 bytes, or undefined when Node rendered it in a
- * way serveFile cannot carry (chunked framing).
+ * Renders the head of `res` with `statusCode` and the headers set on it,
+ * and the `waiting` fields (see fieldsMayWait()), to go out with the body
+ * Node writes.
+ */
+export function writeHead(res: ServerResponse, statusCode: number, waiting?: PreparedFields): void {
+  if (!waiting) return void res.writeHead(statusCode);
+  res.writeHead(statusCode, waiting.object);
+  const table = res as unknown as Record<symbol, FieldTable | null>;
+  if (table[outHeaders!] === null) table[outHeaders!] = waiting.table!;
+}
+
+/**
+ * Renders the head as writeHead() does, and takes it over: Node will not
+ * send it. Returns it as Node rendered it, a string whose characters are
+ * its latin1 bytes, or undefined when Node rendered it in a way serveFile
+ * cannot carry (chunked framing).
  */
 export function takeHead(res: ServerResponse, statusCode: number, waiting?: PreparedFields): string | undefined {
-  if (waiting) {
-    res.writeHead(statusCode, waiting.object);
-    const table = res as unknown as Record<symbol, FieldTable | null>;
-    if (table[outHeaders!] === null) table[outHeaders!] = waiting.table!;
-  } else {
-    res.writeHead(statusCode);
-  }
+  writeHead(res, statusCode, waiting);
   const r = internals(res);
   if (typeof r._header !== 'string' || r.chunkedEncoding) return undefined;
   r._headerSent = true;

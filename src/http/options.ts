@@ -89,8 +89,8 @@ export interface ServeResult {
   statusCode: number;
   /** Body bytes handed to the connection: file bytes plus multipart framing, as nginx's `$body_bytes_sent`. */
   bytesSent: number;
-  /** The backend that carried the body: a sendFile() backend, `'response'` when written through the response's own write() (HTTP/2, wrapped responses), or undefined without a body. */
-  backend?: Backend | 'response';
+  /** The backend that carried the body: a sendFile() backend, `'response'` when read from the file and written through the response's own write() (HTTP/2, wrapped responses), `'memory'` when written from the contents the open-file cache keeps (HTTPS, HTTP/2, wrapped responses), or undefined without a body. */
+  backend?: Backend | 'response' | 'memory';
 }
 
 /** ServeFileOptions, checked and with their defaults. */
@@ -305,13 +305,15 @@ function parseSingle(value: unknown, root: string, index: string[]): string | un
   return join(root, ...contained.segments);
 }
 
-/** The `cache` option: false, or the cache's options with their defaults (256 files, trusted for 5 s without a stat). */
+/** The `cache` option: false, or the cache's options with their defaults (256 files, trusted for 5 s without a stat, 32 MiB of contents). */
 function parseCache(value: unknown): Required<FileCacheOptions> | false {
   if (value === false) return false;
-  if (value === undefined || value === true) return { max: 256, validMs: 5000 };
+  const defaults = { max: 256, validMs: 5000, contentBytes: 32 * 1024 * 1024 };
+  if (value === undefined || value === true) return defaults;
   if (typeof value !== 'object' || value === null) throw invalidArgType('options.cache', 'a boolean or an object', value);
-  const { max = 256, validMs = 5000 } = value as FileCacheOptions;
+  const { max = defaults.max, validMs = defaults.validMs, contentBytes = defaults.contentBytes } = value as FileCacheOptions;
   if (!Number.isSafeInteger(max) || max < 1) throw invalidArgValue('options.cache.max', max, 'must be an integer >= 1');
   if (typeof validMs !== 'number' || !(validMs >= 0)) throw invalidArgValue('options.cache.validMs', validMs, 'must be a number of milliseconds >= 0');
-  return { max, validMs };
+  if (!Number.isSafeInteger(contentBytes) || contentBytes < 0) throw invalidArgValue('options.cache.contentBytes', contentBytes, 'must be an integer >= 0');
+  return { max, validMs, contentBytes };
 }

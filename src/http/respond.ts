@@ -15,7 +15,7 @@ import { canWriteRaw, fieldsMayWait, prepareFields, setFields, type PreparedFiel
 import type { ServeRequest, ServeResponse, ServeResult, Settings } from './options.js';
 import { evaluatePreconditions, multipartFraming, selectRanges, type Validators } from './rfc9110.js';
 import { writeRaw } from './raw.js';
-import { dropFields, DROPPED_FIELDS, headersAlreadySent, writeStatus, writeThrough, type ResponsePlan } from './write.js';
+import { dropFields, DROPPED_FIELDS, headersAlreadySent, writeFromMemory, writeStatus, writeThrough, type ResponsePlan } from './write.js';
 
 /** An open file to answer with, and what to say about it. */
 export interface Representation {
@@ -29,8 +29,8 @@ export interface Representation {
   varyEncoding?: boolean;
   /** Header values worked out for this open file before, and kept for the next response. */
   memo?: HeaderMemo;
-  /** The open file, whose bytes may be had over a mapping (OpenedFile.mapped). */
-  opened?: Pick<OpenedFile, 'mapped'>;
+  /** The open file, whose bytes may be had over a mapping or as a copy in memory. */
+  opened?: Pick<OpenedFile, 'mapped' | 'contents'>;
 }
 
 function stringHeader(res: ServeResponse, name: string): string | undefined {
@@ -200,7 +200,14 @@ export function respond(req: ServeRequest, res: ServeResponse, rep: Representati
   if (res.headersSent) throw headersAlreadySent();
   const p = prepareResponse(req, res, rep, settings);
   if (p.parts.length === 0 || req.method === 'HEAD') return writeStatus(req, res, p.statusCode, p.text);
-  if (canWriteRaw(req, res)) return writeRaw(req as IncomingMessage, res, rep, p, settings);
+  const raw = canWriteRaw(req, res);
+  // Over TCP the kernel sends the file. TLS, HTTP/2 and wrapped responses
+  // need its bytes in memory anyway: the cache's copy spares the reads.
+  if (!raw || (res.socket as { encrypted?: boolean } | null)?.encrypted) {
+    const contents = rep.opened?.contents();
+    if (contents) return writeFromMemory(res, p, contents);
+  }
+  if (raw) return writeRaw(req as IncomingMessage, res, rep, p, settings);
   // Not written raw after all: the fields that waited for takeHead() go on the response now.
   if (p.fields && res instanceof ServerResponse) setFields(res, p.fields);
   return writeThrough(res, rep.fd, p, settings);

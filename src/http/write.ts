@@ -3,11 +3,11 @@
 // response's own write() (HTTP/2, wrapped responses); and what every writer
 // shares: waiting for completion, abandoning a response that cannot be
 // completed. The raw HTTP/1.1 writer is raw.ts.
-import { STATUS_CODES, type ServerResponse } from 'node:http';
+import { ServerResponse, STATUS_CODES } from 'node:http';
 import { constants as http2Constants, Http2ServerResponse } from 'node:http2';
 import { AbortError, streamDestroyed, type TransferError } from '../errors.js';
 import { sendStream, writeAndWait } from '../stream.js';
-import type { PreparedFields } from './http1.js';
+import { writeHead, type PreparedFields } from './http1.js';
 import type { ServeRequest, ServeResponse, ServeResult, Settings } from './options.js';
 import type { Part } from './rfc9110.js';
 
@@ -116,6 +116,42 @@ export function writeError(
   dropFields(res, DROPPED_FIELDS.notTheFile);
   for (const [name, value] of Object.entries(headers ?? {})) res.setHeader(name, value);
   return writeStatus(req, res, statusCode, page?.text ?? `${STATUS_CODES[statusCode]}\n`, page?.type);
+}
+
+/** Whether a response's write() is its class's own, not one middleware put in its place. */
+const isOwnWrite = (res: ServeResponse) => res.write === (res instanceof ServerResponse ? ServerResponse.prototype.write : Http2ServerResponse.prototype.write);
+
+/**
+ * Sends the plan through the response's own writeHead() and end(), from
+ * the file's contents in memory: head and body in one write, as Node does
+ * answering from memory (res.end(buffer)). For TLS, HTTP/2 and wrapped
+ * responses, which need the bytes in JavaScript anyway.
+ */
+export function writeFromMemory(res: ServeResponse, p: ResponsePlan, contents: Buffer): Promise<ServeResult> {
+  const bytesSent = p.parts.reduce((n, part) => n + part.end - part.start + 1 + (part.header?.length ?? 0), p.trailer?.length ?? 0);
+  const done = completion(res, () => 0);
+  if (res instanceof ServerResponse) writeHead(res, p.statusCode, p.fields);
+  else res.writeHead(p.statusCode);
+  // (Http2ServerResponse's write and end take the same arguments.)
+  const out = res as ServerResponse;
+  const [first] = p.parts;
+  if (p.parts.length === 1 && !first.header) {
+    const body = first.start === 0 && first.end === contents.length - 1 ? contents : contents.subarray(first.start, first.end + 1);
+    // Middleware that replaced write() (compression) must see the body.
+    if (isOwnWrite(res)) {
+      out.end(body);
+    } else {
+      out.write(body);
+      out.end();
+    }
+  } else {
+    for (const part of p.parts) {
+      if (part.header) out.write(part.header);
+      out.write(contents.subarray(part.start, part.end + 1));
+    }
+    out.end(p.trailer);
+  }
+  return done.then(() => ({ statusCode: p.statusCode, bytesSent, backend: 'memory' }));
 }
 
 /** Sends the plan through the response's own writeHead()/write()/end(): HTTP/2, wrapped responses. */
