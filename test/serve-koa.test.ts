@@ -24,6 +24,9 @@ beforeAll(async () => {
   writeFileSync(join(root, '.env'), 'SECRET\n');
   writeFileSync(join(root, 'docs', 'index.html'), '<title>docs</title>\n');
   writeFileSync(join(fx.path, 'secret.txt'), 'SECRET\n');
+  writeFileSync(join(root, 'page.html'), '<title>page</title>\n');
+  writeFileSync(join(root, 'page.html.br'), 'BROTLI PAGE');
+  writeFileSync(join(root, 'page.html.gz'), 'GZIP PAGE');
 
   const app = new Koa();
   files = koaServeStatic(root, { maxAge: '1h' });
@@ -34,10 +37,10 @@ beforeAll(async () => {
   });
   // The README's recipe: serveFile in a Koa middleware.
   app.use(async (ctx, next) => {
-    if (ctx.path !== '/download') return next();
+    if (ctx.path !== '/download' && ctx.path !== '/download-missing') return next();
     ctx.respond = false; // serveFile writes the response itself
     ctx.status = 200; // Koa starts every response at 404, and serveFile keeps a status set before it
-    await serveFile(ctx.req, ctx.res, join(fx.path, 'data.bin'), { download: 'data.bin' });
+    await serveFile(ctx.req, ctx.res, join(fx.path, ctx.path === '/download' ? 'data.bin' : 'missing.bin'), { download: 'data.bin' });
   });
   // What koa-mount does: the path below the mount point, originalUrl untouched.
   app.use(async (ctx, next) => {
@@ -119,5 +122,32 @@ describe('serveFile inside Koa', () => {
     expect(r.headers['content-disposition']).toBe('attachment; filename=data.bin');
     const part = await one('/download', { Range: 'bytes=-10' });
     expect(part.body.equals(fx.data.subarray(-10))).toBe(true);
+  });
+
+  it('gives every status it writes its own reason phrase, though Koa set "OK" with its 200', async () => {
+    const r = await one('/download');
+    const cases: [Record<string, string>, number, string][] = [
+      [{}, 200, 'OK'],
+      [{ Range: 'bytes=0-9' }, 206, 'Partial Content'],
+      [{ 'If-None-Match': r.headers.etag }, 304, 'Not Modified'],
+      [{ 'If-Match': '"other"' }, 412, 'Precondition Failed'],
+      [{ Range: 'bytes=300000-' }, 416, 'Range Not Satisfiable'],
+    ];
+    for (const [headers, status, reason] of cases) {
+      const response = await one('/download', headers);
+      expect([response.status, response.reason]).toEqual([status, reason]);
+    }
+    expect([(await one('/download-missing')).status, (await one('/download-missing')).reason]).toEqual([404, 'Not Found']);
+  });
+});
+
+describe("koaServeStatic's defaults", () => {
+  it("serves .br and .gz siblings to clients that accept them, as koa-static's brotli and gzip options do", async () => {
+    const br = await one('/page.html', { 'Accept-Encoding': 'br, gzip' });
+    expect([br.status, br.headers['content-encoding'], br.body.toString()]).toEqual([200, 'br', 'BROTLI PAGE']);
+    const gz = await one('/page.html', { 'Accept-Encoding': 'gzip' });
+    expect([gz.headers['content-encoding'], gz.body.toString()]).toEqual(['gzip', 'GZIP PAGE']);
+    const plain = await one('/page.html');
+    expect([plain.headers['content-encoding'], plain.body.toString()]).toEqual([undefined, '<title>page</title>\n']);
   });
 });

@@ -27,7 +27,7 @@
 //   put a frozen table there once writeHead() has rendered the fields from
 //   an object: from then on setHeader() and its kin throw, and only
 //   getHeader() and its kin read it.
-import { ServerResponse, validateHeaderName, validateHeaderValue, type IncomingMessage } from 'node:http';
+import { ServerResponse, STATUS_CODES, validateHeaderName, validateHeaderValue, type IncomingMessage } from 'node:http';
 import { Socket } from 'node:net';
 
 interface ResponseInternals {
@@ -126,11 +126,15 @@ export function canWriteRaw(req: unknown, res: unknown): res is ServerResponse {
 /**
  * Renders the head of `res` with `statusCode` and the headers set on it,
  * and the `waiting` fields (see fieldsMayWait()), to go out with the body
- * Node writes.
+ * Node writes. The status carries its own reason phrase: Node would take
+ * a statusMessage the caller set for another status (Koa sets 'OK' with
+ * its 200), and answer `206 OK`. Only the caller's own status keeps the
+ * caller's phrase.
  */
 export function writeHead(res: ServerResponse, statusCode: number, waiting?: PreparedFields): void {
-  if (!waiting) return void res.writeHead(statusCode);
-  res.writeHead(statusCode, waiting.object);
+  const reason = statusCode === res.statusCode && res.statusMessage ? res.statusMessage : STATUS_CODES[statusCode];
+  if (!waiting) return void res.writeHead(statusCode, reason);
+  res.writeHead(statusCode, reason, waiting.object);
   const table = res as unknown as Record<symbol, FieldTable | null>;
   if (table[outHeaders!] === null) table[outHeaders!] = waiting.table!;
 }

@@ -31,7 +31,8 @@ export type KoaMiddleware = ((ctx: KoaContextLike, next: () => Promise<unknown>)
  * paths are below the mount point and redirects keep it.
  */
 export function koaServeStatic(root: string | URL, options?: ServeStaticOptions): KoaMiddleware {
-  const server = createStaticServer(root, options);
+  // koa-static serves `.br` and `.gz` siblings unless told not to (its brotli and gzip options): so do we.
+  const server = createStaticServer(root, { precompressed: true, ...options });
   const middleware = async (ctx: KoaContextLike, next: () => Promise<unknown>): Promise<void> => {
     if (ctx.method !== 'GET' && ctx.method !== 'HEAD') return void (await next());
     const claim = () => {

@@ -42,6 +42,12 @@ export function abandon(res: ServeResponse): void {
   else res.destroy();
 }
 
+/** Writes the head with `statusCode`: HTTP/1.1's with the status's own reason phrase (http1.ts), HTTP/2's as it is. */
+function head(res: ServeResponse, statusCode: number, waiting?: PreparedFields): void {
+  if (res instanceof ServerResponse) writeHead(res, statusCode, waiting);
+  else res.writeHead(statusCode);
+}
+
 export function headersAlreadySent(): Error {
   return Object.assign(new Error('Cannot serve a file: the response headers were already sent'), { code: 'ERR_HTTP_HEADERS_SENT' });
 }
@@ -98,7 +104,7 @@ export async function writeStatus(req: ServeRequest, res: ServeResponse, statusC
     res.setHeader('Content-Length', '0');
   }
   const done = completion(res, () => 0);
-  res.writeHead(statusCode);
+  head(res, statusCode);
   if (body) res.end(body);
   else res.end();
   await done;
@@ -130,8 +136,7 @@ const isOwnWrite = (res: ServeResponse) => res.write === (res instanceof ServerR
 export function writeFromMemory(res: ServeResponse, p: ResponsePlan, contents: Buffer): Promise<ServeResult> {
   const bytesSent = p.parts.reduce((n, part) => n + part.end - part.start + 1 + (part.header?.length ?? 0), p.trailer?.length ?? 0);
   const done = completion(res, () => 0);
-  if (res instanceof ServerResponse) writeHead(res, p.statusCode, p.fields);
-  else res.writeHead(p.statusCode);
+  head(res, p.statusCode, p.fields);
   // (Http2ServerResponse's write and end take the same arguments.)
   const out = res as ServerResponse;
   const [first] = p.parts;
@@ -174,7 +179,7 @@ export async function writeThrough(res: ServeResponse, fd: number, p: ResponsePl
       return ok;
     });
   try {
-    res.writeHead(p.statusCode);
+    head(res, p.statusCode);
     for (let i = 0; i < p.parts.length; i++) {
       const part = p.parts[i];
       await sendStream(
