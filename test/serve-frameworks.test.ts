@@ -8,7 +8,7 @@ import * as http2 from 'node:http2';
 import * as https from 'node:https';
 import { join } from 'node:path';
 import * as tls from 'node:tls';
-import express from 'express';
+import express, { type Response as ExpressResponse } from 'express';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { capabilities, fastifyServeStatic, serveFile, serveStatic, type ServeResult, type StaticHandler } from '../dist/cjs/index.js';
@@ -100,6 +100,46 @@ describe('Express', () => {
     const post = await fetch(`${server.url}/static/hello.txt`, { method: 'POST' });
     expect(post.status).toBe(201);
     expect((await fetch(`${server.url}/static/../secret`)).status).not.toBe(200);
+  });
+});
+
+describe("Express's 404 and error handlers, with refusals: 'reject'", () => {
+  let server: Running;
+  const seen: { status?: number; code?: string; expose?: boolean }[] = [];
+  beforeAll(async () => {
+    const app = express();
+    app.get('/reports/:name', (req, res, next) => {
+      serveFile(req, res, req.params.name, { root, refusals: 'reject' }).catch(next);
+    });
+    app.get('/answered/:name', (req, res, next) => {
+      serveFile(req, res, req.params.name, { root }).catch(next);
+    });
+    app.use((err: { status?: number; code?: string; expose?: boolean }, _req: unknown, res: ExpressResponse, _next: unknown) => {
+      seen.push({ status: err.status, code: err.code, expose: err.expose });
+      res.status(err.status ?? 500).type('html').send(`<h1>custom ${err.status}</h1>`);
+    });
+    server = await listen(app.listen(0, '127.0.0.1'));
+  });
+  afterAll(async () => {
+    await server?.close();
+  });
+
+  it("hands a refusal to the app's error handler as res.sendFile does, having written nothing", async () => {
+    const ok = await request(`${server.url}/reports/hello.txt`);
+    expect([ok.status, ok.body.toString()]).toEqual([200, 'hello\n']);
+    const missing = await request(`${server.url}/reports/nope.txt`);
+    expect([missing.status, missing.headers['content-type'], missing.body.toString()]).toEqual([404, 'text/html; charset=utf-8', '<h1>custom 404</h1>']);
+    const hidden = await request(`${server.url}/reports/.env`);
+    expect([hidden.status, hidden.body.toString()]).toEqual([404, '<h1>custom 404</h1>']);
+    expect(seen).toEqual([
+      { status: 404, code: 'ENOENT', expose: true },
+      { status: 404, code: undefined, expose: true },
+    ]);
+  });
+
+  it("answers refusals itself without it, as on node:http", async () => {
+    const missing = await request(`${server.url}/answered/nope.txt`);
+    expect([missing.status, missing.headers['content-type'], missing.body.toString()]).toEqual([404, 'text/plain; charset=utf-8', 'Not Found\n']);
   });
 });
 

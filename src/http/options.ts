@@ -60,11 +60,22 @@ export interface ServeFileOptions {
   symlinks?: Symlinks;
   /** serveFile: keep the file open for the next request (a cache shared by every serveFile call, invalidated when the file changes). Default true. */
   cache?: boolean;
+  /**
+   * serveFile: what it does with a request it refuses (404: no such file;
+   * 403: outside `root`, or a denied dotfile; 400: a NUL in the path):
+   * `'respond'` (default) answers it with the status and a short text;
+   * `'reject'` writes nothing and rejects with an error shaped like
+   * `http-errors`' (`status`, `statusCode`, `expose`, and the file system's
+   * `code`), for the framework's own handling: with Express,
+   * `serveFile(...).catch(next)` runs its 404 and error handlers, as
+   * `res.sendFile` does.
+   */
+  refusals?: 'respond' | 'reject';
 }
 
 export type Encoding = 'br' | 'gzip';
 
-export interface ServeStaticOptions extends Omit<ServeFileOptions, 'signal' | 'contentType' | 'root' | 'download' | 'dotfiles' | 'cache'> {
+export interface ServeStaticOptions extends Omit<ServeFileOptions, 'signal' | 'contentType' | 'root' | 'download' | 'dotfiles' | 'cache' | 'refusals'> {
   /** Paths with a segment that starts with a dot: `'ignore'` (default: as if absent), `'deny'` (403) or `'allow'`. `.well-known` is always served. */
   dotfiles?: 'allow' | 'deny' | 'ignore';
   /** The file served for a URL ending in `/`; several are tried in order. Default `'index.html'`; `false` for none. */
@@ -210,6 +221,7 @@ export interface FileServing {
   hooks: HeaderHooks;
   /** How links below the root are checked, unless they are followed anywhere. */
   symlinks: Beneath['symlinks'] | undefined;
+  refusals: 'respond' | 'reject';
 }
 
 export function parseFileOptions(options: ServeFileOptions | undefined, name = 'options'): FileServing {
@@ -223,7 +235,14 @@ export function parseFileOptions(options: ServeFileOptions | undefined, name = '
     download: parseDownload(o.download, `${name}.download`),
     hooks: parseHeaderHooks(o, name),
     symlinks: parseSymlinks(o.symlinks, `${name}.symlinks`),
+    refusals: parseRefusals(o.refusals, `${name}.refusals`),
   };
+}
+
+function parseRefusals(value: unknown, name: string): FileServing['refusals'] {
+  if (value === undefined) return 'respond';
+  if (value !== 'respond' && value !== 'reject') throw invalidArgValue(name, value, "must be 'respond' or 'reject'");
+  return value;
 }
 
 /** ServeStaticOptions, checked, for a root: what serveStatic and the adapters read. */

@@ -8,7 +8,7 @@ import type { Beneath } from '../open-file.js';
 import { answer } from './answer.js';
 import { FileOpener, type Lookup } from './file-cache.js';
 import { responseTurn } from './http1.js';
-import type { Declined, ServeHooks } from './http-error.js';
+import { httpError, type Declined, type ServeHooks } from './http-error.js';
 import { parseFileOptions, type FileServing, type ServeFileOptions, type ServeRequest, type ServeResponse, type ServeResult } from './options.js';
 import { openErrorStatus } from './respond.js';
 import { locate } from './root.js';
@@ -37,19 +37,25 @@ function checkPath(path: unknown): string | URL {
  */
 export function serveFile(req: ServeRequest, res: ServeResponse, path: string | URL, options?: ServeFileOptions): Promise<ServeResult> {
   let outcome: ServeResult | Declined | Promise<ServeResult | Declined>;
+  let serving: FileServing;
   try {
     if (typeof req !== 'object' || req === null || typeof req.headers !== 'object') throw invalidArgType('req', 'an http.IncomingMessage or http2.Http2ServerRequest', req);
     if (typeof res !== 'object' || res === null || typeof res.setHeader !== 'function') throw invalidArgType('res', 'an http.ServerResponse or http2.Http2ServerResponse', res);
     const file = checkPath(path);
     // Without options every call means the same: checked once.
-    const serving = options === undefined ? (defaultServing ??= parseFileOptions(undefined)) : parseFileOptions(options);
+    serving = options === undefined ? (defaultServing ??= parseFileOptions(undefined)) : parseFileOptions(options);
     if (res.headersSent) throw headersAlreadySent();
     outcome = serveFileWith(req, res, file, serving);
   } catch (error) {
     return Promise.reject(error);
   }
-  const settle = (o: ServeResult | Declined) => ('decline' in o ? writeError(req, res, o.decline) : o);
+  const settle = (o: ServeResult | Declined) => ('decline' in o ? refuse(req, res, o, serving.refusals) : o);
   return outcome instanceof Promise ? outcome.then(settle) : Promise.resolve(settle(outcome));
+}
+
+/** A refusal, answered with its status, or handed to the caller as an error (the `refusals` option). */
+function refuse(req: ServeRequest, res: ServeResponse, declined: Declined, refusals: FileServing['refusals']): Promise<ServeResult> {
+  return refusals === 'reject' ? Promise.reject(httpError(declined.decline, declined.cause)) : writeError(req, res, declined.decline);
 }
 
 /**
