@@ -19,6 +19,8 @@ import { hidden, type Dotfiles } from './root.js';
 import { serveFileWith } from './serve-file.js';
 import { createStaticServer, type StaticServer } from './serve-static.js';
 import { abandon, isClientGone, writeError } from './write.js';
+// For the reply decorators' declaration at the end (a type-only import, gone from the JavaScript).
+import type {} from 'fastify';
 
 // Loose: whatever Fastify passes, so that every FastifyInstance fits the little declared here.
 type Loose = any;
@@ -326,6 +328,18 @@ export async function fastifyServeStatic(fastify: FastifyLike, options: FastifyS
   const route = (url: string) => fastify.route({ method: ['GET', 'HEAD'], url, exposeHeadRoute: false, handler, constraints, logLevel, schema: { hide: schemaHide } });
   const urls = plugin.wildcard ? [plugin.prefix || '/', `${plugin.prefix}/*`] : await literalRoutes(plugin, servers);
   for (const url of urls) route(url);
+}
+
+// The reply decorators, declared on Fastify's own reply for a user's
+// TypeScript (as @fastify/static declares its own); a project without
+// Fastify never reads this.
+declare module 'fastify' {
+  interface FastifyReply {
+    /** Serves `path` from the plugin's roots (or `root`), with serveFile's options. */
+    sendFile(path: string, rootOrOptions?: string | URL | (ServeFileOptions & { root?: string | URL }), options?: ServeFileOptions): FastifyReply;
+    /** sendFile() as an attachment named `name` (default: the file's own name). */
+    download(path: string, nameOrOptions?: string | (ServeFileOptions & { root?: string | URL }), options?: ServeFileOptions): FastifyReply;
+  }
 }
 
 // Like fastify-plugin's mark: registered in the caller's context, not a
