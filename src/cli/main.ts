@@ -11,12 +11,14 @@
 //   zerocopy recv PORT [--out FILE] [--keep] [--host H]                 recv.ts
 //   zerocopy info [--json]                                              info.ts
 //   zerocopy bench [ARGS...]                                            bench.ts
+//   zerocopy build [--force]                                            build.ts
 //
 // Exit status: 0 success, 1 failure (`zerocopy: CODE: message`), 2 usage
 // error (one line, `zerocopy: message (see zerocopy CMD --help)`), 128 + the
 // signal's number when a transfer is interrupted.
 import { UsageError } from './args.js';
 import { benchCommand, benchHelp } from './bench.js';
+import { buildCommand, buildHelp } from './build.js';
 import { describeError } from './errors.js';
 import { infoCommand, infoHelp } from './info.js';
 import { print } from './output.js';
@@ -67,6 +69,8 @@ async function run(argv: string[]): Promise<number> {
       return infoCommand(rest);
     case 'bench':
       return benchCommand(rest);
+    case 'build':
+      return buildCommand(rest);
     default:
       if (command.startsWith('-')) throw new UsageError(`unknown option '${command}'`);
       throw new UsageError(`unknown command '${command}'`);
@@ -84,6 +88,7 @@ Commands:
   recv PORT              receive on a TCP port; report bytes, time, rate, checksum
   info                   what this machine can do (capabilities())
   bench [ARGS...]        run the benchmarks (bench/run.js)
+  build [--force]        build the native addon from source (where no prebuild loads)
 
 zerocopy <command> --help describes a command; zerocopy --version prints the version.
 
@@ -94,4 +99,5 @@ Exit status: 0 success, 1 failure, 2 usage error, 128+N interrupted by signal N.
   recv: recvHelp,
   info: infoHelp,
   bench: benchHelp,
+  build: buildHelp,
 };

@@ -18,8 +18,8 @@ export function version(): string {
   return manifest().version ?? 'unknown';
 }
 
-/** The command that builds the addon where no prebuild loads, with the build tools' versions as the package names them (as scripts/install.js prints it). */
+/** The command that builds the addon where no prebuild loads, with the build tools' versions as the package names them (as scripts/build-addon.js prints it). */
 export function buildCommand(): string {
   const tools = ['cmake-js', 'node-addon-api'].map((name) => `${name}@${manifest().devDependencies?.[name] ?? 'latest'}`);
-  return `npm install --save-dev ${tools.join(' ')} && npm rebuild zerocopy`;
+  return `npm install --save-dev ${tools.join(' ')} && npx zerocopy build`;
 }

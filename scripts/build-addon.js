@@ -1,10 +1,16 @@
-// npm install: use the prebuilt addon when one loads on this machine, and
-// build it from source only when none does and the build tools are here.
+// `zerocopy build`: builds the addon from source into build/Release, where
+// node-gyp-build looks before prebuilds/. The package has no install script:
+// a prebuild loads without one, and npm (11.16+ warns, 12 blocks) no longer
+// runs a dependency's install script unless the project allows it. So the
+// source build is a command the user runs, on a platform with no prebuild.
 // The tools (cmake-js, node-addon-api) are development dependencies, not
 // runtime ones: a user on a platform with a prebuild never downloads them.
-// A user without one gets the `stream` backend and one command that builds
-// the addon (see printHowToBuild). The install never fails: a package
-// without its addon still works, and capabilities() says why.
+//
+//   node scripts/build-addon.js [--force] [--prepare]
+//
+// --force builds even when an addon loads. --prepare is npm's `prepare` in a
+// checkout of the repository (a developer's `npm install`, or npm preparing
+// a git dependency): it builds when it can, and never fails the install.
 'use strict';
 const { spawnSync } = require('node:child_process');
 const { existsSync } = require('node:fs');
@@ -12,7 +18,7 @@ const { delimiter, join } = require('node:path');
 
 const root = join(__dirname, '..');
 const say = (line) => console.log(`zerocopy: ${line}`);
-const warn = (line) => console.warn(`zerocopy: ${line}`);
+const warn = (line) => console.error(`zerocopy: ${line}`);
 
 /** Loads the addon as the package will (node-gyp-build: build/Release first, then prebuilds/) in a child process; the error's first line when it cannot. */
 function loadError() {
@@ -41,34 +47,37 @@ function toolSpecs() {
   return ['cmake-js', 'node-addon-api'].map((name) => ({ name, spec: `${name}@${devDependencies[name] ?? 'latest'}` }));
 }
 
-function printHowToBuild(missing) {
-  warn(`using the 'stream' backend (capabilities().native === false). To build the addon here, missing: ${missing.join(', ')}.`);
-  warn('it needs CMake 3.15+ and a C/C++ compiler on PATH, then, in your project:');
-  warn(`  npm install --save-dev ${toolSpecs().map((t) => t.spec).join(' ')} && npm rebuild zerocopy`);
-}
-
 function main() {
-  if (process.env.ZEROCOPY_SKIP_BUILD) return say('ZEROCOPY_SKIP_BUILD is set, not building the addon');
-  const error = loadError();
-  if (error === undefined) return say('using the native addon found for this platform');
-  say(`no native addon loads here: ${error}`);
-  // npm installs a git dependency's development dependencies in a checkout
-  // of its own and packs it; a build there would not be packed. The addon
-  // is built (or not) where the packed package is installed.
-  if (process.env._PACOTE_NO_PREPARE_) return say('preparing a git checkout for packing: not building the addon in it');
+  const force = process.argv.includes('--force');
+  const prepare = process.argv.includes('--prepare');
+  const before = loadError();
+  if (before === undefined && !force) {
+    say('the native addon already loads here (a prebuild or an earlier build); --force builds it anyway');
+    return 0;
+  }
+  if (before !== undefined) say(`no native addon loads here: ${before}`);
 
   const missing = toolSpecs()
     .filter((tool) => !resolvePackage(tool.name))
     .map((tool) => tool.name);
   if (!onPath('cmake')) missing.push('cmake (on PATH)');
-  if (missing.length > 0) return printHowToBuild(missing);
+  if (missing.length > 0) {
+    warn(`cannot build the addon, missing: ${missing.join(', ')}.`);
+    warn('it needs CMake 3.15+ and a C/C++ compiler on PATH, then, in your project:');
+    warn(`  npm install --save-dev ${toolSpecs().map((t) => t.spec).join(' ')} && npx zerocopy build`);
+    return prepare ? 0 : 1;
+  }
 
   const cmakeJs = join(resolvePackage('cmake-js'), '..', 'bin', 'cmake-js');
   const build = spawnSync(process.execPath, [cmakeJs, 'compile'], { cwd: root, stdio: 'inherit' });
   const after = build.status === 0 ? loadError() : `cmake-js exited with status ${build.status ?? build.signal}`;
-  if (after === undefined) return say('built the native addon from source');
-  warn(`the source build failed (${after}); using the 'stream' backend (capabilities().native === false).`);
-  warn('fix what the build said above (a C/C++ compiler? CMake 3.15+?), then: npm rebuild zerocopy');
+  if (after === undefined) {
+    say('built the native addon from source');
+    return 0;
+  }
+  warn(`the source build failed (${after}); the package stays on the 'stream' backend (capabilities().native === false).`);
+  warn('fix what the build said above (a C/C++ compiler? CMake 3.15+?), then: npx zerocopy build');
+  return prepare ? 0 : 1;
 }
 
-main();
+process.exitCode = main();
