@@ -170,6 +170,27 @@ function cpuSeconds(pids) {
   return ticks / clockTicks;
 }
 
+/**
+ * Resident memory of the given processes, in bytes, from /proc/<pid>/status:
+ * `rss` now (VmRSS) and `peak` (VmHWM, the most each has held since it
+ * started), summed over the processes.
+ */
+function residentBytes(pids) {
+  let rss = 0;
+  let peak = 0;
+  for (const pid of pids) {
+    let status;
+    try {
+      status = fs.readFileSync(`/proc/${pid}/status`, 'utf8');
+    } catch {
+      continue; // gone
+    }
+    rss += Number(/^VmRSS:\s+(\d+) kB/m.exec(status)?.[1] ?? 0) * 1024;
+    peak += Number(/^VmHWM:\s+(\d+) kB/m.exec(status)?.[1] ?? 0) * 1024;
+  }
+  return { rss, peak };
+}
+
 /** The children of a process (nginx's workers), from /proc. */
 function childPids(pid) {
   const out = [];
@@ -311,6 +332,7 @@ module.exports = {
   startChild,
   stopChild,
   cpuSeconds,
+  residentBytes,
   childPids,
   freePort,
   which,
