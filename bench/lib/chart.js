@@ -2,7 +2,7 @@
 // rendered headless with view.toSVG() (no canvas needed for SVG).
 'use strict';
 
-const { formatBytes, num } = require('./util');
+const { formatBytes, num, byLoad } = require('./util');
 
 const COLORS = { zerocopy: '#1f77b4', baseline: '#ff7f0e', limit: '#2ca02c', ceiling: '#9467bd', peer: '#7f7f7f' };
 const KIND_LABELS = { zerocopy: 'zerocopy', baseline: 'Node streams', limit: 'kernel limit (C)', ceiling: 'Node from memory', peer: 'other servers' };
@@ -51,13 +51,7 @@ function chartSpec(results) {
   }
   // One panel per file and load of each HTTP scenario: req/s for small files, GB/s for large ones.
   const loadPanels = (scenario, title, load) => {
-    const groups = new Map();
-    for (const r of scenario.rows) {
-      const key = `${r.size}@${r.connections}x${r.streams}`;
-      if (!groups.has(key)) groups.set(key, []);
-      groups.get(key).push(r);
-    }
-    for (const rows of groups.values()) {
+    for (const rows of byLoad(scenario.rows)) {
       const large = rows[0].size >= scenario.large;
       const note = (r) => (r.skipped ? 'skipped' : r.failed ? 'failed' : undefined);
       // Beside each bar, its ratio to Node answering from memory (the ceiling), where there is one.

@@ -20,6 +20,22 @@ done = function(summary, latency, requests)
 end
 `;
 
+/** Reads a response body whole and checks its length and, when the file's digest is known, its bytes. */
+function checkBody(stream, file, what, resolve, reject) {
+  const hash = createHash('sha256');
+  let bytes = 0;
+  stream.on('data', (chunk) => {
+    bytes += chunk.length;
+    hash.update(chunk);
+  });
+  stream.on('end', () => {
+    if (bytes !== file.size) reject(new Error(`${what}: ${bytes} body bytes, the file has ${file.size}`));
+    else if (file.sha256 && hash.digest('hex') !== file.sha256) reject(new Error(`${what}: the body differs from the file`));
+    else resolve();
+  });
+  stream.on('error', reject);
+}
+
 /** GETs the file once and checks status, Content-Length and (below LARGE) every byte. */
 function verify(port, name, size, sha256) {
   return new Promise((resolve, reject) => {
@@ -37,18 +53,7 @@ function verify(port, name, size, sha256) {
         res.destroy();
         return resolve();
       }
-      const hash = createHash('sha256');
-      let bytes = 0;
-      res.on('data', (chunk) => {
-        bytes += chunk.length;
-        hash.update(chunk);
-      });
-      res.on('end', () => {
-        if (bytes !== size) reject(new Error(`GET /${name}: ${bytes} body bytes, the file has ${size}`));
-        else if (hash.digest('hex') !== sha256) reject(new Error(`GET /${name}: the body differs from the file`));
-        else resolve();
-      });
-      res.on('error', reject);
+      checkBody(res, { size, sha256 }, `GET /${name}`, resolve, reject);
     });
     req.on('error', reject);
     req.setTimeout(30000, () => req.destroy(new Error(`GET /${name}: no answer in 30 s`)));
@@ -327,4 +332,4 @@ async function httpBench({ root, files, rounds, duration, connections, install, 
   };
 }
 
-module.exports = { httpBench, loadCases, ensureWrk, startServers, stopServers, measureRounds, caseRow, serverList, serves, verify, load, rates, LARGE };
+module.exports = { httpBench, checkBody, loadCases, ensureWrk, startServers, stopServers, measureRounds, caseRow, serverList, serves, verify, load, rates, LARGE };

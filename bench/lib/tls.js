@@ -12,10 +12,9 @@ const fs = require('node:fs');
 const http2 = require('node:http2');
 const https = require('node:https');
 const path = require('node:path');
-const { createHash } = require('node:crypto');
 const { LARGE, cpuSeconds, ratio, run, tail } = require('./util');
 const { tlsServers, ensureApt } = require('./peers');
-const { ensureWrk, startServers, stopServers, measureRounds, caseRow, serverList, serves, loadCases, load, rates } = require('./http');
+const { checkBody, ensureWrk, startServers, stopServers, measureRounds, caseRow, serverList, serves, loadCases, load, rates } = require('./http');
 
 /** What the certificate is; the servers are held to TLS 1.3 (Bun: BoringSSL's defaults, checked at the first answer). */
 const CERTIFICATE = 'self-signed ECDSA P-256 (prime256v1), SAN IP:127.0.0.1';
@@ -48,22 +47,6 @@ async function makeCertificate(dir, { install }) {
 function sessionOf(socket, alpn) {
   const key = socket.getEphemeralKeyInfo?.();
   return { protocol: socket.getProtocol(), cipher: socket.getCipher()?.standardName, group: key?.name, alpn: alpn || undefined };
-}
-
-/** Reads a response body whole and checks its length and bytes against the file. */
-function checkBody(stream, file, what, resolve, reject) {
-  const hash = createHash('sha256');
-  let bytes = 0;
-  stream.on('data', (chunk) => {
-    bytes += chunk.length;
-    hash.update(chunk);
-  });
-  stream.on('end', () => {
-    if (bytes !== file.size) reject(new Error(`${what}: ${bytes} body bytes, the file has ${file.size}`));
-    else if (file.sha256 && hash.digest('hex') !== file.sha256) reject(new Error(`${what}: the body differs from the file`));
-    else resolve();
-  });
-  stream.on('error', reject);
 }
 
 /**

@@ -313,6 +313,19 @@ function num(x) {
   return x.toFixed(3);
 }
 const ratio = (a, b) => (Number.isFinite(a) && Number.isFinite(b) && b > 0 ? a / b : NaN);
+/** Bytes as whole MiB. */
+const mib = (bytes) => (Number.isFinite(bytes) ? (bytes / MiB).toFixed(0) : '-');
+
+/** A load scenario's rows, one list per file and load (connections, and streams for HTTP/2), in order. */
+function byLoad(rows) {
+  const groups = new Map();
+  for (const r of rows) {
+    const key = `${r.size}@${r.connections}x${r.streams}`;
+    if (!groups.has(key)) groups.set(key, []);
+    groups.get(key).push(r);
+  }
+  return [...groups.values()];
+}
 
 module.exports = {
   ROOT,
@@ -344,4 +357,6 @@ module.exports = {
   fixed,
   num,
   ratio,
+  mib,
+  byLoad,
 };
