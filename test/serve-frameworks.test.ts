@@ -434,6 +434,14 @@ describe('HTTP/2', () => {
       return outcomes.at(-1)!.result!.backend === 'memory';
     }, 'a response from memory');
     expect(outcomes.at(-1)!.result).toEqual({ statusCode: 206, bytesSent: 100, backend: 'memory' });
+    // A plain GET from memory goes to the stream itself: the same fields as the first response's.
+    const again = await h2get('/fresh-h2.bin');
+    await eventually(() => outcomes.at(-1)?.result !== undefined, 'serveFile to resolve');
+    expect(outcomes.at(-1)!.result).toEqual({ statusCode: 200, bytesSent: 50_000, backend: 'memory' });
+    expect(again.body.equals(fx.data.subarray(0, 50_000))).toBe(true);
+    const fields = (h: http2.IncomingHttpHeaders) => Object.fromEntries(Object.entries(h).filter(([name]) => name !== 'date'));
+    expect(fields(again.headers)).toEqual(fields(first.headers));
+    expect(Object.keys(first.headers).sort()).toEqual([':status', 'accept-ranges', 'cache-control', 'content-length', 'content-type', 'date', 'etag', 'last-modified']);
   });
 
   it("takes serveFile's root and maxAge strings as on node:http", async () => {

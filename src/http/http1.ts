@@ -58,6 +58,8 @@ export interface PreparedFields {
   readonly list: ReadonlyArray<readonly [string, string, string, boolean]>;
   /** The same, as the object writeHead() takes. */
   readonly object: Readonly<Record<string, string>>;
+  /** The same, names lower-cased, as HTTP/2 has them (http2.ts). */
+  readonly lowerCased: Readonly<Record<string, string>>;
   /** The same, as node:http's own table (frozen): what getHeader() reads once the head is out. */
   readonly table: FieldTable | undefined;
 }
@@ -71,7 +73,12 @@ export function prepareFields(fields: ReadonlyArray<readonly [name: string, valu
   });
   const table = Object.create(null) as FieldTable;
   for (const [key, name, value] of list) table[key] = Object.freeze([name, value]) as [string, unknown];
-  return { list, object: Object.fromEntries(fields.map(([name, value]) => [name, value])), table: outHeaders && Object.freeze(table) };
+  return {
+    list,
+    object: Object.fromEntries(fields.map(([name, value]) => [name, value])),
+    lowerCased: Object.fromEntries(list.map(([key, , value]) => [key, value])),
+    table: outHeaders && Object.freeze(table),
+  };
 }
 
 /**

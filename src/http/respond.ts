@@ -11,7 +11,9 @@ import { extname } from 'node:path';
 import etag from 'etag';
 import mime from 'mime-types';
 import type { HeaderMemo, OpenedFile } from './file-cache.js';
+import { Http2ServerResponse } from 'node:http2';
 import { canWriteRaw, fieldsMayWait, prepareFields, setFields, type PreparedFields } from './http1.js';
+import { fieldsMayWaitH2, setFieldsH2 } from './http2.js';
 import type { ServeRequest, ServeResponse, ServeResult, Settings } from './options.js';
 import { evaluatePreconditions, multipartFraming, selectRanges, type Validators } from './rfc9110.js';
 import { writeRaw } from './raw.js';
@@ -113,7 +115,7 @@ function isPlainWhole(req: ServeRequest, res: ServeResponse, rep: Representation
     req.method === 'GET' &&
     res.statusCode === 200 &&
     // Middleware that watches setHeader() must see every field set.
-    res.setHeader === ServerResponse.prototype.setHeader &&
+    res.setHeader === (res instanceof ServerResponse ? ServerResponse.prototype.setHeader : Http2ServerResponse.prototype.setHeader) &&
     rep.encoding === undefined &&
     !rep.varyEncoding &&
     h.range === undefined &&
@@ -133,11 +135,12 @@ function isPlainWhole(req: ServeRequest, res: ServeResponse, rep: Representation
 function prepareResponse(req: ServeRequest, res: ServeResponse, rep: Representation, settings: Settings): ResponsePlan {
   const size = rep.stat.size;
   // The common case, with the fields prepared once per file.
-  if (size > 0 && res instanceof ServerResponse && isPlainWhole(req, res, rep)) {
+  if (size > 0 && isPlainWhole(req, res, rep)) {
+    const whole = { statusCode: 200, parts: [{ start: 0, end: size - 1 }] };
     const fields = wholeFileFields(rep, settings);
-    if (fieldsMayWait(res)) return { statusCode: 200, parts: [{ start: 0, end: size - 1 }], fields };
-    setFields(res, fields);
-    return { statusCode: 200, parts: [{ start: 0, end: size - 1 }] };
+    if (res instanceof ServerResponse ? fieldsMayWait(res) : fieldsMayWaitH2(res)) return { ...whole, fields };
+    setFieldsOn(res, fields);
+    return whole;
   }
   return describeAndDecide(req, res, rep, settings);
 }
@@ -208,9 +211,14 @@ export function respond(req: ServeRequest, res: ServeResponse, rep: Representati
     if (contents) return writeFromMemory(res, p, contents);
   }
   if (raw) return writeRaw(req as IncomingMessage, res, rep, p, settings);
-  // Not written raw after all: the fields that waited for takeHead() go on the response now.
-  if (p.fields && res instanceof ServerResponse) setFields(res, p.fields);
+  // Not written raw or from memory after all: the fields that waited go on the response now.
+  if (p.fields) setFieldsOn(res, p.fields);
   return writeThrough(res, rep.fd, p, settings);
+}
+
+function setFieldsOn(res: ServeResponse, fields: PreparedFields): void {
+  if (res instanceof ServerResponse) setFields(res, fields);
+  else setFieldsH2(res, fields);
 }
 
 /** The status for an error opening a file: 404 for what does not exist, 403 for what may not be read. */

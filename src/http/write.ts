@@ -8,6 +8,7 @@ import { constants as http2Constants, Http2ServerResponse } from 'node:http2';
 import { AbortError, streamDestroyed, type TransferError } from '../errors.js';
 import { sendStream, writeAndWait } from '../stream.js';
 import { writeHead, type PreparedFields } from './http1.js';
+import { respondFromMemory } from './http2.js';
 import type { ServeRequest, ServeResponse, ServeResult, Settings } from './options.js';
 import type { Part } from './rfc9110.js';
 
@@ -136,6 +137,12 @@ const isOwnWrite = (res: ServeResponse) => res.write === (res instanceof ServerR
 export function writeFromMemory(res: ServeResponse, p: ResponsePlan, contents: Buffer): Promise<ServeResult> {
   const bytesSent = p.parts.reduce((n, part) => n + part.end - part.start + 1 + (part.header?.length ?? 0), p.trailer?.length ?? 0);
   const done = completion(res, () => 0);
+  const [whole] = p.parts;
+  if (res instanceof Http2ServerResponse && p.fields) {
+    // A plain GET of the whole file, the response untouched (see respond.ts).
+    respondFromMemory(res, p.statusCode, p.fields, whole.start === 0 && whole.end === contents.length - 1 ? contents : contents.subarray(whole.start, whole.end + 1));
+    return done.then(() => ({ statusCode: p.statusCode, bytesSent, backend: 'memory' }));
+  }
   head(res, p.statusCode, p.fields);
   // (Http2ServerResponse's write and end take the same arguments.)
   const out = res as ServerResponse;
