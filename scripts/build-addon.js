@@ -17,7 +17,11 @@ const { existsSync } = require('node:fs');
 const { delimiter, join } = require('node:path');
 
 const root = join(__dirname, '..');
-const say = (line) => console.log(`zerocopy: ${line}`);
+const force = process.argv.includes('--force');
+const prepare = process.argv.includes('--prepare');
+// As `prepare`, nothing goes to stdout: there `npm pack --json` and
+// `npm publish --json` print their JSON.
+const say = (line) => (prepare ? console.error : console.log)(`zerocopy: ${line}`);
 const warn = (line) => console.error(`zerocopy: ${line}`);
 
 /** Loads the addon as the package will (node-gyp-build: build/Release first, then prebuilds/) in a child process; the error's first line when it cannot. */
@@ -48,8 +52,6 @@ function toolSpecs() {
 }
 
 function main() {
-  const force = process.argv.includes('--force');
-  const prepare = process.argv.includes('--prepare');
   const before = loadError();
   if (before === undefined && !force) {
     say('the native addon already loads here (a prebuild or an earlier build); --force builds it anyway');
@@ -69,7 +71,7 @@ function main() {
   }
 
   const cmakeJs = join(resolvePackage('cmake-js'), '..', 'bin', 'cmake-js');
-  const build = spawnSync(process.execPath, [cmakeJs, 'compile'], { cwd: root, stdio: 'inherit' });
+  const build = spawnSync(process.execPath, [cmakeJs, 'compile'], { cwd: root, stdio: prepare ? ['inherit', 2, 2] : 'inherit' });
   const after = build.status === 0 ? loadError() : `cmake-js exited with status ${build.status ?? build.signal}`;
   if (after === undefined) {
     say('built the native addon from source');
