@@ -25,7 +25,15 @@
 //      it; no prebuilds in git, so `stream`, as B;
 //   D. a folder: `npm install --install-links <this folder>` (npm packs it,
 //      running `prepare`; the prebuild made for A is in it), and
-//      `npm install <this folder>` (a symbolic link to this checkout).
+//      `npm install <this folder>` (a symbolic link to this checkout);
+//   E. TypeScript (strict, module nodenext, the package's own .d.ts checked
+//      too): an app importing zerocopy type-checks without Fastify
+//      installed; with Fastify, one registering fastifyServeStatic and
+//      calling reply.sendFile() and reply.download() type-checks, as
+//      CommonJS and as an ES module, and one passing them a number does not;
+//   F. Express: serveFile(..., { refusals: 'reject' }).catch(next) hands a
+//      missing file to the app's own 404 handler and serves one that exists
+//      byte for byte.
 //
 // Dependencies come from the npm registry (or npm's cache). --keep keeps
 // the temporary folder; --no-rebuild tests prebuilds/ as it is (a release).
@@ -290,6 +298,90 @@ function checkNoBuildTooling(dir) {
   check(tooling.length === 0, `no build tooling installed (${BUILD_TOOLING.join(', ')})${tooling.length ? `: ${tooling.join(', ')}` : ''}`);
 }
 
+// E. TypeScript apps, checked with `tsc --noEmit` (strict, module nodenext;
+// skipLibCheck off, so the package's own .d.ts files are checked too).
+const tsconfig = (files) =>
+  JSON.stringify({ compilerOptions: { target: 'es2022', module: 'nodenext', strict: true, noEmit: true, skipLibCheck: false, types: ['node'] }, files }, null, 2);
+// Every export, in a project without Fastify: the Fastify declarations must not break it.
+const appPlain = `import { createServer } from 'node:http';
+import zerocopy, { capabilities, sendFile, serveFile, serveStatic, fastifyServeStatic, koaServeStatic, AbortError, type ServeFileOptions } from 'zerocopy';
+const options: ServeFileOptions = { root: __dirname, refusals: 'reject' };
+const statics = serveStatic(__dirname);
+createServer((req, res) => {
+  if (req.url === '/x') serveFile(req, res, 'x.txt', options).catch(() => res.destroy());
+  else statics(req, res, () => res.end());
+});
+const native: boolean = capabilities().native;
+void [native, zerocopy.sendFile === sendFile, fastifyServeStatic, koaServeStatic, AbortError];
+`;
+const appFastify = (esm) => `import Fastify${esm ? ', { type FastifyReply }' : ''} from 'fastify';
+${esm ? `import { fileURLToPath } from 'node:url';` : `import { join } from 'node:path';`}
+import { fastifyServeStatic } from 'zerocopy';
+const root = ${esm ? `fileURLToPath(new URL('./public/', import.meta.url))` : `join(__dirname, 'public')`};
+const app = Fastify();
+${esm ? 'await ' : ''}app.register(fastifyServeStatic, { root, prefix: '/static/' });
+app.get('/file', (_request, reply)${esm ? ': FastifyReply' : ''} => reply.sendFile('x.txt'));
+app.get('/download', async (_request, reply) => reply.download('x.txt', 'y.txt'));
+app.get('/options', (_request, reply) => reply.sendFile('x.txt', { root, maxAge: '1h' }));
+`;
+// The control: were the decorators untyped (any), this would type-check too.
+const appFastifyWrong = `import Fastify from 'fastify';
+import { fastifyServeStatic } from 'zerocopy';
+const app = Fastify();
+app.register(fastifyServeStatic, { root: __dirname });
+app.get('/file', (_request, reply) => reply.sendFile(42));
+`;
+
+// F. An Express app: refusals go to the app's own handlers, files are served.
+const expressApp = `'use strict';
+const assert = require('node:assert/strict');
+const { randomBytes } = require('node:crypto');
+const { mkdtempSync, rmSync, writeFileSync } = require('node:fs');
+const { tmpdir } = require('node:os');
+const { join } = require('node:path');
+const express = require('express');
+const { serveFile } = require('zerocopy');
+
+(async () => {
+  const root = mkdtempSync(join(tmpdir(), 'zc-pack-express-'));
+  const data = randomBytes((1 << 20) + 777);
+  writeFileSync(join(root, 'data.bin'), data);
+  const app = express();
+  app.get('/f/:name', (req, res, next) => serveFile(req, res, req.params.name, { root, refusals: 'reject' }).catch(next));
+  const seen = [];
+  app.use((err, req, res, next) => {
+    seen.push({ status: err.status, statusCode: err.statusCode, expose: err.expose, code: err.code });
+    if (err.status !== 404) return next(err);
+    res.status(404).set('x-handler', 'custom-404').type('text/plain').send('custom 404: ' + req.path);
+  });
+  const server = app.listen(0, '127.0.0.1');
+  await new Promise((resolve) => server.once('listening', resolve));
+  const base = 'http://127.0.0.1:' + server.address().port;
+  try {
+    const missing = await fetch(base + '/f/nothing-here.bin');
+    assert.equal(missing.status, 404);
+    assert.equal(missing.headers.get('x-handler'), 'custom-404', 'the app\\'s own 404 handler answered');
+    assert.equal(await missing.text(), 'custom 404: /f/nothing-here.bin');
+    assert.deepEqual(seen, [{ status: 404, statusCode: 404, expose: true, code: 'ENOENT' }]);
+    console.log('  express: GET /f/nothing-here.bin -> 404 from the app\\'s error handler, err ' + JSON.stringify(seen[0]));
+
+    const found = await fetch(base + '/f/data.bin');
+    assert.equal(found.status, 200);
+    const body = Buffer.from(await found.arrayBuffer());
+    assert.equal(Number(found.headers.get('content-length')), data.length);
+    assert.ok(body.equals(data), 'received ' + body.length + ' bytes, not the file\\'s ' + data.length);
+    assert.equal(seen.length, 1, 'the error handler saw the served file');
+    console.log('  express: GET /f/data.bin -> 200, ' + body.length + ' bytes, byte for byte');
+  } finally {
+    server.close();
+    rmSync(root, { recursive: true, force: true });
+  }
+})().catch((error) => {
+  console.error(error);
+  process.exitCode = 1;
+});
+`;
+
 async function main() {
   // The prebuild for this machine (made again when missing or older than
   // the native sources, unless --no-rebuild: then the prebuilds are tested
@@ -523,6 +615,52 @@ async function main() {
     if (check(l.status === 0 && lstatSync(join(linked, 'node_modules', 'zerocopy')).isSymbolicLink(), `npm install <folder> links it (${l.status})`)) {
       const addon = existsSync(join(root, 'build', 'Release', 'zerocopy.node')) ? 'build/Release/zerocopy.node' : `prebuilds/${platformArch}/${prebuild}`;
       checkInstalled(linked, cleanEnv(fullPath), { native: true, addon });
+    }
+  }
+
+  // E and F. A TypeScript project, then Fastify and Express in it.
+  {
+    console.log(`\nE. TypeScript: the tarball with ${devVersion('typescript')} ${devVersion('@types/node')}, no Fastify`);
+    const dir = freshProject('e-typescript');
+    const env = cleanEnv(fullPath);
+    const tsc = (config) => {
+      writeFileSync(join(dir, 'tsconfig.json'), tsconfig(config));
+      return run(process.execPath, [join(dir, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', dir], { cwd: dir, env });
+    };
+    const r = npmInstall(dir, [tarball, devVersion('typescript'), devVersion('@types/node')], env);
+    if (check(r.status === 0, `npm install <tarball> typescript @types/node exits 0 (${r.status})`)) {
+      writeFileSync(join(dir, 'app-plain.ts'), appPlain);
+      check(!existsSync(join(dir, 'node_modules', 'fastify')), 'fastify is not installed');
+      const plain = tsc(['app-plain.ts']);
+      if (!check(plain.status === 0, `tsc --noEmit: an app importing every export of zerocopy type-checks without Fastify (${plain.status})`)) console.log(plain.out);
+
+      console.log(`\nE. TypeScript with ${devVersion('fastify')}`);
+      const f = npmInstall(dir, [devVersion('fastify'), devVersion('express')], env);
+      if (check(f.status === 0, `npm install fastify express exits 0 (${f.status})`)) {
+        writeFileSync(join(dir, 'app-fastify.ts'), appFastify(false));
+        writeFileSync(join(dir, 'app-fastify.mts'), appFastify(true));
+        writeFileSync(join(dir, 'app-fastify-wrong.ts'), appFastifyWrong);
+        for (const file of ['app-fastify.ts', 'app-fastify.mts']) {
+          const typed = tsc([file]);
+          const how = file.endsWith('.mts') ? 'an ES module' : 'CommonJS';
+          if (!check(typed.status === 0, `tsc --noEmit: ${file} (${how}) registers fastifyServeStatic and calls reply.sendFile('x.txt') and reply.download('x.txt', 'y.txt') (${typed.status})`)) {
+            console.log(typed.out);
+          }
+        }
+        const wrong = tsc(['app-fastify-wrong.ts']);
+        const error = /^app-fastify-wrong\.ts\(5,\d+\): error TS2345: .*$/m.exec(wrong.out)?.[0];
+        if (!check(wrong.status !== 0 && error !== undefined, `tsc --noEmit: reply.sendFile(42) does not type-check: ${error ?? `(${wrong.status})`}`)) console.log(wrong.out);
+
+        console.log(`\nF. Express (${devVersion('express')}): serveFile(req, res, name, { root, refusals: 'reject' }).catch(next)`);
+        writeFileSync(join(dir, 'express-app.cjs'), expressApp);
+        const e = run(process.execPath, ['express-app.cjs'], { cwd: dir, env });
+        process.stdout.write(e.out);
+        check(e.status === 0, `a missing file goes to the app's own 404 handler; an existing one is served byte for byte (${e.status})`);
+      } else {
+        console.log(f.out);
+      }
+    } else {
+      console.log(r.out);
     }
   }
 
