@@ -9,15 +9,20 @@
 //   node scripts/build-addon.js [--force] [--prepare]
 //
 // --force builds even when an addon loads. --prepare is npm's `prepare` in a
-// checkout of the repository (a developer's `npm install`, or npm preparing
-// a git dependency): it builds when it can, and never fails the install.
+// checkout of the repository: it builds when it can where the folder is used
+// as it is (a developer's `npm install`, a link to it), not where npm packs
+// it (npm pack, a git dependency), and never fails the install.
 'use strict';
 const { spawnSync } = require('node:child_process');
 const { existsSync } = require('node:fs');
 const { delimiter, join } = require('node:path');
 
 const root = join(__dirname, '..');
-const say = (line) => console.log(`zerocopy: ${line}`);
+const force = process.argv.includes('--force');
+const prepare = process.argv.includes('--prepare');
+// As `prepare`, nothing goes to stdout: there `npm pack --json` and
+// `npm publish --json` print their JSON.
+const say = (line) => (prepare ? console.error : console.log)(`zerocopy: ${line}`);
 const warn = (line) => console.error(`zerocopy: ${line}`);
 
 /** Loads the addon as the package will (node-gyp-build: build/Release first, then prebuilds/) in a child process; the error's first line when it cannot. */
@@ -47,9 +52,25 @@ function toolSpecs() {
   return ['cmake-js', 'node-addon-api'].map((name) => ({ name, spec: `${name}@${devDependencies[name] ?? 'latest'}` }));
 }
 
+/**
+ * As `prepare`: whether npm is preparing this folder to pack it (npm pack or
+ * publish, a git dependency, `npm install --install-links <folder>`), whose
+ * build/ the packed package would not have. Not so for npm's install of this
+ * checkout itself, or of a link to it: those use the folder as it is.
+ */
+function packing() {
+  // pacote's `npm install` in a git dependency's checkout, before it packs it.
+  if (process.env._PACOTE_NO_PREPARE_) return true;
+  // pacote names the folder it packs; a checkout's own install names none, a link 'null'.
+  const resolved = process.env.npm_package_resolved;
+  return resolved !== undefined && resolved !== '' && resolved !== 'null';
+}
+
 function main() {
-  const force = process.argv.includes('--force');
-  const prepare = process.argv.includes('--prepare');
+  if (prepare && packing()) {
+    say('npm is packing this folder, and a build here would not be packed: not building the addon (where no prebuild loads, `npx zerocopy build` builds it)');
+    return 0;
+  }
   const before = loadError();
   if (before === undefined && !force) {
     say('the native addon already loads here (a prebuild or an earlier build); --force builds it anyway');
@@ -69,7 +90,7 @@ function main() {
   }
 
   const cmakeJs = join(resolvePackage('cmake-js'), '..', 'bin', 'cmake-js');
-  const build = spawnSync(process.execPath, [cmakeJs, 'compile'], { cwd: root, stdio: 'inherit' });
+  const build = spawnSync(process.execPath, [cmakeJs, 'compile'], { cwd: root, stdio: prepare ? ['inherit', 2, 2] : 'inherit' });
   const after = build.status === 0 ? loadError() : `cmake-js exited with status ${build.status ?? build.signal}`;
   if (after === undefined) {
     say('built the native addon from source');
