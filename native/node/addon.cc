@@ -64,6 +64,16 @@ void ListBuffer(Napi::Value v, struct iovec* iov, struct iovec** list, int* coun
 
 int DupCloexec(int fd) { return fcntl(fd, F_DUPFD_CLOEXEC, 0); }
 
+// A boolean argument, read as it is (false for anything else). Not
+// ToBoolean(): napi_coerce_to_bool is refused once the environment is
+// stopping (a worker being terminated), and node-addon-api then returns an
+// empty Boolean whose reading is a fatal error of the whole process.
+bool Flag(const Napi::Value& v) {
+  bool flag = false;
+  napi_get_value_bool(v.Env(), v, &flag);
+  return flag;
+}
+
 bool IsFile(enum zc_output_kind kind) {
   return kind == ZC_OUT_FILE || kind == ZC_OUT_APPEND;
 }
@@ -91,7 +101,7 @@ class Transfer : public Napi::ObjectWrap<Transfer> {
     TakeBuffer(info[4], &headers_, &header_iov_, &t_.headers, &t_.nheaders);
     TakeBuffer(info[5], &trailers_, &trailer_iov_, &t_.trailers,
                &t_.ntrailers);
-    t_.lease = info[7].ToBoolean();
+    t_.lease = Flag(info[7]);
     on_progress_ = Napi::Persistent(info[8].As<Napi::Function>());
     on_done_ = Napi::Persistent(info[9].As<Napi::Function>());
 
@@ -223,7 +233,7 @@ class Transfer : public Napi::ObjectWrap<Transfer> {
   Napi::Value Abort(const Napi::CallbackInfo& info) {
     if (state_ == State::Done) return info.Env().Undefined();
     job_.aborted = true;
-    if (info[0].ToBoolean() &&
+    if (Flag(info[0]) &&
         (t_.out_kind == ZC_OUT_TCP || t_.out_kind == ZC_OUT_SOCKET))
       shutdown(t_.out_fd, SHUT_RDWR);
     if (state_ == State::Idle ||
@@ -451,7 +461,7 @@ class OpenBeneath : public Napi::AsyncWorker {
 };
 
 Napi::Value OpenBeneathCall(const Napi::CallbackInfo& info) {
-  auto* work = new OpenBeneath(info[3].As<Napi::Function>(), info[0].As<Napi::String>(), info[1].As<Napi::String>(), info[2].ToBoolean());
+  auto* work = new OpenBeneath(info[3].As<Napi::Function>(), info[0].As<Napi::String>(), info[1].As<Napi::String>(), Flag(info[2]));
   work->Queue();
   return info.Env().Undefined();
 }
