@@ -450,7 +450,14 @@ class OpenBeneath : public Napi::AsyncWorker {
 
   void OnOK() override {
     Napi::Env env = Env();
-    Callback().Call({Napi::Number::New(env, result_ < 0 ? -result_ : 0), Napi::Number::New(env, result_ < 0 ? -1 : result_)});
+    napi_value args[] = {Napi::Number::New(env, result_ < 0 ? -result_ : 0), Napi::Number::New(env, result_ < 0 ? -1 : result_)};
+    napi_value ignored;
+    napi_status status = napi_call_function(env, env.Undefined(), Callback().Value(), 2, args, &ignored);
+    // Refused without running (a worker being terminated runs this at its
+    // teardown, and no exception is pending then): the descriptor reached
+    // no one, so it is ours to close. One that ran had it, even if it threw.
+    bool threw = false;
+    if (status != napi_ok && result_ >= 0 && napi_is_exception_pending(env, &threw) == napi_ok && !threw) close(result_);
   }
 
  private:
