@@ -174,7 +174,9 @@ class Transfer : public Napi::ObjectWrap<Transfer> {
             auto it = data->live.find(id);
             if (it != data->live.end()) it->second->OnReport(result, sent);
           });
-      if (env.IsExceptionPending()) data_->driver.reset();
+      // Not by a pending exception: a stopping environment drops the throw,
+      // and a driver without its waiter or thread must not be used.
+      if (!data_->driver->Running()) data_->driver.reset();
     }
     return data_->driver.get();
   }
