@@ -486,6 +486,20 @@ describe('worker threads terminated mid-transfer', () => {
     await expectNoDescriptorLeak(before, 5000);
   });
 
+  it('workers terminated at random moments inside addon calls: the process survives and no descriptor is left open', async () => {
+    // In a process of its own: a fatal error in the addon ends the whole process.
+    dir.write('beneath', 'beneath.bin');
+    const program = join(__dirname, 'support', 'terminated-workers-program.js');
+    const child = spawn(process.execPath, [program, join(__dirname, '..', 'dist', 'cjs', 'native.js'), dir.path, '30'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    try {
+      const result = await within(exited(child), 50_000, 'thirty workers to be started and terminated');
+      expect({ code: result.code, signal: result.signal }, result.stderr).toEqual({ code: 0, signal: null });
+      expect(JSON.parse(result.stdout)).toEqual({ rounds: 30, leaked: [] });
+    } finally {
+      child.kill('SIGKILL');
+    }
+  });
+
   it('twenty workers stopped while their transfers wait for a reader leave no descriptor open', async () => {
     const big = dir.file('worker-big.bin');
     fs.writeFileSync(big, '');

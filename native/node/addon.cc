@@ -64,6 +64,16 @@ void ListBuffer(Napi::Value v, struct iovec* iov, struct iovec** list, int* coun
 
 int DupCloexec(int fd) { return fcntl(fd, F_DUPFD_CLOEXEC, 0); }
 
+// A boolean argument, read as it is (false for anything else). Not
+// ToBoolean(): napi_coerce_to_bool is refused once the environment is
+// stopping (a worker being terminated), and node-addon-api then returns an
+// empty Boolean whose reading is a fatal error of the whole process.
+bool Flag(const Napi::Value& v) {
+  bool flag = false;
+  napi_get_value_bool(v.Env(), v, &flag);
+  return flag;
+}
+
 bool IsFile(enum zc_output_kind kind) {
   return kind == ZC_OUT_FILE || kind == ZC_OUT_APPEND;
 }
@@ -91,7 +101,7 @@ class Transfer : public Napi::ObjectWrap<Transfer> {
     TakeBuffer(info[4], &headers_, &header_iov_, &t_.headers, &t_.nheaders);
     TakeBuffer(info[5], &trailers_, &trailer_iov_, &t_.trailers,
                &t_.ntrailers);
-    t_.lease = info[7].ToBoolean();
+    t_.lease = Flag(info[7]);
     on_progress_ = Napi::Persistent(info[8].As<Napi::Function>());
     on_done_ = Napi::Persistent(info[9].As<Napi::Function>());
 
@@ -164,7 +174,9 @@ class Transfer : public Napi::ObjectWrap<Transfer> {
             auto it = data->live.find(id);
             if (it != data->live.end()) it->second->OnReport(result, sent);
           });
-      if (env.IsExceptionPending()) data_->driver.reset();
+      // Not by a pending exception: a stopping environment drops the throw,
+      // and a driver without its waiter or thread must not be used.
+      if (!data_->driver->Running()) data_->driver.reset();
     }
     return data_->driver.get();
   }
@@ -223,7 +235,7 @@ class Transfer : public Napi::ObjectWrap<Transfer> {
   Napi::Value Abort(const Napi::CallbackInfo& info) {
     if (state_ == State::Done) return info.Env().Undefined();
     job_.aborted = true;
-    if (info[0].ToBoolean() &&
+    if (Flag(info[0]) &&
         (t_.out_kind == ZC_OUT_TCP || t_.out_kind == ZC_OUT_SOCKET))
       shutdown(t_.out_fd, SHUT_RDWR);
     if (state_ == State::Idle ||
@@ -440,7 +452,14 @@ class OpenBeneath : public Napi::AsyncWorker {
 
   void OnOK() override {
     Napi::Env env = Env();
-    Callback().Call({Napi::Number::New(env, result_ < 0 ? -result_ : 0), Napi::Number::New(env, result_ < 0 ? -1 : result_)});
+    napi_value args[] = {Napi::Number::New(env, result_ < 0 ? -result_ : 0), Napi::Number::New(env, result_ < 0 ? -1 : result_)};
+    napi_value ignored;
+    napi_status status = napi_call_function(env, env.Undefined(), Callback().Value(), 2, args, &ignored);
+    // Refused without running (a worker being terminated runs this at its
+    // teardown, and no exception is pending then): the descriptor reached
+    // no one, so it is ours to close. One that ran had it, even if it threw.
+    bool threw = false;
+    if (status != napi_ok && result_ >= 0 && napi_is_exception_pending(env, &threw) == napi_ok && !threw) close(result_);
   }
 
  private:
@@ -451,7 +470,7 @@ class OpenBeneath : public Napi::AsyncWorker {
 };
 
 Napi::Value OpenBeneathCall(const Napi::CallbackInfo& info) {
-  auto* work = new OpenBeneath(info[3].As<Napi::Function>(), info[0].As<Napi::String>(), info[1].As<Napi::String>(), info[2].ToBoolean());
+  auto* work = new OpenBeneath(info[3].As<Napi::Function>(), info[0].As<Napi::String>(), info[1].As<Napi::String>(), Flag(info[2]));
   work->Queue();
   return info.Env().Undefined();
 }
