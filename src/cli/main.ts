@@ -52,7 +52,7 @@ async function run(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
   if (command === undefined) throw new UsageError('missing command');
   if (command === '--help' || command === '-h') return print(HELP.main);
-  if (command === '--version' || command === '-V') return print(version());
+  if (command === '--version' || command === '-v' || command === '-V') return print(version());
   if (command === 'help') {
     if (rest.length === 0) return print(HELP.main);
     if (rest.length > 1 || !Object.hasOwn(HELP, rest[0]) || rest[0] === 'main') throw new UsageError(`no help for '${rest.join(' ')}'`);
@@ -90,7 +90,7 @@ Commands:
   bench [ARGS...]        run the benchmarks (bench/run.js)
   build [--force]        build the native addon from source (where no prebuild loads)
 
-zerocopy <command> --help describes a command; zerocopy --version prints the version.
+zerocopy <command> --help describes a command; zerocopy --version (-v) prints the version.
 
 Exit status: 0 success, 1 failure, 2 usage error, 128+N interrupted by signal N.
 `,

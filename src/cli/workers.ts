@@ -12,6 +12,8 @@ import { interrupted, onInterrupt } from './signals.js';
 /** A server a process runs (serve.ts starts it): where it listens, and how to stop it. */
 export interface RunningServer {
   address: string;
+  /** Why it listens elsewhere than it was asked to (the default port taken), if it does. */
+  moved?: string;
   stop(): Promise<void>;
 }
 
