@@ -109,16 +109,16 @@ export function fieldsMayWait(res: ServerResponse): boolean {
 }
 
 /**
- * Whether serveFile may write this response's head and body to its socket
- * itself: a node:http response over TCP or TLS whose write, end and writeHead
- * are Node's own (middleware such as `compression` wraps them, and must see
- * the body), and whose internals look as described above.
+ * The connection serveFile may write this response's head and body to
+ * itself, or undefined: a node:http response over TCP or TLS whose write,
+ * end and writeHead are Node's own (middleware such as `compression` wraps
+ * them, and must see the body), and whose internals look as described above.
  */
-export function canWriteRaw(req: unknown, res: unknown): res is ServerResponse {
-  if (!(res instanceof ServerResponse)) return false;
+export function rawConnection(req: unknown, res: unknown): Socket | undefined {
+  if (!(res instanceof ServerResponse)) return undefined;
   const r = internals(res);
   const socket = res.socket ?? (req as IncomingMessage).socket;
-  return (
+  const raw =
     (req as IncomingMessage).httpVersionMajor === 1 &&
     socket instanceof Socket &&
     res.write === ServerResponse.prototype.write &&
@@ -126,8 +126,8 @@ export function canWriteRaw(req: unknown, res: unknown): res is ServerResponse {
     r._header === null &&
     r._headerSent === false &&
     Array.isArray(r.outputData) &&
-    r.outputData.length === 0
-  );
+    r.outputData.length === 0;
+  return raw ? (socket as Socket) : undefined;
 }
 
 /**

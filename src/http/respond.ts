@@ -12,7 +12,8 @@ import etag from 'etag';
 import mime from 'mime-types';
 import type { HeaderMemo, OpenedFile } from './file-cache.js';
 import { Http2ServerResponse } from 'node:http2';
-import { canWriteRaw, fieldsMayWait, prepareFields, setFields, type PreparedFields } from './http1.js';
+import { isTls } from '../net-socket.js';
+import { fieldsMayWait, rawConnection, prepareFields, setFields, type PreparedFields } from './http1.js';
 import { fieldsMayWaitH2, setFieldsH2 } from './http2.js';
 import type { ServeRequest, ServeResponse, ServeResult, Settings } from './options.js';
 import { evaluatePreconditions, multipartFraming, selectRanges, type Validators } from './rfc9110.js';
@@ -203,14 +204,14 @@ export function respond(req: ServeRequest, res: ServeResponse, rep: Representati
   if (res.headersSent) throw headersAlreadySent();
   const p = prepareResponse(req, res, rep, settings);
   if (p.parts.length === 0 || req.method === 'HEAD') return writeStatus(req, res, p.statusCode, p.text);
-  const raw = canWriteRaw(req, res);
+  const connection = rawConnection(req, res);
   // Over TCP the kernel sends the file. TLS, HTTP/2 and wrapped responses
   // need its bytes in memory anyway: the cache's copy spares the reads.
-  if (!raw || (res.socket as { encrypted?: boolean } | null)?.encrypted) {
+  if (!connection || isTls(connection)) {
     const contents = rep.opened?.contents();
     if (contents) return writeFromMemory(res, p, contents);
   }
-  if (raw) return writeRaw(req as IncomingMessage, res, rep, p, settings);
+  if (connection) return writeRaw(req as IncomingMessage, res as ServerResponse, rep, p, settings);
   // Not written raw or from memory after all: the fields that waited go on the response now.
   if (p.fields) setFieldsOn(res, p.fields);
   return writeThrough(res, rep.fd, p, settings);
