@@ -11,11 +11,11 @@ import type net from 'node:net';
 import { performance } from 'node:perf_hooks';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { capabilities, sendFile, type Backend, type SendFileOptions } from '../dist/cjs/index.js';
-import { expectBytes, hashOf, MiB, sha256 } from './support/bytes.js';
+import { expectBytes, hashOf, KiB, MiB, seededBytes, sha256 } from './support/bytes.js';
 import { epollWatches, expectNoDescriptorLeak, openDescriptors, staleEpollWatches } from './support/descriptors.js';
 import { makeTempDir, writeRandomFile, type TempDir, type TestFile } from './support/files.js';
 import { PeerProcess } from './support/peer.js';
-import { closed, connect, connecting, hasSs, readToEnd, startCollector, startServer, tcpInfo } from './support/sockets.js';
+import { closed, connect, connecting, hasSs, readToEnd, setSocketBuffers, startCollector, startServer, tcpInfo } from './support/sockets.js';
 import { eventually, rejection, sleep, track, watchEventLoop, within } from './support/waiting.js';
 
 const caps = capabilities();
@@ -229,6 +229,74 @@ describe('ordering in the socket write queue', () => {
     const outcome = await within(transfer.result, 2000, 'the queued transfer after destroy()');
     expect(outcome.ok).toBe(false);
     expect((outcome as { error: any }).error.code).toBe('ERR_STREAM_DESTROYED');
+    await closed(client);
+    await server.close();
+    await expectNoDescriptorLeak(fds);
+  });
+});
+
+/**
+ * Waits until a transfer to `socket` can go no further while its peer does
+ * not read: waiting in the driver (a native backend: its duplicate of the
+ * socket in an epoll set), or with bytes in libuv's write queue (stream).
+ */
+async function waitingForRoom(socket: net.Socket, backend: 'auto' | Backend, settled: () => boolean): Promise<void> {
+  const handle = (socket as unknown as { _handle: { fd: number; writeQueueSize: number } })._handle;
+  const ino = fstatSync(handle.fd).ino;
+  const waiting = backend === 'stream' ? () => handle.writeQueueSize > 0 : () => epollWatches().some((w) => w.ino === ino && w.fd !== handle.fd);
+  await eventually(() => {
+    if (settled()) expect.fail('the transfer ended before its peer read anything: the socket buffers took it all');
+    return waiting();
+  }, 'the transfer waiting for its peer to read', 10_000);
+}
+
+// ---------------------------------------------------------------------------
+describe('a first attempt that stops part-way: small socket buffers, a peer that reads late', () => {
+  // With SO_SNDBUF and SO_RCVBUF of 4096 and a peer that does not read yet,
+  // a connection takes a few tens of KiB: a transfer under sendNow's limit
+  // (inlineBytes) stops there in its first attempt (sendNow for 'auto', a
+  // Transfer's own attempt for a named backend), in the part this case
+  // makes the largest, and the driver sends the rest once the peer reads.
+  const SPLITS = {
+    headers: { headers: 100_000, file: 1000, trailers: 100 },
+    file: { headers: 1000, file: 120_000, trailers: 100 },
+    trailers: { headers: 100, file: 1000, trailers: 100_000 },
+  };
+  const cases = (['auto', ...ALL] as const).flatMap((backend) => Object.keys(SPLITS).map((part) => [backend, part] as [ 'auto' | Backend, keyof typeof SPLITS]));
+
+  it.each(cases)('%s: stopped inside the %s, the rest follows exactly, and bytesSent counts each byte once', async (backend, part) => {
+    const sizes = SPLITS[part];
+    const headers = seededBytes(`h-${part}`, sizes.headers);
+    const trailers = seededBytes(`t-${part}`, sizes.trailers);
+    const content = seededBytes(`f-${part}`, sizes.file);
+    const path = tmp.write(content);
+    const total = sizes.headers + sizes.file + sizes.trailers;
+    expect(total, 'small enough for the in-tick attempt').toBeLessThanOrEqual(128 * KiB);
+
+    const fds = openDescriptors();
+    const server = await startServer((peer) => peer.pause());
+    setSocketBuffers(server.server, 4096);
+    const client = await connect(server.port);
+    setSocketBuffers(client, 4096);
+    const peer = await server.accepted();
+    const progress: number[] = [];
+    const transfer = track(sendFile(client, path, { backend, headers, trailers, onProgress: (n) => progress.push(n) }));
+
+    await waitingForRoom(client, backend, transfer.settled);
+    if (backend === 'auto') {
+      // sendNow reports its count in the tick it returns: where it stopped.
+      const start = part === 'headers' ? 0 : part === 'file' ? sizes.headers : sizes.headers + sizes.file;
+      const end = start + sizes[part];
+      expect(progress[0], `sendNow's count, inside the ${part} [${start}, ${end})`).toBeGreaterThan(start);
+      expect(progress[0]).toBeLessThan(end);
+    }
+    // The peer reads now: the driver (or the stream backend) sends the rest.
+    const received = readToEnd(peer);
+    peer.resume();
+    const outcome = await within(transfer.result, 10_000, 'the transfer once the peer reads');
+    expect(outcome).toEqual({ ok: true, value: { bytesSent: total, backend: backend === 'auto' ? caps.backends[0] : backend } });
+    client.end();
+    expectBytes(await within(received, 10_000, 'the peer reading to the end'), Buffer.concat([headers, content, trailers]));
     await closed(client);
     await server.close();
     await expectNoDescriptorLeak(fds);

@@ -2,9 +2,11 @@
 // connection or record what each one receives, client sockets, reading a
 // connection to its end, and the kernel's view of a connection (TCP_INFO
 // through ss(8)) to check what went on the wire, not just what arrived.
-import { execFile, spawnSync } from 'node:child_process';
+import { execFile, execFileSync, spawnSync } from 'node:child_process';
 import { once } from 'node:events';
+import { mkdirSync } from 'node:fs';
 import * as net from 'node:net';
+import { join } from 'node:path';
 import * as tls from 'node:tls';
 import { promisify } from 'node:util';
 
@@ -201,6 +203,30 @@ export async function endAndClose(socket: net.Socket): Promise<void> {
   const ended = closed(socket);
   socket.end();
   await ended;
+}
+
+// ---------------------------------------------------------------- socket buffers
+
+let socketBuffersHelper: string | undefined;
+
+/**
+ * Sets SO_SNDBUF and SO_RCVBUF of a connection, or of a listening server
+ * (its connections accepted from then on inherit them), to `bytes`: with a
+ * peer that does not read, a sender then stops after a few KiB, where
+ * loopback's autotuned buffers take megabytes. Node has no call for it: a
+ * small program (support/socket-buffers.c, built with cc) sets them on a
+ * duplicate of the descriptor.
+ */
+export function setSocketBuffers(target: net.Socket | net.Server, bytes: number): void {
+  const fd = (target as unknown as { _handle?: { fd?: number } })._handle?.fd;
+  if (fd === undefined || fd < 0) throw new Error('setSocketBuffers: the socket has no descriptor (not connected or listening yet)');
+  if (!socketBuffersHelper) {
+    const out = join(__dirname, '..', '..', 'build-test');
+    mkdirSync(out, { recursive: true });
+    execFileSync('cc', ['-O2', '-o', join(out, 'socket-buffers'), join(__dirname, 'socket-buffers.c')]);
+    socketBuffersHelper = join(out, 'socket-buffers');
+  }
+  execFileSync(socketBuffersHelper, [String(bytes)], { stdio: ['ignore', 'ignore', 'pipe', fd] });
 }
 
 // ---------------------------------------------------------------- TCP_INFO via ss(8)
