@@ -97,9 +97,10 @@ export async function startServer(onConnection?: (socket: net.Socket) => void): 
 }
 
 export interface Collector {
+  /** The TCP port; 0 for a Unix-domain collector. */
   port: number;
-  /** Connects a client; `received` settles when the server side of that connection ends or closes. */
-  connect(): Promise<{ socket: net.Socket; received: Promise<Received> }>;
+  /** Connects a client; `received` settles when the server side of that connection ends or closes; `peer` is that server side. */
+  connect(): Promise<{ socket: net.Socket; received: Promise<Received>; peer: Promise<net.Socket> }>;
   /** What the connection whose client end uses local port `port` receives. */
   receivedFrom(port: number): Promise<Received>;
   /** The server side of the connection from local port `port`, once accepted. */
@@ -120,12 +121,14 @@ function deferred<T>(): Deferred<T> {
 
 /**
  * A TCP (or TLS, with `tlsOptions`) server on 127.0.0.1 that records what
- * each connection receives, found by the client's local port. With
- * `paused`, the server side does not read until the test resumes it (see
- * `serverSide`), so a sender fills the socket buffers and waits.
+ * each connection receives, found by the client's local port; with `unix`,
+ * a Unix-domain server on that path instead, whose connections are found
+ * by the order they connect in (they have no ports). With `paused`, the
+ * server side does not read until the test resumes it (see `serverSide`),
+ * so a sender fills the socket buffers and waits.
  */
 export async function startCollector(
-  options: { paused?: boolean; tlsOptions?: tls.TlsOptions; tlsClient?: tls.ConnectionOptions } = {},
+  options: { paused?: boolean; tlsOptions?: tls.TlsOptions; tlsClient?: tls.ConnectionOptions; unix?: string } = {},
 ): Promise<Collector> {
   const results = new Map<number, Deferred<Received>>();
   const sides = new Map<number, Deferred<net.Socket>>();
@@ -135,30 +138,41 @@ export async function startCollector(
     return d;
   };
   const open = new Set<net.Socket>();
+  // A Unix-domain listener accepts in the order clients connect.
+  let accepted = 0;
+  let connected = 0;
   const onConnection = (socket: net.Socket) => {
     open.add(socket);
     socket.on('close', () => open.delete(socket));
     if (options.paused) socket.pause();
-    const port = socket.remotePort!;
-    entry(results, port).resolve(recordToEnd(socket));
-    entry(sides, port).resolve(socket);
+    const key = options.unix === undefined ? socket.remotePort! : accepted++;
+    entry(results, key).resolve(recordToEnd(socket));
+    entry(sides, key).resolve(socket);
   };
   const server = options.tlsOptions ? tls.createServer(options.tlsOptions, onConnection) : net.createServer(onConnection);
   if (options.tlsOptions) server.on('tlsClientError', () => {});
-  server.listen(0, '127.0.0.1');
+  if (options.unix === undefined) server.listen(0, '127.0.0.1');
+  else server.listen(options.unix);
   await once(server, 'listening');
-  const port = (server.address() as net.AddressInfo).port;
+  const port = options.unix === undefined ? (server.address() as net.AddressInfo).port : 0;
 
   const connect = async () => {
     let socket: net.Socket;
+    let key: number;
     if (options.tlsOptions) {
       socket = tls.connect({ port, host: '127.0.0.1', ...options.tlsClient });
       await once(socket, 'secureConnect');
+      key = socket.localPort!;
+    } else if (options.unix !== undefined) {
+      key = connected++;
+      socket = net.connect(options.unix);
+      await once(socket, 'connect');
     } else {
       socket = net.connect(port, '127.0.0.1');
       await once(socket, 'connect');
+      key = socket.localPort!;
     }
-    return { socket, received: entry(results, socket.localPort!).promise };
+    return { socket, received: entry(results, key).promise, peer: entry(sides, key).promise };
   };
   return {
     port,
