@@ -5,14 +5,14 @@
 // transfer waiting for a slow peer never holds up the event loop or the
 // threadpool.
 import { randomFillSync } from 'node:crypto';
-import { fstatSync, promises as fsp } from 'node:fs';
+import { constants as fsConstants, fstatSync, promises as fsp } from 'node:fs';
 import http from 'node:http';
 import type net from 'node:net';
 import { performance } from 'node:perf_hooks';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { capabilities, sendFile, type Backend, type SendFileOptions } from '../dist/cjs/index.js';
 import { expectBytes, hashOf, KiB, MiB, seededBytes, sha256 } from './support/bytes.js';
-import { epollWatches, expectNoDescriptorLeak, openDescriptors, staleEpollWatches } from './support/descriptors.js';
+import { descriptorFlags, epollWatches, expectNoDescriptorLeak, openDescriptors, staleEpollWatches } from './support/descriptors.js';
 import { makeTempDir, writeRandomFile, type TempDir, type TestFile } from './support/files.js';
 import { PeerProcess } from './support/peer.js';
 import { closed, connect, connecting, hasSs, readToEnd, setSocketBuffers, startCollector, startServer, tcpInfo } from './support/sockets.js';
@@ -250,10 +250,23 @@ async function waitingForRoom(socket: net.Socket, backend: 'auto' | Backend, set
   }, 'the transfer waiting for its peer to read', 10_000);
 }
 
+/**
+ * A loopback connection whose buffers (SO_SNDBUF and SO_RCVBUF, both ends)
+ * are 4096 bytes, and whose server side does not read until resumed: it
+ * takes a few tens of KiB, where loopback's autotuned buffers take MiB.
+ */
+async function smallBuffersConnection(): Promise<{ server: Awaited<ReturnType<typeof startServer>>; client: net.Socket; peer: net.Socket }> {
+  const server = await startServer((peer) => peer.pause());
+  setSocketBuffers(server.server, 4096);
+  const client = await connect(server.port);
+  setSocketBuffers(client, 4096);
+  return { server, client, peer: await server.accepted() };
+}
+
 // ---------------------------------------------------------------------------
 describe('a first attempt that stops part-way: small socket buffers, a peer that reads late', () => {
-  // With SO_SNDBUF and SO_RCVBUF of 4096 and a peer that does not read yet,
-  // a connection takes a few tens of KiB: a transfer under sendNow's limit
+  // On a connection with small buffers and a peer that does not read yet
+  // (smallBuffersConnection), a transfer under sendNow's limit
   // (inlineBytes) stops there in its first attempt (sendNow for 'auto', a
   // Transfer's own attempt for a named backend), in the part this case
   // makes the largest, and the driver sends the rest once the peer reads.
@@ -274,11 +287,7 @@ describe('a first attempt that stops part-way: small socket buffers, a peer that
     expect(total, 'small enough for the in-tick attempt').toBeLessThanOrEqual(128 * KiB);
 
     const fds = openDescriptors();
-    const server = await startServer((peer) => peer.pause());
-    setSocketBuffers(server.server, 4096);
-    const client = await connect(server.port);
-    setSocketBuffers(client, 4096);
-    const peer = await server.accepted();
+    const { server, client, peer } = await smallBuffersConnection();
     const progress: number[] = [];
     const transfer = track(sendFile(client, path, { backend, headers, trailers, onProgress: (n) => progress.push(n) }));
 
@@ -298,6 +307,34 @@ describe('a first attempt that stops part-way: small socket buffers, a peer that
     client.end();
     expectBytes(await within(received, 10_000, 'the peer reading to the end'), Buffer.concat([headers, content, trailers]));
     await closed(client);
+    await server.close();
+    await expectNoDescriptorLeak(fds);
+  });
+
+  it.each(['aborts its signal', 'destroys the socket'])("an onProgress that hears of sendNow's bytes and %s: nothing more is sent, and the error counts what went", async (what) => {
+    const content = seededBytes('stopped-by-progress', 120_000);
+    const path = tmp.write(content);
+    const fds = openDescriptors();
+    const { server, client, peer } = await smallBuffersConnection();
+    const controller = new AbortController();
+    const seen: number[] = [];
+    const onProgress = (n: number) => {
+      seen.push(n);
+      if (seen.length > 1) return;
+      if (what === 'aborts its signal') controller.abort();
+      else client.destroy();
+    };
+    const transfer = sendFile(client, path, { signal: controller.signal, onProgress });
+    const expected = what === 'aborts its signal' ? { name: 'AbortError' } : { code: 'ERR_STREAM_DESTROYED' };
+    const error = await within(rejection(transfer, expected), 10_000, `the transfer whose onProgress ${what}`);
+    expect(seen.length, 'progress reports').toBe(1);
+    expect(seen[0], "sendNow's count").toBeLessThan(content.length);
+    expect(error.bytesSent).toBe(seen[0]);
+    // Bytes went: the socket is destroyed, and its peer gets exactly those.
+    expect(client.destroyed).toBe(true);
+    const received = readToEnd(peer);
+    peer.resume();
+    expectBytes(await within(received, 10_000, 'the peer reading to the end'), content.subarray(0, seen[0]));
     await server.close();
     await expectNoDescriptorLeak(fds);
   });
@@ -490,6 +527,38 @@ describe('abort', () => {
     peer.resume();
     socket.end();
     expectBytes((await within(received, 10_000, 'the peer reading to the end')).data, written);
+    await collector.close();
+    await expectNoDescriptorLeak(fds);
+  });
+});
+
+// ---------------------------------------------------------------------------
+describe('what a transfer that completes in the driver leaves on its socket', () => {
+  // medium is past sendNow's and a Transfer's own attempt's limit: the
+  // driver arms the socket from the first call and steps it to the end.
+  it.each(['TCP', 'Unix-domain'])('%s: no epoll registration, the socket still non-blocking, and the caller\'s writes after it in place, on every backend', async (kind) => {
+    const fds = openDescriptors();
+    const collector = await startCollector(kind === 'TCP' ? {} : { unix: tmp.file(`completes-${Date.now()}.sock`) });
+    const { socket, received } = await collector.connect();
+    const fd = (socket as unknown as { _handle: { fd: number } })._handle.fd;
+    const ino = fstatSync(fd).ino;
+    const expected: Buffer[] = [];
+    for (const backend of ['auto', ...NATIVE] as const) {
+      const result = await within(sendFile(socket, medium.path, { backend, headers: `<${backend}>` }), 10_000, `the ${backend} transfer`);
+      expect(result.bytesSent).toBe(backend.length + 2 + medium.data.length);
+      expected.push(b(`<${backend}>`), medium.data);
+      // The driver forgot the socket before closing its duplicate: nothing
+      // watches a closed number, or the socket under another one.
+      expect(staleEpollWatches(), backend).toEqual([]);
+      expect(epollWatches().filter((w) => w.ino === ino && w.fd !== fd), backend).toEqual([]);
+      // Node's socket is non-blocking, and the transfer leaves it so: a
+      // blocking one would hold the JS thread in its next write.
+      expect(descriptorFlags(fd) & fsConstants.O_NONBLOCK, `${backend}: O_NONBLOCK`).not.toBe(0);
+      socket.write(`|after ${backend}|`);
+      expected.push(b(`|after ${backend}|`));
+    }
+    socket.end();
+    expectBytes((await within(received, 10_000, 'the peer reading to the end')).data, Buffer.concat(expected));
     await collector.close();
     await expectNoDescriptorLeak(fds);
   });
