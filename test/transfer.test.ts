@@ -725,6 +725,8 @@ describe('file and pipe outputs', () => {
     expect(stdin).toBeInstanceOf(net.Socket);
     const result = await sendFile(stdin, path, { offset: 1, headers: 'pipe:', trailers: Buffer.from(':end'), backend });
     expect(result).toEqual({ bytesSent: content.length - 1 + 9, backend });
+    // libuv's pipe is non-blocking, and the transfer leaves it so.
+    expect(descriptorFlags((stdin as unknown as { _handle: { fd: number } })._handle.fd) & fs.constants.O_NONBLOCK).not.toBe(0);
     stdin.end();
     const { code, stderr } = await done;
     expect(code, stderr).toBe(0);
@@ -757,6 +759,23 @@ describe('file and pipe outputs', () => {
       results.forEach((r: { bytesSent: number }, i: number) => expect(r.bytesSent).toBe(['auto', ...BACKENDS][i].length + 2 + 512 * KiB + 1));
     } finally {
       await collector.close();
+    }
+  });
+
+  // /dev/full takes write(2) (and fails it with ENOSPC), but has no
+  // splice_write: sendfile(2) refuses it with EINVAL on Linux 5.10 and later.
+  it.runIf(BACKENDS.includes('sendfile'))("a named backend whose own call refuses the output fails with that call's error; 'auto' hands it to the next backend", async () => {
+    const fd = fs.openSync('/dev/full', 'w');
+    try {
+      const named = await rejection(sendFile(fd, path, { count: 1000, backend: 'sendfile' }), {});
+      // sendfile's own refusal (or, on kernels that let it write there, its
+      // own ENOSPC), never another backend's write.
+      expect(named.syscall, String(named)).toBe('sendfile');
+      expect(named.bytesSent).toBe(0);
+      const auto = await rejection(sendFile(fd, path, { count: 1000 }), { code: 'ENOSPC' });
+      expect(auto.bytesSent).toBe(0);
+    } finally {
+      fs.closeSync(fd);
     }
   });
 
