@@ -5,7 +5,7 @@
 import { execFileSync } from 'node:child_process';
 import { randomBytes, randomFillSync } from 'node:crypto';
 import { once } from 'node:events';
-import { statSync, truncateSync, writeFileSync } from 'node:fs';
+import { statSync, truncateSync, utimesSync, writeFileSync } from 'node:fs';
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import { connect } from 'node:net';
 import { join } from 'node:path';
@@ -316,6 +316,21 @@ describe('conditional requests, in RFC 9110 order', () => {
     expect((await one('/small.txt', { 'If-Unmodified-Since': modified })).status).toBe(200);
     expect((await one('/small.txt', { 'If-Unmodified-Since': 'garbage' })).status).toBe(200);
     expect((await one('/small.txt', { 'If-Match': tag, 'If-Unmodified-Since': earlier() })).status).toBe(200);
+  });
+
+  it('If-Unmodified-Since without Last-Modified (lastModified: false) compares the whole second the file was modified in', async () => {
+    // Modified half a second into second T: a date can only say T, and the
+    // file has not been modified since T as far as a client can tell.
+    const T = 1_700_000_000;
+    const path = join(fx.path, 'modified-mid-second.txt');
+    writeFileSync(path, 'mid-second\n');
+    utimesSync(path, T, T + 0.5);
+    const noDate = route('/no-last-modified', path, { lastModified: false });
+    const at = (seconds: number) => new Date(seconds * 1000).toUTCString();
+    const r = await one(noDate, { 'If-Unmodified-Since': at(T) });
+    expect([r.status, r.headers['last-modified'], r.body.toString()]).toEqual([200, undefined, 'mid-second\n']);
+    expect((await one(noDate, { 'If-Unmodified-Since': at(T + 1) })).status).toBe(200);
+    expect((await one(noDate, { 'If-Unmodified-Since': at(T - 1) })).status).toBe(412);
   });
 
   it('checks 412 before 304', async () => {
