@@ -522,8 +522,11 @@ describe('abort', () => {
     // Its duplicate is closed: nothing may still watch that number.
     expect(staleEpollWatches()).toEqual([]);
     expect(driverWatches()).toEqual([]);
-    // The socket is the caller's, and carried only the caller's bytes.
+    // The socket is the caller's, as the caller left it (non-blocking: else
+    // Node's next write of the rest would hold this thread, and the peer
+    // that reads in it), and carried only the caller's bytes.
     expect(socket.destroyed).toBe(false);
+    expect(descriptorFlags(fd) & fsConstants.O_NONBLOCK, 'O_NONBLOCK').not.toBe(0);
     peer.resume();
     socket.end();
     expectBytes((await within(received, 10_000, 'the peer reading to the end')).data, written);
