@@ -129,6 +129,29 @@ const MUTANTS = [
   { name: 'respond: the plain-whole fast path answers a status set before', file: 'src/http/respond.ts', find: '    res.statusCode === 200 &&\n', replace: '', tests: HTTP },
   { name: 'addon: a named backend falls back too', file: 'native/node/addon.cc', find: 't_.may_fall_back = name == "auto";', replace: 't_.may_fall_back = 1;', tests: TRANSFER },
 
+  // Round 2: accounting across the in-tick attempt and the driver.
+  { round: 2, name: 'send-file: rest() skips as many trailer bytes as there are header bytes', file: 'src/send-file.ts', find: 'sent - headers - Number(range.count)', replace: 'sent - Number(range.count)', tests: DRIVER },
+  { round: 2, name: 'send-file: rest() sends the whole head again after part of it went', file: 'src/send-file.ts', find: 'plan.headers!.subarray(sent)', replace: 'plan.headers!', tests: DRIVER },
+  { round: 2, name: "send-file: the driver's part of a small transfer counts from 0", file: 'src/send-file.ts', find: "left.plan, 'auto', now.sent)", replace: "left.plan, 'auto')", tests: DRIVER },
+  { round: 2, name: "send-file: sendFileNow's result leaves out what went at once", file: 'src/send-file.ts', find: 'bytesSent: now.sent + r.bytesSent', replace: 'bytesSent: r.bytesSent', tests: HTTP },
+  { round: 2, name: "send-file: sendFileNow's rest starts with the whole head", file: 'src/send-file.ts', find: 'headers: left.plan.headers ?? undefined', replace: 'headers: plan.headers ?? undefined', tests: HTTP },
+  { round: 2, name: "send-file: an abort by onProgress on sendNow's report goes unseen", file: 'src/send-file.ts', find: 'if (plan.signal?.aborted) throw new AbortError(plan.signal.reason, now.sent);', replace: '', tests: DRIVER },
+  { round: 2, name: "send-file: a socket destroyed by onProgress on sendNow's report hands on its descriptor", file: 'src/send-file.ts', find: 'if (output.socket.destroyed) throw closedError(output.socket, now.sent);', replace: '', tests: DRIVER },
+  { round: 2, name: "addon: a transfer done in a Transfer's own attempt reports no progress", file: 'native/node/addon.cc', find: 'Progress(t_.sent);\n    Finish(r);', replace: 'Finish(r);', tests: DRIVER },
+  { round: 2, name: "loop: a call's trailer bytes are counted as file bytes", file: 'native/shared/send_loop.c', find: 'uint64_t file = n < t->remaining ? n : t->remaining;', replace: 'uint64_t file = n;', tests: LOOP },
+  // Round 2: paths per kind of output (TCP, Unix-domain, pipe, TLS, devices).
+  { round: 2, name: 'classify: a Unix-domain socket is taken for TCP', file: 'native/shared/classify.c', find: 'addr.ss_family == AF_INET || addr.ss_family == AF_INET6', replace: 'addr.ss_family != AF_UNSPEC', tests: DRIVER },
+  { round: 2, name: 'linux: every stream socket is corked for trailers', file: 'native/linux/sendfile_linux.c', find: 't->out_kind != ZC_OUT_TCP || (t->ntrailers', replace: '!(ZC_OUTPUT(t->out_kind) & ZC_OUTPUT_SOCKETS) || (t->ntrailers', tests: DRIVER },
+  { round: 2, name: 'send-file: sendNow is tried on any socket, not only TCP', file: 'src/send-file.ts', find: 'lease || !isTcp(socket)', replace: 'lease', tests: DRIVER },
+  { round: 2, name: 'addon: a blocking output is left blocking for the driver', file: 'native/node/addon.cc', find: 'F_SETFL, flags | O_NONBLOCK) == 0)', replace: 'F_SETFL, flags) == 0)', tests: DRIVER },
+  { round: 2, name: 'driver: an output that cannot be watched (/dev/null) fails', file: 'native/node/driver.cc', find: 'if (err != EPERM) return err;', replace: 'return err;', tests: DRIVER },
+  { round: 2, name: 'net-socket: a TLS socket hands out its raw descriptor', file: 'src/net-socket.ts', find: 'encrypted) return undefined;', replace: 'encrypted && false) return undefined;', tests: DRIVER },
+  // Round 2: optional headers and what stands in for them.
+  { round: 2, name: 'rfc9110: If-None-Match on another method with no ETag throws', file: 'src/http/rfc9110.ts', find: 'return current !== undefined && tags.some(', replace: 'return tags.some(', tests: HTTP },
+  { round: 2, name: "respond: a response sending no ETag is validated by the file's", file: 'src/http/respond.ts', find: "etag: stringHeader(res, 'etag')", replace: "etag: stringHeader(res, 'etag') ?? etagFor(rep, 'strong')", tests: HTTP },
+  { round: 2, name: "respond: a response sending no Last-Modified is validated by the file's mtime", file: 'src/http/respond.ts', find: "lastModified: stringHeader(res, 'last-modified')", replace: "lastModified: stringHeader(res, 'last-modified') ?? rep.stat.mtime.toUTCString()", tests: HTTP },
+  { round: 2, name: 'respond: the plain-whole fast path leaves out Vary for a file with compressed siblings', file: 'src/http/respond.ts', find: '    !rep.varyEncoding &&\n', replace: '', tests: HTTP },
+  { round: 2, name: "http1: a caller's Content-Length survives the prepared fields", file: 'src/http/http1.ts', find: 'if (replace || table[key] === undefined)', replace: 'if (table[key] === undefined)', tests: HTTP },
 ];
 
 function cmake(out, flags = []) {
