@@ -142,16 +142,16 @@ const MUTANTS = [
   // Round 2: paths per kind of output (TCP, Unix-domain, pipe, TLS, devices).
   { round: 2, name: 'classify: a Unix-domain socket is taken for TCP', file: 'native/shared/classify.c', find: 'addr.ss_family == AF_INET || addr.ss_family == AF_INET6', replace: 'addr.ss_family != AF_UNSPEC', tests: DRIVER },
   { round: 2, name: 'linux: every stream socket is corked for trailers', file: 'native/linux/sendfile_linux.c', find: 't->out_kind != ZC_OUT_TCP || (t->ntrailers', replace: '!(ZC_OUTPUT(t->out_kind) & ZC_OUTPUT_SOCKETS) || (t->ntrailers', tests: DRIVER },
-  { round: 2, name: 'send-file: sendNow is tried on any socket, not only TCP', file: 'src/send-file.ts', find: 'lease || !isTcp(socket)', replace: 'lease', tests: DRIVER },
+  { round: 2, name: 'net-socket: any socket but TLS counts as TCP, so sendNow is tried on it', file: 'src/net-socket.ts', find: "const family = socket.remoteFamily;\n  return family === 'IPv4' || family === 'IPv6';", replace: 'return !isTls(socket);', tests: DRIVER },
   { round: 2, name: 'addon: a blocking output is left blocking for the driver', file: 'native/node/addon.cc', find: 'F_SETFL, flags | O_NONBLOCK) == 0)', replace: 'F_SETFL, flags) == 0)', tests: DRIVER },
   { round: 2, name: 'driver: an output that cannot be watched (/dev/null) fails', file: 'native/node/driver.cc', find: 'if (err != EPERM) return err;', replace: 'return err;', tests: DRIVER },
   { round: 2, name: 'net-socket: a TLS socket hands out its raw descriptor', file: 'src/net-socket.ts', find: 'encrypted) return undefined;', replace: 'encrypted && false) return undefined;', tests: DRIVER },
   // Round 2: optional headers and what stands in for them.
-  { round: 2, name: 'rfc9110: If-None-Match on another method with no ETag throws', file: 'src/http/rfc9110.ts', find: 'return current !== undefined && tags.some(', replace: 'return tags.some(', tests: HTTP },
+  { round: 2, name: 'rfc9110: If-None-Match on another method with no ETag throws', file: 'src/http/rfc9110.ts', find: 'current !== undefined && tags.some((t) => opaque(t) === opaque(current))', replace: 'tags.some((t) => opaque(t) === opaque(current!))', tests: HTTP },
   { round: 2, name: "respond: a response sending no ETag is validated by the file's", file: 'src/http/respond.ts', find: "etag: stringHeader(res, 'etag')", replace: "etag: stringHeader(res, 'etag') ?? etagFor(rep, 'strong')", tests: HTTP },
   { round: 2, name: "respond: a response sending no Last-Modified is validated by the file's mtime", file: 'src/http/respond.ts', find: "lastModified: stringHeader(res, 'last-modified')", replace: "lastModified: stringHeader(res, 'last-modified') ?? rep.stat.mtime.toUTCString()", tests: HTTP },
   { round: 2, name: 'respond: the plain-whole fast path leaves out Vary for a file with compressed siblings', file: 'src/http/respond.ts', find: '    !rep.varyEncoding &&\n', replace: '', tests: HTTP },
-  { round: 2, name: "http1: a caller's Content-Length survives the prepared fields", file: 'src/http/http1.ts', find: 'if (replace || table[key] === undefined)', replace: 'if (table[key] === undefined)', tests: HTTP },
+  { round: 2, name: "respond: a caller's Content-Length survives the prepared fields", file: 'src/http/respond.ts', find: 'String(rep.stat.size), true]', replace: 'String(rep.stat.size)]', tests: HTTP },
 ];
 
 function cmake(out, flags = []) {
