@@ -68,12 +68,16 @@ export interface TestServer {
   close(): Promise<void>;
 }
 
-/** A TCP server on 127.0.0.1 that hands each accepted connection to the test (and to `onConnection`). */
-export async function startServer(onConnection?: (socket: net.Socket) => void): Promise<TestServer> {
+/**
+ * A TCP server on 127.0.0.1 that hands each accepted connection to the test
+ * (and to `onConnection`). With `pauseOnConnect`, a connection reads nothing
+ * (not even Node's read-ahead) until the test resumes it.
+ */
+export async function startServer(onConnection?: (socket: net.Socket) => void, options: { pauseOnConnect?: boolean } = {}): Promise<TestServer> {
   const sockets: net.Socket[] = [];
   const waiting: ((s: net.Socket) => void)[] = [];
   const queued: net.Socket[] = [];
-  const server = net.createServer((socket) => {
+  const server = net.createServer(options, (socket) => {
     socket.on('error', () => {});
     sockets.push(socket);
     onConnection?.(socket);
