@@ -536,10 +536,13 @@ describe('abort', () => {
 });
 
 // ---------------------------------------------------------------------------
-describe('what a transfer that completes in the driver leaves on its socket', () => {
+describe('transfers large and small on TCP and Unix-domain sockets, and what they leave on the socket', () => {
   // medium is past sendNow's and a Transfer's own attempt's limit: the
   // driver arms the socket from the first call and steps it to the end.
-  it.each(['TCP', 'Unix-domain'])('%s: no epoll registration, the socket still non-blocking, and the caller\'s writes after it in place, on every backend', async (kind) => {
+  // kib is done at once: by sendNow on TCP ('auto'), else by a Transfer's
+  // own attempt (sendNow is for TCP only: its socket is known to be
+  // non-blocking, and only TCP takes MSG_MORE and TCP_CORK).
+  it.each(['TCP', 'Unix-domain'])('%s: exact bytes with headers and trailers, no epoll registration left, the socket still non-blocking, and the caller\'s writes in place, on every backend', async (kind) => {
     const fds = openDescriptors();
     const collector = await startCollector(kind === 'TCP' ? {} : { unix: tmp.file(`completes-${Date.now()}.sock`) });
     const { socket, received } = await collector.connect();
@@ -547,18 +550,21 @@ describe('what a transfer that completes in the driver leaves on its socket', ()
     const ino = fstatSync(fd).ino;
     const expected: Buffer[] = [];
     for (const backend of ['auto', ...NATIVE] as const) {
-      const result = await within(sendFile(socket, medium.path, { backend, headers: `<${backend}>` }), 10_000, `the ${backend} transfer`);
-      expect(result.bytesSent).toBe(backend.length + 2 + medium.data.length);
-      expected.push(b(`<${backend}>`), medium.data);
-      // The driver forgot the socket before closing its duplicate: nothing
-      // watches a closed number, or the socket under another one.
-      expect(staleEpollWatches(), backend).toEqual([]);
-      expect(epollWatches().filter((w) => w.ino === ino && w.fd !== fd), backend).toEqual([]);
-      // Node's socket is non-blocking, and the transfer leaves it so: a
-      // blocking one would hold the JS thread in its next write.
-      expect(descriptorFlags(fd) & fsConstants.O_NONBLOCK, `${backend}: O_NONBLOCK`).not.toBe(0);
-      socket.write(`|after ${backend}|`);
-      expected.push(b(`|after ${backend}|`));
+      for (const file of [medium, kib]) {
+        const [headers, trailers] = [`<${backend}>`, `</${backend}>`];
+        const result = await within(sendFile(socket, file.path, { backend, headers, trailers }), 10_000, `the ${backend} transfer`);
+        expect(result).toEqual({ bytesSent: headers.length + file.data.length + trailers.length, backend: backend === 'auto' ? caps.backends[0] : backend });
+        expected.push(b(headers), file.data, b(trailers));
+        // The driver forgot the socket before closing its duplicate: nothing
+        // watches a closed number, or the socket under another one.
+        expect(staleEpollWatches(), backend).toEqual([]);
+        expect(epollWatches().filter((w) => w.ino === ino && w.fd !== fd), backend).toEqual([]);
+        // Node's socket is non-blocking, and the transfer leaves it so: a
+        // blocking one would hold the JS thread in its next write.
+        expect(descriptorFlags(fd) & fsConstants.O_NONBLOCK, `${backend}: O_NONBLOCK`).not.toBe(0);
+        socket.write(`|after ${backend}|`);
+        expected.push(b(`|after ${backend}|`));
+      }
     }
     socket.end();
     expectBytes((await within(received, 10_000, 'the peer reading to the end')).data, Buffer.concat(expected));
