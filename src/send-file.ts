@@ -130,6 +130,11 @@ function sendNowOrDrive(output: StreamOutput & { kind: 'socket' }, fd: number, f
   const now = tryNow(fd, file.fd, Number(range.offset), Number(range.count), plan.headers, plan.trailers);
   if (now.sent > 0) progressed(output, plan, now.sent);
   if (now.done) return { bytesSent: now.sent, backend: now.backend };
+  // onProgress may have aborted the signal (whose listener, added now, would
+  // never run) or destroyed the socket (whose descriptor `fd` then is closed,
+  // or already another file's).
+  if (plan.signal?.aborted) throw new AbortError(plan.signal.reason, now.sent);
+  if (output.socket.destroyed) throw closedError(output.socket, now.sent);
   const left = rest(plan, range, now.sent);
   return runNative(output, fd, file, left.range, left.plan, 'auto', now.sent);
 }

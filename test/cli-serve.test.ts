@@ -319,6 +319,8 @@ describe('--workers', () => {
     const replacement = childrenOf(primary).find((pid) => pid !== workers[1])!;
     await eventually(() => hasAddon(replacement), 'the replacement worker to load the addon');
     for (let i = 0; i < 4; i++) expectBytes((await request(`${url}sub/data.bin`)).body, data);
+    // The same for these four lines before Ctrl-C: all eight logged.
+    await server.waitFor('stdout', /(?:^GET \/sub\/data\.bin 200 300000 .*\n(?:.*\n)*?){8}/m);
 
     const alive = childrenOf(primary);
     process.kill(-primary, 'SIGINT');

@@ -259,4 +259,19 @@ describe('serveFile without a root', () => {
     expect((await get(ignore, '/.well-known/security.txt')).status).toBe(200);
     expect((await get(ignore, '/hello.txt')).status).toBe(200);
   });
+
+  it('reads the `.` segments of a relative path as folders, not as dotfiles', async () => {
+    // `./docs/guide.txt`, relative to the working directory.
+    const deny = await serverFor((req, res) => serveFile(req, res, `.${req.url!}`, { dotfiles: 'deny' }));
+    const cwd = process.cwd();
+    process.chdir(root);
+    try {
+      expect((await get(deny, '/docs/guide.txt')).body.toString()).toBe('guide\n');
+      expect((await get(deny, '/./hello.txt')).status).toBe(200); // `../hello.txt` would be a climb; `./.` is not
+      expect((await get(deny, '/.env')).status).toBe(403);
+      expect((await get(deny, '/.git/config')).status).toBe(403);
+    } finally {
+      process.chdir(cwd);
+    }
+  });
 });

@@ -5,7 +5,7 @@
 import { execFileSync } from 'node:child_process';
 import { randomBytes, randomFillSync } from 'node:crypto';
 import { once } from 'node:events';
-import { statSync, truncateSync, writeFileSync } from 'node:fs';
+import { fstatSync, statSync, truncateSync, utimesSync, writeFileSync } from 'node:fs';
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import { connect, createServer } from 'node:net';
 import { join } from 'node:path';
@@ -13,11 +13,11 @@ import { pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { capabilities, serveFile, type ServeFileOptions, type ServeResult } from '../dist/cjs/index.js';
 import { expectBytes, MiB } from './support/bytes.js';
-import { countOpenDescriptors } from './support/descriptors.js';
+import { countOpenDescriptors, epollWatches } from './support/descriptors.js';
 import { makeServeFixtures, type ServeFixtures } from './support/files.js';
 import { curl, drained, httpServer, parseResponses, rawExchange, rawRequest, request, type Running } from './support/http.js';
 import { findCommand } from './support/processes.js';
-import { tcpInfo } from './support/sockets.js';
+import { connect as connectTcp, setSocketBuffers, startServer, tcpInfo } from './support/sockets.js';
 import { eventually, within } from './support/waiting.js';
 
 let fx: ServeFixtures;
@@ -330,6 +330,36 @@ describe('conditional requests, in RFC 9110 order', () => {
     expect((await one('/small.txt', { 'If-Match': tag, 'If-Unmodified-Since': earlier() })).status).toBe(200);
   });
 
+  it('If-Unmodified-Since without Last-Modified (lastModified: false) compares the whole second the file was modified in', async () => {
+    // Modified half a second into second T: a date can only say T, and the
+    // file has not been modified since T as far as a client can tell.
+    const T = 1_700_000_000;
+    const path = join(fx.path, 'modified-mid-second.txt');
+    writeFileSync(path, 'mid-second\n');
+    utimesSync(path, T, T + 0.5);
+    const noDate = route('/no-last-modified', path, { lastModified: false });
+    const at = (seconds: number) => new Date(seconds * 1000).toUTCString();
+    const r = await one(noDate, { 'If-Unmodified-Since': at(T) });
+    expect([r.status, r.headers['last-modified'], r.body.toString()]).toEqual([200, undefined, 'mid-second\n']);
+    expect((await one(noDate, { 'If-Unmodified-Since': at(T + 1) })).status).toBe(200);
+    expect((await one(noDate, { 'If-Unmodified-Since': at(T - 1) })).status).toBe(412);
+  });
+
+  it('compares validators only with those the response sends (etag: false, lastModified: false)', async () => {
+    const noTag = route('/no-etag', join(fx.path, 'small.txt'), { etag: false });
+    const noDate = route('/no-date', join(fx.path, 'small.txt'), { lastModified: false });
+    // The file's own tag and date (as the default route sends them) match nothing the response says.
+    const untagged = await one(noTag, { 'If-None-Match': tag });
+    expect([untagged.status, untagged.headers.etag]).toEqual([200, undefined]);
+    expect((await one(noTag, { 'If-Match': tag })).status).toBe(412);
+    expect((await one(noTag, { 'If-None-Match': '"other"' }, 'DELETE')).status).toBe(200);
+    expect((await one(noTag, { 'If-None-Match': '*' }, 'DELETE')).status).toBe(412);
+    const undated = await one(noDate, { 'If-Modified-Since': later() });
+    expect([undated.status, undated.headers['last-modified']]).toEqual([200, undefined]);
+    const ranged = await one(noDate, { Range: 'bytes=0-9', 'If-Range': modified });
+    expect([ranged.status, ranged.body.length]).toEqual([200, fx.small.length]);
+  });
+
   it('checks 412 before 304', async () => {
     expect((await one('/small.txt', { 'If-Match': '"other"', 'If-None-Match': tag })).status).toBe(412);
     expect((await one('/small.txt', { 'If-Unmodified-Since': earlier(), 'If-None-Match': tag })).status).toBe(412);
@@ -611,6 +641,58 @@ describe('connections', () => {
     await eventually(() => parseResponses(received).responses.length === 2, 'the second response');
     expect((await tcpInfo(server.port, socket.localPort!)).dataSegsOut).toBe(2);
     socket.destroy();
+  });
+});
+
+describe('a response the socket cannot take at once', () => {
+  // With 4 KiB socket buffers and a client that reads late, the attempt in
+  // the request's own tick (sendFileNow: the head and the body, from the
+  // mapping for a small file) stops part-way, and sendFile sends the rest
+  // once the client reads.
+  const cases: [string, { size: number; pad: number }][] = [
+    ['a mapped file (64 KiB or less), stopped in the body', { size: 60_000, pad: 0 }],
+    ['a file past the mapped size, stopped in the body', { size: 120_000, pad: 0 }],
+    ['a long head, stopped in the head', { size: 1000, pad: 14_000 }],
+  ];
+
+  it.each(cases)('%s: the client gets the head once and then every byte, and bytesSent counts the body', async (_, { size, pad }) => {
+    const content = randomBytes(size);
+    const name = `late-${size}-${pad}.bin`;
+    writeFileSync(join(fx.path, name), content);
+    const path = route(`/${name}`, join(fx.path, name), undefined, pad ? (res) => res.setHeader('X-Pad', 'p'.repeat(pad)) : undefined);
+    const s = await httpServer((req, res) => void handler(req, res));
+    // The client's receive buffer must be small from the connection's start
+    // (its window is set then): the client is the accepting end, and the
+    // HTTP server is handed the connecting one.
+    const clients = await startServer(undefined, { pauseOnConnect: true });
+    try {
+      setSocketBuffers(clients.server, 4096);
+      const serverSide = await connectTcp(clients.port);
+      setSocketBuffers(serverSide, 4096);
+      const client = await clients.accepted();
+      s.server.emit('connection', serverSide);
+      const fd = (serverSide as unknown as { _handle: { fd: number } })._handle.fd;
+      const ino = fstatSync(fd).ino;
+      const mark = outcomes.length;
+      client.write(rawRequest(path));
+      // The rest waits in the driver: the server's socket in its epoll set.
+      await eventually(() => epollWatches().some((w) => w.ino === ino && w.fd !== fd), 'the rest of the response waiting for the client', 10_000);
+      const chunks: Buffer[] = [];
+      client.on('data', (chunk: Buffer) => chunks.push(chunk));
+      client.resume();
+      const { result, error } = await outcomeOf(path, mark);
+      expect(error).toBeUndefined();
+      await eventually(() => parseResponses(Buffer.concat(chunks)).responses.length > 0, 'the whole response');
+      const { responses, rest } = parseResponses(Buffer.concat(chunks));
+      expect([responses[0].status, responses[0].headers['x-pad']?.length ?? 0, responses[0].headers['content-length']]).toEqual([200, pad, String(size)]);
+      expectBytes(responses[0].body, content);
+      expect(rest.length, 'bytes after the body').toBe(0);
+      expect(result).toMatchObject({ statusCode: 200, bytesSent: size });
+      client.destroy();
+    } finally {
+      await s.close();
+      await clients.close();
+    }
   });
 });
 
