@@ -8,25 +8,16 @@ import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { serveStatic, type ListingEntry, type ServeStaticOptions, type StaticHandler } from '../dist/cjs/index.js';
+import { serveStatic, type ListingEntry, type ServeStaticOptions } from '../dist/cjs/index.js';
 import { makeTempDir, type TempDir } from './support/files.js';
-import { httpServer, rawExchange, rawRequest, type Running } from './support/http.js';
+import { one, Servers } from './support/http.js';
 
 let dir: TempDir;
 let root: string;
-const servers: Running[] = [];
-const handlers: StaticHandler[] = [];
+const servers = new Servers();
 
-async function staticServer(options?: ServeStaticOptions, base: string | URL = root): Promise<Running> {
-  const handler = serveStatic(base, options);
-  handlers.push(handler);
-  const s = await httpServer((req, res) => void handler(req, res));
-  servers.push(s);
-  return s;
-}
+const staticServer = (options?: ServeStaticOptions, base: string | URL = root) => servers.serveStatic(base, options);
 
-const one = async (s: Running, path: string, headers: Record<string, string> = {}, method = 'GET') =>
-  (await rawExchange(s.port, rawRequest(path, headers, method), 1, [method === 'HEAD'])).responses[0];
 
 beforeAll(() => {
   dir = makeTempDir('zerocopy-static-features-');
@@ -51,8 +42,7 @@ beforeAll(() => {
 });
 
 afterAll(async () => {
-  for (const s of servers) await s.close();
-  for (const h of handlers) await h.close();
+  await servers.close();
   dir?.remove();
 });
 
