@@ -10,7 +10,7 @@ const os = require('node:os');
 const path = require('node:path');
 const { createHash } = require('node:crypto');
 const { parseArgs } = require('node:util');
-const { ROOT, GiB, KiB, UsageError, parseSize, formatBytes, generateFile, warmPageCache, machine, printTable, fixed, num } = require('./lib/util');
+const { ROOT, GiB, MiB, KiB, LARGE, UsageError, parseSize, formatBytes, generateFile, warmPageCache, machine, printTable, fixed, num, ratio, mib, byLoad } = require('./lib/util');
 
 const USAGE = `usage: npm run bench -- [options]
        zerocopy bench [options]
@@ -32,6 +32,23 @@ ceiling for a Node server, files under 16 MiB only). Loaded by wrk (files
 under 16 MiB) or a C client that discards bodies (larger files) in
 another process. Requests/s, GB/s, server CPU seconds per GB and
 microseconds per request, and ratios to the ceiling, to send and to nginx.
+
+https: HTTP/1.1 over TLS 1.3, with a self-signed P-256 certificate made
+with openssl for the run: node:https answering from memory (res.end(buffer)
+with serveStatic's headers: the ceiling), serveStatic and serveFile on
+node:https, send on node:https, Bun (Bun.serve { tls } + Bun.file) and
+nginx (ssl, sendfile on, 1 worker), each in its own process on loopback.
+Loaded by wrk -t1 over https URLs at every size: --https-connections for
+files under 16 MiB, --https-large-connections for larger ones (GB/s).
+Requests/s, GB/s, server CPU, server RSS, and ratios to the ceiling, Bun
+and nginx.
+
+h2: HTTP/2 over TLS 1.3 (ALPN h2, same certificate): node:http2 answering
+from memory (stream.respond() + stream.end(buffer): the ceiling),
+http2.createSecureServer(serveStatic(root)) (the compatibility API) and
+nginx (ssl and HTTP/2, 1 worker). Loaded by h2load -t1 for --duration
+seconds (-D): --h2-load for files under 16 MiB, --h2-large-load for larger
+ones. The same figures, with ratios to the ceiling and to nginx.
 
 syscalls: every http server under strace -c -f (all its threads; nginx:
 master and worker) while a C client makes exactly --syscall-requests
@@ -66,23 +83,40 @@ fs.createWriteStream(path)) and a C splice loop, --receive-size from the C
 sendfile loop into a file on disk (the system's temporary folder) and on
 tmpfs (/dev/shm). GB/s and the receiving process's CPU seconds per GB.
 
-wrk, nginx, strace, HAProxy and socat are installed with apt-get, and Bun
-from npm into .bench/, when missing; a server that cannot be had is
-reported as skipped.
+wrk, h2load (nghttp2-client), nginx, openssl, strace, HAProxy and socat
+are installed with apt-get, and Bun from npm into .bench/, when missing; a
+server that cannot be had is reported as skipped.
 
 Options:
-  --only L          scenarios, comma-separated: tcp, http, syscalls,
-                    parked, relay, receive; default all six
+  --only L          scenarios, comma-separated: tcp, http, https, h2,
+                    syscalls, parked, relay, receive; default all eight
   --rounds N        rounds, alternating the methods or servers; medians are
                     reported; default 5
   --size N          tcp file size: bytes, or with K, M or G (binary);
                     default 1G
   --http-sizes L    http file sizes, comma-separated; default 4k,16k,100k,1g
-  --duration S      seconds per http or parked measurement; default 5
+  --duration S      seconds per http, https, h2 or parked measurement;
+                    default 5
   --connections L   wrk connection counts, comma-separated: the first for
                     every http file under 16 MiB (and for syscalls and
                     parked), each further one for the smallest of those
                     files only (the many-clients runs); default 32,128
+  --https-sizes L   https file sizes, comma-separated; default 4k,100k,16m
+  --https-connections L
+                    wrk connection counts for https files under 16 MiB, as
+                    --connections is for http (the first for every such
+                    file, each further one for the smallest); default 16
+  --https-large-connections N
+                    wrk connections for https files of 16 MiB and more;
+                    default 4
+  --h2-sizes L      h2 file sizes, comma-separated; default 4k,100k,16m
+  --h2-load L       h2load loads for h2 files under 16 MiB, each
+                    CONNECTIONSxSTREAMS (h2load -c and -m), comma-separated:
+                    the first for every such file, each further one for the
+                    smallest; default 16x10
+  --h2-large-load CxM
+                    the h2load load for h2 files of 16 MiB and more;
+                    default 4x1
   --syscall-requests N
                     syscalls: requests counted per server; default 2000
   --parked L        parked: client counts, comma-separated; 0 (the
@@ -102,6 +136,7 @@ Options:
 
 Quick looks:
   npm run bench -- --only http --http-sizes 4k --rounds 1 --duration 2
+  npm run bench -- --only https,h2 --rounds 1 --duration 2
   npm run bench -- --only syscalls
   npm run bench -- --only parked --parked 200,1000 --rounds 1 --duration 3
   npm run bench -- --only relay,receive --rounds 3
@@ -110,7 +145,7 @@ Machine-dependent: run it on a quiet machine. Exit status: 0 ran (targets
 met or not: the table says), 1 failed, 2 usage error.`;
 
 /** What `--only` can name, in the order they run; all of them by default. */
-const SCENARIOS = ['tcp', 'http', 'syscalls', 'parked', 'relay', 'receive'];
+const SCENARIOS = ['tcp', 'http', 'https', 'h2', 'syscalls', 'parked', 'relay', 'receive'];
 
 function parseCommandLine(argv) {
   let values;
@@ -124,6 +159,12 @@ function parseCommandLine(argv) {
         'http-sizes': { type: 'string', default: '4k,16k,100k,1g' },
         duration: { type: 'string', default: '5' },
         connections: { type: 'string', default: '32,128' },
+        'https-sizes': { type: 'string', default: '4k,100k,16m' },
+        'https-connections': { type: 'string', default: '16' },
+        'https-large-connections': { type: 'string', default: '4' },
+        'h2-sizes': { type: 'string', default: '4k,100k,16m' },
+        'h2-load': { type: 'string', default: '16x10' },
+        'h2-large-load': { type: 'string', default: '4x1' },
         'syscall-requests': { type: 'string', default: '2000' },
         parked: { type: 'string', default: '0,1000,4000' },
         'relay-size': { type: 'string', default: '1G' },
@@ -151,25 +192,38 @@ function parseCommandLine(argv) {
   const only = [...new Set(values.only.split(',').map((s) => s.trim().toLowerCase()).filter(Boolean))];
   for (const name of only) if (!SCENARIOS.includes(name)) throw new UsageError(`--only: expected some of ${SCENARIOS.join(', ')}, got '${name}'`);
   if (only.length === 0) throw new UsageError(`--only: name at least one of ${SCENARIOS.join(', ')}`);
-  const httpSizes = values['http-sizes']
-    .split(',')
-    .map((s) => s.trim())
-    .filter(Boolean)
-    .map((text) => ({ text: text.toLowerCase(), size: parseSize(text, 'http-sizes') }));
-  if (httpSizes.length === 0) throw new UsageError('--http-sizes: name at least one size');
-  const connections = [
-    ...new Set(
-      values.connections
-        .split(',')
-        .map((s) => s.trim())
-        .filter(Boolean)
-        .map((text) => {
-          if (!/^\d+$/.test(text) || Number(text) < 1 || Number(text) > 10000) throw new UsageError(`--connections: expected integers from 1 to 10000, got '${text}'`);
-          return Number(text);
-        }),
-    ),
-  ];
-  if (connections.length === 0) throw new UsageError('--connections: name at least one count');
+  const items = (name) =>
+    values[name]
+      .split(',')
+      .map((s) => s.trim())
+      .filter(Boolean);
+  // Sizes as written (for file names) and in bytes, each size once.
+  const sizes = (name) => {
+    const list = items(name).map((text) => ({ text: text.toLowerCase(), size: parseSize(text, name) }));
+    if (list.length === 0) throw new UsageError(`--${name}: name at least one size`);
+    return [...new Map(list.map((s) => [s.size, s])).values()];
+  };
+  const count = (name, text) => {
+    if (!/^\d+$/.test(text) || Number(text) < 1 || Number(text) > 10000) throw new UsageError(`--${name}: expected integers from 1 to 10000, got '${text}'`);
+    return Number(text);
+  };
+  const counts = (name) => {
+    const list = [...new Set(items(name).map((text) => count(name, text)))];
+    if (list.length === 0) throw new UsageError(`--${name}: name at least one count`);
+    return list;
+  };
+  // h2load's CONNECTIONSxSTREAMS.
+  const h2Loads = (name) => {
+    const list = items(name).map((text) => {
+      const m = /^(\d+)x(\d+)$/i.exec(text);
+      if (!m) throw new UsageError(`--${name}: expected CONNECTIONSxSTREAMS (e.g. 16x10), got '${text}'`);
+      return { connections: count(name, m[1]), streams: count(name, m[2]) };
+    });
+    if (list.length === 0) throw new UsageError(`--${name}: name at least one load`);
+    return [...new Map(list.map((l) => [`${l.connections}x${l.streams}`, l])).values()];
+  };
+  const [h2LargeLoad, ...extra] = h2Loads('h2-large-load');
+  if (extra.length) throw new UsageError(`--h2-large-load: one load, got '${values['h2-large-load']}'`);
   const parked = values.parked
     .split(',')
     .map((s) => s.trim())
@@ -184,9 +238,15 @@ function parseCommandLine(argv) {
     size: parseSize(values.size),
     rounds: integer('rounds', 1, 1000),
     only,
-    httpSizes: [...new Map(httpSizes.map((s) => [s.size, s])).values()],
+    httpSizes: sizes('http-sizes'),
     duration: integer('duration', 1, 3600),
-    connections,
+    connections: counts('connections'),
+    httpsSizes: sizes('https-sizes'),
+    httpsConnections: counts('https-connections'),
+    httpsLargeConnections: integer('https-large-connections', 1, 10000),
+    h2Sizes: sizes('h2-sizes'),
+    h2Loads: h2Loads('h2-load'),
+    h2LargeLoad,
     syscallRequests: integer('syscall-requests', 1, 1000000),
     parked: parkedCounts,
     relaySize: parseSize(values['relay-size'], 'relay-size'),
@@ -247,13 +307,7 @@ function printHttp(httpResults) {
   const { small, large } = httpResults.loadGenerators;
   const load = [small && `${small} (files under ${formatBytes(httpResults.large)})`, large && `${large} (larger files)`].filter(Boolean).join('; ');
   console.log(`\nHTTP on loopback, ${httpResults.rounds === 1 ? 'one round' : `medians of ${httpResults.rounds} rounds`} of ${httpResults.duration} s; load: ${load}:`);
-  const groups = new Map();
-  for (const r of httpResults.rows) {
-    const key = `${r.size}@${r.connections}`;
-    if (!groups.has(key)) groups.set(key, []);
-    groups.get(key).push(r);
-  }
-  for (const rows of groups.values()) {
+  for (const rows of byLoad(httpResults.rows)) {
     const { size, connections } = rows[0];
     const small = size < httpResults.large;
     console.log(`\n  ${formatBytes(size)} file, ${small ? `${connections} connections (wrk)` : '1 connection (httpget)'}:\n`);
@@ -292,6 +346,73 @@ function printHttp(httpResults) {
       '  (/proc/<pid>/stat; nginx: master and worker) over the measurement, per 10^9 file bytes and per request.',
       '  vs node:http memory: req/s (= GB/s) against node:http answering res.end(buffer) from memory with the same',
       `  headers, the ceiling for a Node server; files under ${formatBytes(httpResults.large)} only.`,
+    ].join('\n'),
+  );
+}
+
+/** How each TLS scenario is named in the output, and its ceiling. */
+const TLS_SCENARIOS = {
+  https: { title: 'HTTPS (HTTP/1.1 over TLS 1.3)', short: 'HTTPS', ceiling: 'node:https memory', peers: ['Bun', 'nginx'] },
+  h2: { title: 'HTTP/2 over TLS 1.3', short: 'HTTP/2', ceiling: 'node:http2 memory', peers: ['nginx'] },
+};
+
+function printTls(result) {
+  const { title, ceiling, peers } = TLS_SCENARIOS[result.protocol];
+  if (result.skipped) {
+    console.log(`\n${title}: skipped: ${result.skipped}`);
+    return;
+  }
+  const { small, large } = result.loadGenerators;
+  const load = [small && `${small} (files under ${formatBytes(result.large)})`, large && `${large} (larger files)`].filter(Boolean).join('; ');
+  console.log(`\n${title} on loopback, ${result.rounds === 1 ? 'one round' : `medians of ${result.rounds} rounds`} of ${result.duration} s; load: ${load}:`);
+  for (const rows of byLoad(result.rows)) {
+    const { size, connections, streams } = rows[0];
+    const tool = result.protocol === 'h2' ? `${connections} connections x ${streams} streams (h2load)` : `${connections} connections (wrk)`;
+    console.log(`\n  ${formatBytes(size)} file, ${tool}:\n`);
+    printTable(
+      [
+        { title: 'server', key: 'server' },
+        { title: 'req/s', key: 'rps', align: 'right' },
+        { title: 'GB/s', key: 'gbps', align: 'right' },
+        { title: 'CPU s/GB', key: 'cpu', align: 'right' },
+        { title: 'CPU us/req', key: 'us', align: 'right' },
+        { title: 'RSS MiB', key: 'rss', align: 'right' },
+        { title: `vs ${ceiling}`, key: 'vsMemory', align: 'right' },
+        ...peers.map((p) => ({ title: `vs ${p}`, key: `vs${p}`, align: 'right' })),
+        { title: 'status', key: 'status' },
+      ],
+      rows.map((r) => ({
+        server: r.server,
+        rps: num(r.rps),
+        gbps: fixed(r.gbps, 3),
+        cpu: num(r.cpuPerGB),
+        us: num(r.cpuUsPerRequest),
+        rss: mib(r.rssBytes),
+        vsMemory: times(r.rpsVsMemory),
+        vsBun: times(r.rpsVsBun),
+        vsnginx: times(r.rpsVsNginx),
+        status: status(r),
+      })),
+      '    ',
+    );
+  }
+  console.log(`\n  Servers (each one process on 127.0.0.1; certificate: ${result.certificate}):`);
+  for (const s of result.servers) {
+    if (s.skipped) {
+      console.log(`    ${s.name}: skipped: ${s.skipped}`);
+      continue;
+    }
+    const tls = s.tls ? `; ${[s.tls.protocol, s.tls.cipher, s.tls.group, s.tls.alpn].filter(Boolean).join(' ')}` : '';
+    console.log(`    ${s.name}: ${s.version}${tls}; RSS at the end ${mib(s.rssAtEnd)} MiB, peak ${mib(s.peakRss)} MiB`);
+  }
+  console.log(
+    [
+      '',
+      '  req/s and GB/s (file bytes per second): from the load generator. CPU s/GB and us/req: user+system CPU of the server',
+      '  process(es) (/proc/<pid>/stat; nginx: master and worker) over the measurement. RSS MiB: resident memory after each',
+      '  measurement (median); peak: VmHWM over the whole scenario. vs: req/s (= GB/s: the same file) against the named server in',
+      `  the same rounds; ${ceiling} answers from memory with serveStatic's headers, the ceiling for a Node server.`,
+      '  TLS: what the first check saw (Node client, OpenSSL default cipher order, as wrk and h2load offer).',
     ].join('\n'),
   );
 }
@@ -345,7 +466,6 @@ function printParked(p) {
       `before connect) each asked for a ${formatBytes(p.parkedFile.size)} file and never read, while ${p.load} measured ${formatBytes(p.measured.size)} responses.`,
   );
   console.log(`net.ipv4.tcp_wmem was '${p.tcpWmem.applied}' for the scenario (before and after: '${p.tcpWmem.original}'); descriptor hard limit ${p.fileLimit}.\n`);
-  const mib = (bytes) => (Number.isFinite(bytes) ? (bytes / 1024 / 1024).toFixed(0) : '-');
   const kib = (bytes) => (Number.isFinite(bytes) ? (bytes / 1024).toFixed(1) : '-');
   printTable(
     [
@@ -506,6 +626,41 @@ function targets(results) {
   add('serveStatic at 4 KiB: req/s vs Bun', bun4k && row('serveStatic', 4 * KiB) && row('serveStatic', 4 * KiB).rps / bun4k.rps, '> 1.00x', (v) => v > 1, why(4 * KiB, 'serveStatic', 'Bun'));
   const static4k = row('serveStatic', 4 * KiB);
   add('serveFile at 4 KiB: req/s vs serveStatic', static4k && row('serveFile', 4 * KiB) && row('serveFile', 4 * KiB).rps / static4k.rps, '>= 0.90x', (v) => v >= 0.9, why(4 * KiB, 'serveFile', 'serveStatic'));
+  // Over TLS, against Node answering from memory with the same protocol, and against the other servers.
+  for (const protocol of ['https', 'h2']) {
+    const scenario = results[protocol];
+    if (!scenario) continue;
+    const { short, ceiling } = TLS_SCENARIOS[protocol];
+    const tlsRow = (server, size) => scenario.rows?.find((r) => r.server === server && r.size === size && r.primary);
+    const tlsWhy = (size, ...peers) => {
+      if (scenario.skipped) return `${short} skipped: ${scenario.skipped}`;
+      for (const p of ['serveStatic', ...peers]) {
+        const pr = tlsRow(p, size);
+        if (!pr) return `${formatBytes(size)} not in --${protocol}-sizes`;
+        if (pr.skipped) return `${p} skipped: ${pr.skipped}`;
+        if (pr.failed) return `${p} failed: ${pr.failed}`;
+      }
+      return undefined;
+    };
+    const unit = (size) => (size >= LARGE ? 'GB/s' : 'req/s');
+    const versus = (size, peer) => ratio(tlsRow('serveStatic', size)?.rps, tlsRow(peer, size)?.rps);
+    for (const size of [4 * KiB, 100 * KiB, 16 * MiB]) {
+      add(`serveStatic over ${short} at ${formatBytes(size)}: ${unit(size)} vs ${ceiling}`, versus(size, ceiling), '>= 0.90x', (v) => v >= 0.9, tlsWhy(size, ceiling));
+    }
+    // HTTPS: ahead of Bun and nginx at every size measured; HTTP/2: ahead of nginx at 100 KiB and 16 MiB.
+    const measuredSizes = [...new Set((scenario.rows ?? []).filter((r) => r.primary).map((r) => r.size))];
+    const ahead = protocol === 'https' ? [['Bun', measuredSizes], ['nginx', measuredSizes]] : [['nginx', [100 * KiB, 16 * MiB]]];
+    for (const [peer, sizes] of ahead) {
+      for (const size of sizes) add(`serveStatic over ${short} at ${formatBytes(size)}: ${unit(size)} vs ${peer}`, versus(size, peer), '> 1.00x', (v) => v > 1, tlsWhy(size, peer));
+    }
+    if (protocol === 'https') {
+      // Resident memory as each server's run ends, every file and load behind it.
+      const rss = (name) => scenario.servers?.find((x) => x.name === name && !x.skipped)?.rssAtEnd;
+      const extra = rss('serveStatic') - rss(ceiling);
+      const note = scenario.skipped ? `${short} skipped: ${scenario.skipped}` : !Number.isFinite(extra) ? `no RSS for serveStatic and ${ceiling}` : undefined;
+      add(`serveStatic under ${short}: RSS at the end above ${ceiling}'s`, extra / MiB, '<= 64 MiB', (v) => v <= 64, note, ' MiB');
+    }
+  }
   // Many parked clients: throughput against the same server with none, and memory per parked transfer.
   const parked = results.parked;
   const most = parked && Math.max(...parked.rows.filter((r) => r.server === 'serveStatic' && !r.skipped).map((r) => r.parked));
@@ -588,7 +743,8 @@ async function main() {
   const runs = (name) => options.only.includes(name);
   // Every HTTP scenario serves from one folder; each file is written once.
   const wwwFiles = new Map(); // name -> size
-  if (runs('http')) for (const { text, size } of options.httpSizes) wwwFiles.set(`${text}.bin`, size);
+  const sizesOf = { http: options.httpSizes, https: options.httpsSizes, h2: options.h2Sizes };
+  for (const [scenario, sizes] of Object.entries(sizesOf)) if (runs(scenario)) for (const { text, size } of sizes) wwwFiles.set(`${text}.bin`, size);
   if (runs('syscalls')) wwwFiles.set(SYSCALL_FILE.name, SYSCALL_FILE.size);
   if (runs('parked')) {
     const { MEASURED_FILE, PARKED_FILE } = require('./lib/parked');
@@ -640,6 +796,40 @@ async function main() {
       log,
     });
     results.http.large = LARGE;
+  }
+
+  if (runs('https') || runs('h2')) {
+    const { makeCertificate, tlsBench } = require('./lib/tls');
+    let tls;
+    try {
+      tls = await makeCertificate(dir, { install: options.install });
+      log(`\n[tls] certificate: ${tls.description}`);
+    } catch (error) {
+      // No openssl: the TLS scenarios cannot run; the rest of the run stands.
+      log(`\n[tls] skipped: no certificate: ${error.message}`);
+      for (const scenario of ['https', 'h2']) if (runs(scenario)) results[scenario] = { protocol: scenario, skipped: `no certificate: ${error.message}` };
+    }
+    const scenarios = {
+      https: { loads: options.httpsConnections.map((c) => ({ connections: c })), largeLoad: { connections: options.httpsLargeConnections } },
+      h2: { loads: options.h2Loads, largeLoad: options.h2LargeLoad },
+    };
+    for (const [protocol, { loads, largeLoad }] of Object.entries(scenarios)) {
+      if (!runs(protocol) || !tls) continue;
+      log(`\n[${protocol}] servers:`);
+      results[protocol] = await tlsBench({
+        protocol,
+        root,
+        files: sizesOf[protocol].map(({ text }) => files.get(`${text}.bin`)),
+        rounds: options.rounds,
+        duration: options.duration,
+        loads,
+        largeLoad,
+        tls,
+        install: options.install,
+        zerocopyVersion,
+        log,
+      });
+    }
   }
 
   if (runs('syscalls')) {
@@ -715,9 +905,11 @@ async function main() {
     }
   }
 
-  if (results.tcp || results.http || results.parked || results.relay || results.receive) results.targets = targets(results);
+  if (results.tcp || results.http || results.https || results.h2 || results.parked || results.relay || results.receive) results.targets = targets(results);
   if (results.tcp) printTcp(results.tcp);
   if (results.http) printHttp(results.http);
+  if (results.https) printTls(results.https);
+  if (results.h2) printTls(results.h2);
   if (results.syscalls) printSyscalls(results.syscalls, results.http);
   if (results.parked) printParked(results.parked);
   if (results.relay) printRelay(results.relay);

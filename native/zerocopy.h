@@ -147,10 +147,6 @@ const zc_backend *zc_find_backend(const char *name);
 /* The best backend that can write to this kind of output. */
 const zc_backend *zc_pick_backend(enum zc_output_kind kind);
 
-/* Whether the mmap backend can take read leases on this system (it does
- * for transfers that ask, with t->lease). */
-int zc_leases_supported(void);
-
 /* Classifies an output descriptor. Returns 0 or an errno. */
 int zc_classify_output(int fd, enum zc_output_kind *kind);
 

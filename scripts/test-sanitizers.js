@@ -78,7 +78,7 @@ function buildHarness(dir, flags) {
   const napi = require('node-api-headers').include_dir;
   const addonApi = require('node-addon-api').include_dir;
   const c = [
-    'native/shared/send_loop.c', 'native/shared/backends.c', 'native/shared/classify.c', 'native/fallback/mmap.c', 'native/fallback/readwrite.c', 'native/linux/sendfile_linux.c', 'native/linux/wait_epoll.c',
+    'native/shared/send_loop.c', 'native/shared/backends.c', 'native/shared/classify.c', 'native/fallback/mmap.c', 'native/fallback/readwrite.c', 'native/linux/sendfile_linux.c', 'native/linux/wait_epoll.c', 'native/linux/lease_linux.c',
     // The driver runs flows too (receive, relay).
     'native/shared/relay_loop.c', 'native/shared/movers.c', 'native/fallback/readwrite_flow.c', 'native/linux/splice_linux.c',
   ];

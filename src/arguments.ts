@@ -49,6 +49,12 @@ export type Input =
   | { kind: 'path'; path: string }
   | { kind: 'fd'; fd: number };
 
+/** A range of a file, its count worked out. */
+export interface FileRange {
+  offset: bigint;
+  count: bigint;
+}
+
 /** What to send, as the options asked for it; the file's size decides the rest. */
 export interface TransferPlan {
   offset: bigint;

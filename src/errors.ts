@@ -1,7 +1,6 @@
 // Errors shaped like Node's own: a `code` users can switch on, and for
 // system errors `errno` and `syscall` as well.
 import { getSystemErrorMap, getSystemErrorName, inspect } from 'node:util';
-import { nativeCaps } from './native.js';
 
 export interface TransferError extends Error {
   code?: string;
@@ -80,17 +79,6 @@ export function withBytesSent(error: unknown, bytesSent: number): TransferError 
     return error;
   }
   return Object.assign(new Error(String(error)), { bytesSent });
-}
-
-/**
- * What a native transfer's failed outcome means to the caller: a system
- * call's errno, the addon's "truncated" code, or its "cancelled" code, which
- * `cancelled` explains (the signal's abort, or the socket's close).
- */
-export function nativeError(errno: number, syscall: string, bytesSent: number, rangeEnd: bigint, cancelled: () => TransferError): TransferError {
-  if (errno === nativeCaps?.cancelledErrno) return cancelled();
-  if (errno === nativeCaps?.truncatedErrno) return fileTruncated(`it ended before byte ${rangeEnd}`, bytesSent);
-  return systemError(errno, syscall, bytesSent);
 }
 
 /** A receive whose input ended before the `count` bytes it was asked for. */

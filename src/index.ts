@@ -11,7 +11,8 @@ export { AbortError, type TransferError } from './errors.js';
 // HTTP file serving on top of sendFile().
 export { serveFile } from './http/serve-file.js';
 export type { ServeFileOptions, ServeResult, ServeRequest, ServeResponse } from './http/options.js';
-export { serveStatic, type ServeStaticOptions, type StaticHandler, type Next, type Encoding } from './http/serve-static.js';
+export { serveStatic, type StaticHandler, type Next } from './http/serve-static.js';
+export type { ServeStaticOptions, Encoding } from './http/options.js';
 export { fastifyServeStatic, type FastifyServeStaticOptions } from './http/fastify.js';
 export { koaServeStatic, type KoaMiddleware, type KoaContextLike } from './http/koa.js';
 export type { Dotfiles } from './http/root.js';

@@ -1,8 +1,8 @@
 // Loads the addon, once, and says honestly whether it could.
-import { existsSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { dirname, join } from 'node:path';
 import type { Backend } from './arguments.js';
+import { fileTruncated, systemError, type TransferError } from './errors.js';
+import { packageRoot } from './package-root.js';
 
 export interface NativeTransfer {
   /** The backend carrying the transfer, resolved from 'auto' by the addon. */
@@ -78,8 +78,15 @@ export interface NativeBinding {
    * (sendNow's body) and never JavaScript: past a truncated file's end a
    * read would be SIGBUS, where the kernel says EFAULT.
    */
-  mapFile?(fd: number, length: number): Buffer | undefined;
+  mapFile(fd: number, length: number): Buffer | undefined;
   setSendNowResult(result: Float64Array): void;
+  /**
+   * Opens `path` (relative) below the folder `root` without leaving it, on
+   * the threadpool: `done(0, fd)`, or `done(errno, -1)` with EXDEV for a
+   * path or link that would leave the root and ELOOP for a link met with
+   * `noSymlinks`. The descriptor is non-blocking and close-on-exec.
+   */
+  openBeneath(root: string, path: string, noSymlinks: boolean, done: (errno: number, fd: number) => void): void;
   capabilities(): {
     backends: { name: Backend; zeroCopy: boolean; headersTrailers: 'vector' | 'cork' | 'copy' }[];
     headersTrailers: 'vector' | 'cork' | 'copy';
@@ -92,21 +99,13 @@ export interface NativeBinding {
     outputKinds: { tcp: number };
     /** Most bytes sendNow takes in one call. */
     inlineBytes: number;
-    /** The longest head sendNow takes as a string (absent from builds before it could). */
-    headBytes?: number;
+    /** The longest head sendNow takes as a string. */
+    headBytes: number;
     /** The readiness interface the driver waits with. */
     waiter: string;
     /** The movers for receiving and relaying, best first (absent from builds before them). */
     movers?: { name: string; zeroCopy: boolean; toFile: boolean; socketToSocket: boolean }[];
   };
-}
-
-function packageRoot(): string {
-  for (let dir = __dirname; ; dir = dirname(dir)) {
-    const manifest = join(dir, 'package.json');
-    if (existsSync(manifest) && JSON.parse(readFileSync(manifest, 'utf8')).name === 'zerocopy') return dir;
-    if (dirname(dir) === dir) throw new Error(`zerocopy: no package.json above ${__dirname}`);
-  }
 }
 
 function load(): { binding?: NativeBinding; loadError?: string } {
@@ -120,7 +119,7 @@ function load(): { binding?: NativeBinding; loadError?: string } {
     const addon = process.env.ZEROCOPY_ADDON;
     if (addon) return { binding: require(addon) as NativeBinding };
     const nodeGypBuild = require('node-gyp-build') as (dir: string) => NativeBinding;
-    return { binding: nodeGypBuild(packageRoot()) };
+    return { binding: nodeGypBuild(packageRoot) };
   } catch (error) {
     return { loadError: error instanceof Error ? error.message : String(error) };
   }
@@ -130,3 +129,14 @@ export const { binding, loadError } = load();
 
 /** What the addon offers on this system, asked once. */
 export const nativeCaps = binding?.capabilities();
+
+/**
+ * What a native transfer's failed outcome means to the caller: a system
+ * call's errno, the addon's "truncated" code, or its "cancelled" code, which
+ * `cancelled` explains (the signal's abort, or the socket's close).
+ */
+export function nativeError(errno: number, syscall: string, bytesSent: number, rangeEnd: bigint, cancelled: () => TransferError): TransferError {
+  if (errno === nativeCaps?.cancelledErrno) return cancelled();
+  if (errno === nativeCaps?.truncatedErrno) return fileTruncated(`it ended before byte ${rangeEnd}`, bytesSent);
+  return systemError(errno, syscall, bytesSent);
+}

@@ -4,15 +4,15 @@
 // its turn comes runs it on the native addon or the stream backend.
 import type { FileHandle } from 'node:fs/promises';
 import type { Socket } from 'node:net';
-import { constants as osConstants } from 'node:os';
-import { performance } from 'node:perf_hooks';
-import { parseInput, parseOptions, parseOutput, type Backend, type Input, type Output, type SendFileOptions, type TransferPlan } from './arguments.js';
+import { parseInput, parseOptions, parseOutput, type Backend, type FileRange, type Input, type Output, type SendFileOptions, type TransferPlan } from './arguments.js';
 import { allBackends } from './capabilities.js';
-import { AbortError, fileTruncated, invalidArgValue, nativeError, streamDestroyed, systemError, withBytesSent, type TransferError } from './errors.js';
-import { binding, nativeCaps, type NativeTransfer } from './native.js';
-import { closedError, enqueue, isTcp, isTls, nothingQueued, refreshIdleTimer, socketFd } from './net-socket.js';
+import { AbortError, fileTruncated, invalidArgValue, streamDestroyed, systemError, withBytesSent, type TransferError } from './errors.js';
+import { binding, nativeError, type NativeTransfer } from './native.js';
+import { closedError, enqueue, isTls, refreshIdleTimer, socketFd } from './net-socket.js';
 import { openInput, type InputFile } from './open-file.js';
+import { reserveNow, rest, tryNow } from './send-now.js';
 import { streamTransfer, type StreamOutput } from './stream.js';
+import { startInTurn } from './turn.js';
 
 export interface SendFileResult {
   /** Header, file and trailer bytes sent. */
@@ -21,13 +21,8 @@ export interface SendFileResult {
   backend: Backend;
 }
 
-interface Range {
-  offset: bigint;
-  count: bigint;
-}
-
 /** Works out the file range, refusing before anything is sent when the file is too short for it. */
-function fileRange(plan: TransferPlan, size: bigint): Range {
+function fileRange(plan: TransferPlan, size: bigint): FileRange {
   const count = plan.count ?? (size > plan.offset ? size - plan.offset : 0n);
   if (plan.offset + count > size) {
     throw fileTruncated(`it holds ${size} bytes, the range ends at byte ${plan.offset + count}`, 0);
@@ -78,7 +73,7 @@ function addonError(error: unknown, bytesSent: number): TransferError {
  * in this same tick (see outputFd). `before` counts bytes of it that sendNow
  * already sent: `plan` and `range` then describe the rest.
  */
-function runNative(output: StreamOutput, fd: number, file: InputFile, range: Range, plan: TransferPlan, backend: string, before = 0): Promise<SendFileResult> {
+function runNative(output: StreamOutput, fd: number, file: InputFile, range: FileRange, plan: TransferPlan, backend: string, before = 0): Promise<SendFileResult> {
   const socket = output.kind === 'socket' ? output.socket : undefined;
   return new Promise((resolve, reject) => {
     let why: 'signal' | 'destroyed' | undefined;
@@ -130,132 +125,16 @@ function runNative(output: StreamOutput, fd: number, file: InputFile, range: Ran
   });
 }
 
-// ---------------------------------------------------------------- small transfers now
-
-// Its own ArrayBuffer: off the V8 heap, so the addon may keep a pointer to it.
-const nowResult = new Float64Array(new ArrayBuffer(3 * Float64Array.BYTES_PER_ELEMENT));
-// An addon built before sendNow existed (a stale build) still works, without it.
-const canSendNow = typeof binding?.sendNow === 'function' && nativeCaps?.inlineBytes !== undefined;
-if (canSendNow) binding!.setSendNowResult(nowResult);
-const { EAGAIN, EFAULT } = osConstants.errno;
-
-/** What is left of a transfer after its first `sent` bytes. */
-function rest(plan: TransferPlan, range: Range, sent: number): { plan: TransferPlan; range: Range } {
-  const headers = plan.headers?.length ?? 0;
-  const fromFile = BigInt(Math.min(Math.max(sent - headers, 0), Number(range.count)));
-  const fromTrailers = Math.max(sent - headers - Number(range.count), 0);
-  return {
-    plan: {
-      ...plan,
-      headers: sent < headers ? plan.headers!.subarray(sent) : null,
-      trailers: fromTrailers > 0 ? plan.trailers!.subarray(fromTrailers) : plan.trailers,
-    },
-    range: { offset: range.offset + fromFile, count: range.count - fromFile },
-  };
-}
-
-// One turn of the event loop gives transfers two budgets, so that a burst
-// of them (a thousand clients at once, whose files all open in the same
-// turn) cannot hold the loop up: the bytes of sendNow's attempts, past
-// which small transfers go to the driver, and the time spent starting
-// transfers on the JS thread, past which the rest start in later turns.
-const TURN_BUDGET = 4 * 1024 * 1024;
-const TURN_TIME_MS = 2;
-let spentThisTurn = 0;
-let timeThisTurn = 0;
-let turnReset: NodeJS.Immediate | undefined;
-// Starts waiting for a turn with time left, first come first served.
-const waitingStarts: (() => void)[] = [];
-let startsLater: NodeJS.Immediate | undefined;
-
-function resetTurnSoon(): void {
-  turnReset ??= setImmediate(() => {
-    spentThisTurn = 0;
-    timeThisTurn = 0;
-    turnReset = undefined;
-  });
-}
-
-function spendThisTurn(bytes: number): void {
-  spentThisTurn += bytes;
-  resetTurnSoon();
-}
-
-/** Runs `run` on the JS thread, counting its time against this turn's budget. */
-function timed<T>(run: () => T): T {
-  const began = performance.now();
-  try {
-    return run();
-  } finally {
-    timeThisTurn += performance.now() - began;
-    resetTurnSoon();
-  }
-}
-
-/**
- * In a later turn (after the reset scheduled before it), starts what
- * waited, in order, while the turn has time; the rest wait on.
- */
-function startWaiting(): void {
-  startsLater = undefined;
-  while (waitingStarts.length > 0 && timeThisTurn < TURN_TIME_MS) waitingStarts.shift()!();
-  if (waitingStarts.length > 0) startsLater = setImmediate(startWaiting);
-}
-
-/**
- * Runs `start` now if this turn has time left for starting transfers and
- * none is waiting, else in a later turn: one by one from a queue, not by
- * waking every waiter each turn.
- */
-function startInTurn<T>(start: () => T | Promise<T>): T | Promise<T> {
-  if (timeThisTurn < TURN_TIME_MS && waitingStarts.length === 0) return timed(start);
-  return new Promise((resolve, reject) => {
-    waitingStarts.push(() => {
-      try {
-        resolve(timed(start));
-      } catch (error) {
-        reject(error);
-      }
-    });
-    startsLater ??= setImmediate(startWaiting);
-  });
-}
-
-/**
- * Whether sendNow may take a transfer of `bytes` in all, and if so counts
- * them against this turn's budget: the addon is here, the bytes are few
- * (and this turn has not sent too many already), no lease is asked for
- * (sendNow takes none), and the socket is TCP. Only TCP: a net.Socket can
- * also stand for a pipe or a terminal (process.stdout), whose descriptor
- * need not be non-blocking; a Transfer makes those non-blocking for its
- * duration.
- */
-function reserveNow(socket: Socket, bytes: number, lease: boolean): boolean {
-  if (!canSendNow || lease || !isTcp(socket)) return false;
-  if (bytes > nativeCaps!.inlineBytes || spentThisTurn + bytes > TURN_BUDGET) return false;
-  spendThisTurn(bytes);
-  return true;
-}
-
-/**
- * One synchronous attempt (the addon's sendNow) with the socket's
- * descriptor `fd`, read in this tick. Says how far it got; throws when the
- * socket or the file failed.
- */
-function tryNow(fd: number, inFd: number, offset: number, count: number, headers: Buffer | string | null, trailers: Buffer | null, mapped?: Buffer): { done: boolean; sent: number; backend: Backend } {
-  const call = binding!.sendNow(fd, nativeCaps!.outputKinds.tcp, inFd, offset, mapped ? 0 : count, headers, trailers, mapped);
-  let [result, sent, backendIndex] = nowResult;
-  // The mapping reaches past a file truncated since: the kernel says EFAULT.
-  if (mapped && result === EFAULT) result = nativeCaps!.truncatedErrno;
-  if (result !== 0 && result !== EAGAIN) throw nativeError(result, call ?? '', sent, BigInt(offset) + BigInt(count), () => streamDestroyed(sent));
-  return { done: result === 0, sent, backend: mapped ? 'mmap' : nativeCaps!.backends[backendIndex].name };
-}
-
 /** A small transfer whose turn has come: at once when the socket takes it all, else what is left in the driver. */
-function sendNowOrDrive(output: StreamOutput & { kind: 'socket' }, fd: number, file: InputFile, range: Range, plan: TransferPlan): SendFileResult | Promise<SendFileResult> {
+function sendNowOrDrive(output: StreamOutput & { kind: 'socket' }, fd: number, file: InputFile, range: FileRange, plan: TransferPlan): SendFileResult | Promise<SendFileResult> {
   const now = tryNow(fd, file.fd, Number(range.offset), Number(range.count), plan.headers, plan.trailers);
   if (now.sent > 0) progressed(output, plan, now.sent);
   if (now.done) return { bytesSent: now.sent, backend: now.backend };
+  // onProgress may have aborted the signal (whose listener, added now, would
+  // never run) or destroyed the socket (whose descriptor `fd` then is closed,
+  // or already another file's).
+  if (plan.signal?.aborted) throw new AbortError(plan.signal.reason, now.sent);
+  if (output.socket.destroyed) throw closedError(output.socket, now.sent);
   const left = rest(plan, range, now.sent);
   return runNative(output, fd, file, left.range, left.plan, 'auto', now.sent);
 }
@@ -354,61 +233,20 @@ export function sendFile(out: Socket | number | FileHandle, input: string | URL 
     output = parseOutput(out);
     source = parseInput(input);
     plan = parseOptions(options, allBackends);
-    if (output.kind === 'socket' && plan.backend !== 'auto' && plan.backend !== 'stream' && isTls(output.socket)) {
-      throw invalidArgValue('options.backend', plan.backend, 'cannot write to a TLS socket: it would bypass encryption; use \'stream\'');
-    }
   } catch (error) {
     return Promise.reject(error);
   }
-  return output.kind === 'socket' ? sendToSocket(output.socket, source, plan) : sendToFd(output.fd, source, plan);
+  return sendPlanned(output, source, plan);
 }
 
 /**
- * sendFile() for serving: a small range of an open file with the response
- * head, on a socket with nothing queued ahead of it. In the common case the
- * socket takes it all at once and the transfer is over when this returns,
- * without a queue entry, a promise or a duplicate descriptor; what the
- * socket cannot take at once goes through sendFile(). Returns undefined,
- * having sent nothing, when this does not apply. `head` may be the latin1
- * string node:http renders. `mapped`, the range's bytes from
- * mapSmallFile(), lets the head and the body leave in one writev.
+ * sendFile() once its arguments are parsed: the entry for serving, which
+ * plans its transfers (a response's parts) itself.
  */
-export function sendFileNow(socket: Socket, inFd: number, offset: number, count: number, head: Buffer | string, trailers: Buffer | null, mapped?: Buffer): SendFileResult | Promise<SendFileResult> | undefined {
-  if (!nothingQueued(socket) || isTls(socket)) return undefined;
-  const fd = socketFd(socket);
-  if (fd === undefined || !reserveNow(socket, count + head.length + (trailers?.length ?? 0), false)) return undefined;
-  // An addon that takes no string (or not one this long) takes bytes.
-  const headers = typeof head === 'string' && !(head.length <= (nativeCaps!.headBytes ?? -1)) ? Buffer.from(head, 'latin1') : head;
-  // Counted, not refused, past the time budget: the request is read and
-  // parsed already, and sendFile() would only cost it more. `mapped` holds
-  // the range's bytes: with the head, one writev in place of two calls.
-  const body = trailers === null && mapped?.length === count ? mapped : undefined;
-  const now = timed(() => tryNow(fd, inFd, offset, count, headers, trailers, body));
-  if (now.sent > 0) refreshIdleTimer(socket);
-  if (now.done) return { bytesSent: now.sent, backend: now.backend };
-  // The rest takes its place in the socket's queue, where nothing is ahead of it.
-  const plan: TransferPlan = { offset: BigInt(offset), count: BigInt(count), headers: typeof headers === 'string' ? Buffer.from(headers, 'latin1') : headers, trailers, signal: undefined, backend: 'auto', onProgress: undefined, lease: false };
-  const left = rest(plan, { offset: plan.offset, count: BigInt(count) }, now.sent);
-  const options = { offset: left.range.offset, count: left.range.count, headers: left.plan.headers ?? undefined, trailers: left.plan.trailers ?? undefined };
-  return sendFile(socket, inFd, options).then(
-    (r) => ({ bytesSent: now.sent + r.bytesSent, backend: r.backend }),
-    (error: TransferError) => {
-      throw Object.assign(error, { bytesSent: now.sent + (error.bytesSent ?? 0) });
-    },
-  );
-}
-
-// A system call costs more than copying a few pages (several microseconds
-// on a virtual machine against well under one): a small file sent from a
-// mapping goes with its head in one writev, where sendfile needs a second
-// call for the head. Larger files stay zero-copy.
-const MAPPED_MAX = 64 * 1024;
-
-/**
- * A small file's bytes over a read-only mapping, for sendFileNow() to send
- * many times; undefined for a larger file or where mappings cannot be had.
- * Keep it away from JavaScript reads: see NativeBinding.mapFile.
- */
-export function mapSmallFile(fd: number, size: number): Buffer | undefined {
-  return canSendNow && size > 0 && size <= MAPPED_MAX ? binding!.mapFile?.(fd, size) : undefined;
+export function sendPlanned(output: Output, source: Input, plan: TransferPlan): Promise<SendFileResult> {
+  if (output.kind === 'fd') return sendToFd(output.fd, source, plan);
+  if (plan.backend !== 'auto' && plan.backend !== 'stream' && isTls(output.socket)) {
+    return Promise.reject(invalidArgValue('options.backend', plan.backend, 'cannot write to a TLS socket: it would bypass encryption; use \'stream\''));
+  }
+  return sendToSocket(output.socket, source, plan);
 }

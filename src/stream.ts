@@ -10,7 +10,17 @@ import type { TransferPlan } from './arguments.js';
 import { AbortError, fileTruncated, withBytesSent } from './errors.js';
 import { closedError, type RawWriter } from './net-socket.js';
 
-export const STREAM_CHUNK = 256 * 1024;
+/**
+ * The reads' size: from CHUNK_MIN, growing with what has gone out to a
+ * quarter of it, up to STREAM_CHUNK. An output that keeps up soon gets
+ * large reads (fewer calls per byte: 1 MiB moved 16 MiB over TLS and
+ * HTTP/2 fastest); one that stops reading holds two small chunks, not
+ * two large ones, however many such clients there are.
+ */
+export const STREAM_CHUNK = 1024 * 1024;
+const CHUNK_MIN = 64 * 1024;
+
+const chunkSize = (sent: number) => Math.min(STREAM_CHUNK, Math.max(CHUNK_MIN, Math.floor(sent / 4)));
 
 const readAt = (fd: number, buffer: Buffer, offset: number, length: number, position: bigint) =>
   new Promise<number>((resolve, reject) =>
@@ -46,39 +56,52 @@ export async function sendStream(job: StreamJob, sentSoFar: { value: number }): 
   let position = job.offset;
   let left = job.count;
   const end = job.offset + job.count;
-  const take = () => Number(left < BigInt(STREAM_CHUNK) ? left : BigInt(STREAM_CHUNK));
   // One chunk is read ahead while the previous one is being written.
-  let next: Promise<Buffer> | null = left > 0n ? readChunk(job.fd, position, take()) : null;
+  const readNext = (sent: number) => {
+    if (left === 0n) return null;
+    const size = chunkSize(sent);
+    const length = Number(left < BigInt(size) ? left : BigInt(size));
+    const chunk = readChunk(job.fd, position, length);
+    chunk.catch(() => {}); // read errors surface when awaited; a write error may come first
+    return { chunk, length };
+  };
+  let next = readNext(0);
   let pendingHeaders = job.headers;
+  const send = async (out: Buffer[]) => {
+    const bytes = out.reduce((n, b) => n + b.length, 0);
+    if (bytes > 0) await job.write(out);
+    sentSoFar.value += bytes;
+    job.progress(sentSoFar.value);
+  };
   try {
     for (;;) {
       const out: Buffer[] = [];
       if (pendingHeaders) out.push(pendingHeaders);
       pendingHeaders = null;
       if (next) {
-        const wanted = take();
-        const chunk = await next;
-        if (chunk.length < wanted) {
-          throw fileTruncated(`it ended at byte ${position + BigInt(chunk.length)}, before ${end}`, sentSoFar.value);
-        }
+        const chunk = await next.chunk;
+        const short = chunk.length < next.length;
         position += BigInt(chunk.length);
         left -= BigInt(chunk.length);
-        next = left > 0n ? readChunk(job.fd, position, take()) : null;
-        next?.catch(() => {}); // read errors surface when awaited; a write error may come first
         out.push(chunk);
+        if (short) {
+          // The file was cut short since: what it still holds goes, as the
+          // native backends send up to the new end, and that is the error.
+          next = null;
+          await send(out);
+          throw fileTruncated(`it ended at byte ${position}, before ${end}`, sentSoFar.value);
+        }
+        next = readNext(sentSoFar.value + chunk.length);
       }
       // Small files leave in one write: headers, body and trailers together.
       if (!next && job.trailers) out.push(job.trailers);
-      const bytes = out.reduce((n, b) => n + b.length, 0);
-      if (bytes > 0) await job.write(out);
-      sentSoFar.value += bytes;
-      job.progress(sentSoFar.value);
+      await send(out);
       if (!next) return sentSoFar.value;
     }
   } finally {
     // The caller closes the input once we settle: a read still queued on the
     // threadpool would then read whatever descriptor took over its number.
-    await next?.catch(() => {});
+    await next?.chunk.catch(() => {});
   }
 }
 

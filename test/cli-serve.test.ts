@@ -6,6 +6,7 @@
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, readFileSync, truncateSync, writeFileSync } from 'node:fs';
 import { createServer, type AddressInfo, type Server } from 'node:net';
+import { networkInterfaces } from 'node:os';
 import { join } from 'node:path';
 import { brotliCompressSync, gzipSync } from 'node:zlib';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -234,13 +235,13 @@ describe('--extensions, --single and --listing', () => {
 });
 
 describe('HTTPS with --tls-cert and --tls-key', () => {
-  it('serves the exact bytes over TLS and says in its startup line that bodies go through the stream backend', async () => {
+  it("serves the exact bytes over TLS and says in its startup line that bodies are encrypted in this process", async () => {
     const certs = join(tmp.path, 'certs');
     mkdirSync(certs);
     const { cert } = await makeSelfSignedCertificate(certs);
     const { server, url, notes } = await serve(['--tls-cert', join(certs, 'tls.crt'), '--tls-key', join(certs, 'tls.key')]);
     expect(url).toMatch(/^https:/);
-    expect(notes).toBe('HTTPS: file bodies go through the stream backend, encrypted in this process');
+    expect(notes).toBe('HTTPS: file bodies come from memory or go through the stream backend, encrypted in this process');
     const got = await request(`${url}sub/data.bin`, { ca: cert });
     expect(got.status).toBe(200);
     expectBytes(got.body, data);
@@ -257,18 +258,44 @@ describe('HTTPS with --tls-cert and --tls-key', () => {
 });
 
 describe('a port in use', () => {
-  it('is one clear line and exit 1, for serve, serve --workers and recv', async () => {
+  it('is one clear line and exit 1, for serve, serve --workers and recv, naming the port as each takes it', async () => {
     const port = await portInUse();
-    const line = new RegExp(`^zerocopy: EADDRINUSE: 127\\.0\\.0\\.1:${port} is already in use by another program; choose another --port \\(0 picks a free one\\)\\n$`);
+    const line = (name: string) => new RegExp(`^zerocopy: EADDRINUSE: 127\\.0\\.0\\.1:${port} is already in use by another program; choose another ${name} \\(0 picks a free one\\)\\n$`);
     const runs = await Promise.all([
       runZerocopy(['serve', www, '--port', String(port)]),
       runZerocopy(['serve', www, '--port', String(port), '--workers', '3']),
       runZerocopy(['recv', String(port)]),
     ]);
-    for (const result of runs) {
+    for (const [i, result] of runs.entries()) {
       expect(result).toMatchObject({ code: 1, stdout: '' });
-      expect(result.stderr).toMatch(line);
+      expect(result.stderr).toMatch(line(i < 2 ? '--port' : 'PORT'));
     }
+  });
+});
+
+describe('the address it prints', () => {
+  it("with --host 0.0.0.0, lists the machine's own addresses, loopback first, not 0.0.0.0", async () => {
+    const { server, port, notes } = await serve(['--host', '0.0.0.0', '--quiet']);
+    const others = Object.values(networkInterfaces())
+      .flat()
+      .filter((i) => i?.family === 'IPv4' && !i.internal)
+      .map((i) => `http://${i!.address}:${port}/`);
+    expect(notes ?? '').toBe(others.length ? `also ${others.join(', ')}` : '');
+    expect((await fetch(`http://127.0.0.1:${port}/docs/guide.txt`)).status).toBe(200);
+    await stop(server);
+  });
+
+  it('with no --port, gives way to the next free port when 8080 is taken, and says so', async () => {
+    // Whoever has 8080 now (this test, when it is free): serve must not fail on it.
+    const holder = createServer();
+    await new Promise<void>((resolve) => holder.once('error', () => resolve()).listen(8080, '127.0.0.1', resolve));
+    listeners.push(holder);
+    const server = zerocopy(['serve', www, '--quiet']);
+    const [, , , port, notes] = await server.waitFor('stdout', SERVING);
+    expect(Number(port)).toBeGreaterThan(8080);
+    expect(notes).toBe('8080 is in use by another program');
+    expect((await fetch(`http://127.0.0.1:${port}/docs/guide.txt`)).status).toBe(200);
+    await stop(server);
   });
 });
 
@@ -292,6 +319,8 @@ describe('--workers', () => {
     const replacement = childrenOf(primary).find((pid) => pid !== workers[1])!;
     await eventually(() => hasAddon(replacement), 'the replacement worker to load the addon');
     for (let i = 0; i < 4; i++) expectBytes((await request(`${url}sub/data.bin`)).body, data);
+    // The same for these four lines before Ctrl-C: all eight logged.
+    await server.waitFor('stdout', /(?:^GET \/sub\/data\.bin 200 300000 .*\n(?:.*\n)*?){8}/m);
 
     const alive = childrenOf(primary);
     process.kill(-primary, 'SIGINT');

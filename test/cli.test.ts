@@ -177,14 +177,14 @@ describe('zerocopy info', () => {
     expect(result.stdout).toMatch(/^native addon +not loaded: Cannot find module '\S+no-such-addon\.node'$/m);
     expect(result.stdout).toMatch(/^backends +stream \(best first\)$/m);
     const { devDependencies } = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8'));
-    const command = `npm install --save-dev cmake-js@${devDependencies['cmake-js']} node-addon-api@${devDependencies['node-addon-api']} && npm rebuild zerocopy`;
+    const command = `npm install --save-dev cmake-js@${devDependencies['cmake-js']} node-addon-api@${devDependencies['node-addon-api']} && npx zerocopy build`;
     expect(result.stdout).toContain(`\n  ${command}\n`);
     expect(readFileSync(join(root, 'README.md'), 'utf8')).toContain(`\n${command}\n`);
 
     // Turned off on purpose: nothing to build.
     const disabled = await run(['info'], { env: { ZEROCOPY_DISABLE_NATIVE: '1' } });
     expect(disabled.stdout).toMatch(/^native addon +not loaded: disabled by the ZEROCOPY_DISABLE_NATIVE/m);
-    expect(disabled.stdout).not.toContain('npm rebuild');
+    expect(disabled.stdout).not.toContain('zerocopy build');
   });
 });
 

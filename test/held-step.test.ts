@@ -13,7 +13,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { expectBytes, KiB, MiB } from './support/bytes.js';
 import { expectNoDescriptorLeak, openDescriptors } from './support/descriptors.js';
 import { makeTempDir, writeRandomFile, type TempDir, type TestFile } from './support/files.js';
-import { startCollector } from './support/sockets.js';
+import { startCollector, type Collector } from './support/sockets.js';
 import { rejection, within } from './support/waiting.js';
 
 const { addonPath } = createRequire(__filename)('../scripts/build-test-addons.js') as { addonPath: (name: string) => string };
@@ -99,26 +99,34 @@ afterAll(async () => {
   tmp?.remove();
 });
 
-describe('the driver', () => {
+// Both kinds of stream socket a Transfer tells apart (TCP, and any other:
+// Unix-domain), since what an abort does to the connection depends on it.
+let unixSockets = 0;
+const OUTPUTS: [string, (options?: { paused?: boolean }) => Promise<Collector>][] = [
+  ['TCP', (options) => startCollector(options)],
+  ['Unix-domain', (options) => startCollector({ ...options, unix: tmp.file(`peer-${++unixSockets}.sock`) })],
+];
+
+describe.each(OUTPUTS)('the driver, on a %s socket', (_, startPeer) => {
   it("makes a transfer past the JS thread's limit from its first call: nothing moves on the JS thread, and the peer gets the exact bytes", async () => {
-    const collector = await startCollector();
+    const collector = await startPeer();
     const { socket, received } = await collector.connect();
     const held = hold.next();
     const transfer = api.sendFile(socket, file.path, { headers: HEAD });
     const call = await within(held, 10_000, "the driver's first call reaching the hold");
     expect({ headers: call.headers, offset: call.offset }).toEqual({ headers: HEAD.length, offset: 0 });
     call.release();
-    expect(await transfer).toEqual({ bytesSent: HEAD.length + file.data.length, backend: 'sendfile' });
+    expect(await within(transfer, 10_000, 'the transfer')).toEqual({ bytesSent: HEAD.length + file.data.length, backend: 'sendfile' });
     socket.end();
-    expectBytes((await received).data, Buffer.concat([Buffer.from(HEAD), file.data]));
+    expectBytes((await within(received, 10_000, 'the peer reading to the end')).data, Buffer.concat([Buffer.from(HEAD), file.data]));
     await collector.close();
   });
 });
 
-describe('an abort that lands while a step is in its system call', () => {
+describe.each(OUTPUTS)('an abort that lands while a step is in its system call, on a %s socket', (_, startPeer) => {
   it('destroy(): the call sends nothing more, the transfer rejects with ERR_STREAM_DESTROYED, and the peer sees the connection end', async () => {
     const fds = openDescriptors();
-    const collector = await startCollector();
+    const collector = await startPeer();
     const { socket, received } = await collector.connect();
     const held = hold.next();
     const transfer = api.sendFile(socket, file.path, { headers: HEAD });
@@ -142,9 +150,9 @@ describe('an abort that lands while a step is in its system call', () => {
 
   it('a signal: the transfer settles when the call returns, though the peer never reads again, with AbortError and the exact count the peer gets', async () => {
     const fds = openDescriptors();
-    const collector = await startCollector({ paused: true });
-    const { socket, received } = await collector.connect();
-    const peer = await collector.serverSide(socket.localPort!);
+    const collector = await startPeer({ paused: true });
+    const { socket, received, peer: serverSide } = await collector.connect();
+    const peer = await serverSide;
     const controller = new AbortController();
     const held = hold.next();
     const transfer = api.sendFile(socket, file.path, { headers: HEAD, signal: controller.signal });

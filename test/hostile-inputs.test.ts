@@ -42,8 +42,25 @@ afterAll(async () => {
   dir?.remove();
 });
 
-/** The fd number of a socket, dgram socket or server, read the way Node keeps it. */
+/** The fd number of a net.Socket or net.Server, read the way Node keeps it. */
 const handleFd = (o: unknown) => (o as { _handle: { fd: number } })._handle.fd;
+
+/** A bound UDP socket's fd, found through /proc: dgram.Socket's `_handle` is deprecated (DEP0112) and Node has no public way to the descriptor. */
+function udpFd(udp: dgram.Socket): number {
+  const port = `:${udp.address().port.toString(16).toUpperCase().padStart(4, '0')}`;
+  const sockets = new Set(
+    fs
+      .readFileSync('/proc/net/udp', 'utf8')
+      .split('\n')
+      .slice(1)
+      .map((line) => line.trim().split(/\s+/))
+      .filter((fields) => fields[1]?.endsWith(port))
+      .map((fields) => `socket:[${fields[9]}]`),
+  );
+  const fd = [...openDescriptors()].find(([, target]) => sockets.has(target))?.[0];
+  if (fd === undefined) throw new Error(`no descriptor of this process is the UDP socket on port ${udp.address().port}`);
+  return fd;
+}
 
 async function makeFifo(name: string): Promise<string> {
   const fifo = dir.file(name);
@@ -141,13 +158,13 @@ describe('outputs that cannot take a stream of bytes', () => {
     const udp = dgram.createSocket('udp4');
     await new Promise<void>((resolve) => udp.bind(0, '127.0.0.1', resolve));
     try {
-      const unconnected = await within(rejection(sendFile(handleFd(udp), path, { backend, headers: 'H' }), {}), PROMPT_MS, 'a send to a UDP socket');
+      const unconnected = await within(rejection(sendFile(udpFd(udp), path, { backend, headers: 'H' }), {}), PROMPT_MS, 'a send to a UDP socket');
       expect(unconnected.code).toBe(NATIVE(backend) ? 'ENOTSUP' : 'EDESTADDRREQ');
       expect(unconnected.bytesSent ?? 0).toBe(0);
       if (NATIVE(backend)) {
         udp.connect(udp.address().port, '127.0.0.1');
         await once(udp, 'connect');
-        await within(rejection(sendFile(handleFd(udp), path, { backend }), { code: 'ENOTSUP' }), PROMPT_MS, 'a send to a connected UDP socket');
+        await within(rejection(sendFile(udpFd(udp), path, { backend }), { code: 'ENOTSUP' }), PROMPT_MS, 'a send to a connected UDP socket');
       }
     } finally {
       udp.close();
@@ -467,6 +484,20 @@ describe('worker threads terminated mid-transfer', () => {
     // The accepted ends are the sink's to close; nothing else may stay open.
     await sink.close();
     await expectNoDescriptorLeak(before, 5000);
+  });
+
+  it('workers terminated at random moments inside addon calls: the process survives and no descriptor is left open', async () => {
+    // In a process of its own: a fatal error in the addon ends the whole process.
+    dir.write('beneath', 'beneath.bin');
+    const program = join(__dirname, 'support', 'terminated-workers-program.js');
+    const child = spawn(process.execPath, [program, join(__dirname, '..', 'dist', 'cjs', 'native.js'), dir.path, '30'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    try {
+      const result = await within(exited(child), 50_000, 'thirty workers to be started and terminated');
+      expect({ code: result.code, signal: result.signal }, result.stderr).toEqual({ code: 0, signal: null });
+      expect(JSON.parse(result.stdout)).toEqual({ rounds: 30, leaked: [] });
+    } finally {
+      child.kill('SIGKILL');
+    }
   });
 
   it('twenty workers stopped while their transfers wait for a reader leave no descriptor open', async () => {

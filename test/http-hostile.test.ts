@@ -195,6 +195,39 @@ describe('clients that hold connections', () => {
     }
   });
 
+  it.each(['serveStatic', 'serveFile'])('a client pipelining 40 000 requests and never reading is stopped being read, as node:http stops one (%s)', async (which) => {
+    // node:http pauses a connection once its queued responses pass the
+    // socket's highWaterMark; a body sent outside Node's own writes must
+    // count there too, or every request of the flood is parsed and queued.
+    let seen = 0;
+    const files = serveStatic(fx.path, { cache: false });
+    const server = http.createServer((req, res) => {
+      seen++;
+      if (which === 'serveStatic') void files(req, res);
+      else serveFile(req, res, fx.bigPath, { cache: false }).catch(() => {});
+    });
+    const running = await listen(server);
+    const before = openDescriptors();
+    const client = connect(running.port, '127.0.0.1');
+    client.on('error', () => {});
+    client.pause();
+    try {
+      const flood = rawRequest('/big.bin', { 'User-Agent': 'flood' }).repeat(40_000);
+      client.write(flood);
+      // Node reads 64 KiB at a time and parses what it read before it
+      // pauses: about 1000 of these requests each time.
+      await eventually(() => seen > 0, 'the first request');
+      await new Promise((resolve) => setTimeout(resolve, 1000));
+      expect(seen, `requests that reached the handler of ${40_000}`).toBeLessThan(4000);
+      client.destroy();
+      await expectNoDescriptorLeak(before, 5000);
+    } finally {
+      client.destroy();
+      await running.close();
+      await files.close();
+    }
+  });
+
   it('clients that never read: their transfers wait on the driver, end on the socket timeout, and leave nothing open', async () => {
     const outcomes: { code?: string }[] = [];
     const server = http.createServer((req, res) => {

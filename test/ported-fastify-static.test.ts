@@ -12,7 +12,6 @@ import Fastify, { type FastifyInstance } from 'fastify';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { fastifyServeStatic, type FastifyServeStaticOptions } from '../dist/cjs/index.js';
 import { makeTempDir, type TempDir } from './support/files.js';
-import './support/fastify-reply.js';
 import { ask, writeTree } from './support/ported.js';
 import type { Running } from './support/http.js';
 

@@ -8,7 +8,7 @@ import * as http2 from 'node:http2';
 import * as https from 'node:https';
 import { join } from 'node:path';
 import * as tls from 'node:tls';
-import express from 'express';
+import express, { type Response as ExpressResponse } from 'express';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { capabilities, fastifyServeStatic, serveFile, serveStatic, type ServeResult, type StaticHandler } from '../dist/cjs/index.js';
@@ -103,6 +103,46 @@ describe('Express', () => {
   });
 });
 
+describe("Express's 404 and error handlers, with refusals: 'reject'", () => {
+  let server: Running;
+  const seen: { status?: number; code?: string; expose?: boolean }[] = [];
+  beforeAll(async () => {
+    const app = express();
+    app.get('/reports/:name', (req, res, next) => {
+      serveFile(req, res, req.params.name, { root, refusals: 'reject' }).catch(next);
+    });
+    app.get('/answered/:name', (req, res, next) => {
+      serveFile(req, res, req.params.name, { root }).catch(next);
+    });
+    app.use((err: { status?: number; code?: string; expose?: boolean }, _req: unknown, res: ExpressResponse, _next: unknown) => {
+      seen.push({ status: err.status, code: err.code, expose: err.expose });
+      res.status(err.status ?? 500).type('html').send(`<h1>custom ${err.status}</h1>`);
+    });
+    server = await listen(app.listen(0, '127.0.0.1'));
+  });
+  afterAll(async () => {
+    await server?.close();
+  });
+
+  it("hands a refusal to the app's error handler as res.sendFile does, having written nothing", async () => {
+    const ok = await request(`${server.url}/reports/hello.txt`);
+    expect([ok.status, ok.body.toString()]).toEqual([200, 'hello\n']);
+    const missing = await request(`${server.url}/reports/nope.txt`);
+    expect([missing.status, missing.headers['content-type'], missing.body.toString()]).toEqual([404, 'text/html; charset=utf-8', '<h1>custom 404</h1>']);
+    const hidden = await request(`${server.url}/reports/.env`);
+    expect([hidden.status, hidden.body.toString()]).toEqual([404, '<h1>custom 404</h1>']);
+    expect(seen).toEqual([
+      { status: 404, code: 'ENOENT', expose: true },
+      { status: 404, code: undefined, expose: true },
+    ]);
+  });
+
+  it("answers refusals itself without it, as on node:http", async () => {
+    const missing = await request(`${server.url}/answered/nope.txt`);
+    expect([missing.status, missing.headers['content-type'], missing.body.toString()]).toEqual([404, 'text/plain; charset=utf-8', 'Not Found\n']);
+  });
+});
+
 describe('Fastify', () => {
   let app: FastifyInstance;
   let url: string;
@@ -156,6 +196,57 @@ describe('Fastify', () => {
     expect(await (await fetch(`${url}/static/docs/`)).text()).toBe('<title>docs</title>\n');
     // The rest of the app is untouched.
     expect(await (await fetch(`${url}/json`)).json()).toEqual({ ok: true });
+  });
+});
+
+describe('Fastify allowedPath', () => {
+  let app: FastifyInstance;
+  let url: string;
+  const judged: string[] = [];
+  beforeAll(async () => {
+    mkdirSync(join(root, 'private'), { recursive: true });
+    writeFileSync(join(root, 'private', 'secret.txt'), 'secret\n');
+    app = Fastify();
+    await app.register(fastifyServeStatic, {
+      root,
+      prefix: '/static',
+      allowedPath: (pathname: string) => {
+        judged.push(pathname);
+        return !pathname.startsWith('/private');
+      },
+    });
+    app.get('/files/*', (request, reply) => reply.sendFile((request.params as Record<string, string>)['*']));
+    app.get('/down/*', (request, reply) => reply.download((request.params as Record<string, string>)['*']));
+    url = await app.listen({ port: 0, host: '127.0.0.1' });
+  });
+  afterAll(async () => {
+    await app?.close();
+  });
+
+  // Fastify decodes the wildcard: reply.sendFile() gets `public.txt?/../private/secret.txt`,
+  // `%zz/../private/secret.txt`, `a\\/../private/secret.txt`, and must judge the path it serves.
+  const BYPASSES = ['hello.txt%3F/../private/secret.txt', 'hello.txt%23/../private/secret.txt', '%25zz/../private/secret.txt', 'a%5C/../private/secret.txt', 'x%25/../private/secret.txt', 'x%3F%23%25/./../private/./secret.txt'];
+  it.each(['files', 'down'])('reply.%s judges exactly the path it would serve, however the name is spelt', async (route) => {
+    for (const path of BYPASSES) {
+      judged.length = 0;
+      const r = await rawExchange(Number(new URL(url).port), rawRequest(`/${route}/${path}`), 1);
+      const [response] = r.responses;
+      expect([path, response.status], response.body.toString()).toEqual([path, 404]);
+      expect(response.body.toString()).not.toBe('secret\n');
+      expect(judged, path).toEqual(['/private/secret.txt']);
+    }
+    judged.length = 0;
+    const fine = (await rawExchange(Number(new URL(url).port), rawRequest(`/${route}/docs/../hello.txt`), 1)).responses[0];
+    expect([fine.status, fine.body.toString()]).toEqual([200, 'hello\n']);
+    expect(judged).toEqual(['/hello.txt']);
+  });
+
+  it('judges the plugin route by the path it maps, and never waves an undecodable one through', async () => {
+    for (const path of ['/static/private/secret.txt', '/static/docs/%2E%2E/private/secret.txt', '/static/private%2Fsecret.txt', '/static/%zz/../private/secret.txt', '/static/private/secret.txt%00']) {
+      const r = (await rawExchange(Number(new URL(url).port), rawRequest(path), 1)).responses[0];
+      expect([path, r.status < 400 ? r.status : 'refused']).toEqual([path, 'refused']);
+      expect(r.body.toString()).not.toBe('secret\n');
+    }
   });
 });
 
@@ -280,7 +371,7 @@ describe('HTTP/2', () => {
     expect(r.headers['accept-ranges']).toBe('bytes');
     expect(r.headers.etag).toMatch(/^"493e0-[0-9a-f]+"$/);
     await eventually(() => outcomes.at(-1)?.result !== undefined, 'serveFile to resolve');
-    expect(outcomes.at(-1)!.result).toEqual({ statusCode: 200, bytesSent: 300000, backend: 'respondWithFD' });
+    expect(outcomes.at(-1)!.result).toEqual({ statusCode: 200, bytesSent: 300000, backend: expect.stringMatching(/^(response|memory)$/) });
 
     const part = await h2get('/data.bin', { range: 'bytes=1000-1999' });
     expect(part.headers[':status']).toBe(206);
@@ -306,7 +397,7 @@ describe('HTTP/2', () => {
     expect((await h2get('/empty.txt')).headers['content-length']).toBe('0');
   });
 
-  it('sends single ranges with respondWithFD, multipart and wrapped responses through write(), byte for byte', async () => {
+  it('sends single ranges, multipart and wrapped responses through write(), byte for byte', async () => {
     const mark = outcomes.length;
     const tail = await h2get('/data.bin', { range: 'bytes=-70000' });
     expect(tail.headers[':status']).toBe(206);
@@ -319,12 +410,38 @@ describe('HTTP/2', () => {
     expect(download.headers['content-disposition']).toBe('attachment; filename=data.bin');
     expect(download.body.equals(fx.data)).toBe(true);
     await eventually(() => outcomes.slice(mark).every((o) => o.result), 'serveFile to resolve');
+    // Read from the file, or from the copy the cache keeps once the first response has read it.
+    const either = expect.stringMatching(/^(response|memory)$/);
     expect(outcomes.slice(mark).map((o) => [o.path, o.result!.backend, o.result!.bytesSent])).toEqual([
-      ['/data.bin', 'respondWithFD', 70000],
-      ['/small.txt', 'response', Number(multi.headers['content-length'])],
-      ['/small.txt?wrapped', 'response', 1024],
-      ['/data.bin?download', 'respondWithFD', 300000],
+      ['/data.bin', either, 70000],
+      ['/small.txt', either, Number(multi.headers['content-length'])],
+      ['/small.txt?wrapped', either, 1024],
+      ['/data.bin?download', either, 300000],
     ]);
+  });
+
+  it('answers from the contents the cache keeps once a first response has read them, byte for byte', async () => {
+    writeFileSync(join(fx.path, 'fresh-h2.bin'), fx.data.subarray(0, 50_000));
+    const mark = outcomes.length;
+    const first = await h2get('/fresh-h2.bin');
+    expect(first.body.equals(fx.data.subarray(0, 50_000))).toBe(true);
+    await eventually(() => outcomes[mark]?.result !== undefined, 'serveFile to resolve');
+    expect(outcomes[mark].result!.backend).toBe('response');
+    await eventually(async () => {
+      const r = await h2get('/fresh-h2.bin', { range: 'bytes=100-199' });
+      expect(r.body.equals(fx.data.subarray(100, 200))).toBe(true);
+      await eventually(() => outcomes.at(-1)?.result !== undefined, 'serveFile to resolve');
+      return outcomes.at(-1)!.result!.backend === 'memory';
+    }, 'a response from memory');
+    expect(outcomes.at(-1)!.result).toEqual({ statusCode: 206, bytesSent: 100, backend: 'memory' });
+    // A plain GET from memory goes to the stream itself: the same fields as the first response's.
+    const again = await h2get('/fresh-h2.bin');
+    await eventually(() => outcomes.at(-1)?.result !== undefined, 'serveFile to resolve');
+    expect(outcomes.at(-1)!.result).toEqual({ statusCode: 200, bytesSent: 50_000, backend: 'memory' });
+    expect(again.body.equals(fx.data.subarray(0, 50_000))).toBe(true);
+    const fields = (h: http2.IncomingHttpHeaders) => Object.fromEntries(Object.entries(h).filter(([name]) => name !== 'date'));
+    expect(fields(again.headers)).toEqual(fields(first.headers));
+    expect(Object.keys(first.headers).sort()).toEqual([':status', 'accept-ranges', 'cache-control', 'content-length', 'content-type', 'date', 'etag', 'last-modified']);
   });
 
   it("takes serveFile's root and maxAge strings as on node:http", async () => {
@@ -336,7 +453,7 @@ describe('HTTP/2', () => {
     expect([climb.headers[':status'], climb.body.toString()]).toEqual([403, 'Forbidden\n']);
   });
 
-  it('stops a respondWithFD body when the signal aborts, and leaks no descriptor', async () => {
+  it('stops a body when the signal aborts, and leaks no descriptor', async () => {
     await h2get('/big', {}, 'HEAD'); // the baseline with big.bin in serveFile's cache
     const before = countOpenDescriptors();
     const mark = outcomes.length;
@@ -369,9 +486,10 @@ describe('HTTP/2', () => {
     stream.close(http2.constants.NGHTTP2_CANCEL);
     await eventually(() => outcomes.slice(mark).some((o) => o.error || o.result), 'serveFile to settle');
     const outcome = outcomes.slice(mark)[0];
-    // respondWithFD says nothing of the bytes a reset stream carried: no bytesSent.
-    expect(outcome.error?.code).toBe('ERR_HTTP2_STREAM_ERROR');
-    expect(outcome.error?.bytesSent).toBeUndefined();
+    // The bytes the stream had taken before its reset: far from the whole file.
+    expect(outcome.error?.code).toBe('ERR_STREAM_DESTROYED');
+    expect(outcome.error?.bytesSent).toBeTypeOf('number');
+    expect(outcome.error?.bytesSent).toBeLessThan(fx.bigSize);
     await eventually(() => countOpenDescriptors() <= before, `descriptors back to ${before} (now ${countOpenDescriptors()})`);
     // The session goes on.
     expect((await h2get('/small.txt')).body.equals(fx.small)).toBe(true);

@@ -7,39 +7,24 @@ import { join } from 'node:path';
 import { parse as parseDisposition } from 'content-disposition';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { serveFile, type ServeFileOptions } from '../dist/cjs/index.js';
+import { FileRoutes } from './support/file-routes.js';
 import { makeServeFixtures, type ServeFixtures } from './support/files.js';
-import { httpServer, rawExchange, rawRequest, type Running } from './support/http.js';
+import { httpServer, one, type Running } from './support/http.js';
 
 let fx: ServeFixtures;
 let server: Running;
-/** Per-path: the options, and what to do to the response first. */
-const routes = new Map<string, { options: ServeFileOptions; before?: (res: ServerResponse) => void; file?: string }>();
-let nextRoute = 0;
-
-function route(options: ServeFileOptions, before?: (res: ServerResponse) => void, file?: string): string {
-  const path = `/r${nextRoute++}`;
-  routes.set(path, { options, before, file });
-  return path;
-}
+const routes = new FileRoutes({ answerRejections: true });
+/** A route serving `file` (default small.txt) with `options`, `before` run on the response first. */
+const route = (options: ServeFileOptions, before?: (res: ServerResponse) => void, file?: string) => routes.route(file ?? join(fx.path, 'small.txt'), options, before);
 
 beforeAll(async () => {
   fx = makeServeFixtures();
-  server = await httpServer((req: IncomingMessage, res: ServerResponse) => {
-    const r = routes.get(req.url!.split('?')[0])!;
-    r.before?.(res);
-    serveFile(req, res, r.file ?? join(fx.path, 'small.txt'), r.options).catch((error) => {
-      res.statusCode = 599;
-      res.end(String(error.code));
-    });
-  });
+  server = await httpServer((req, res) => void routes.handler(req, res));
 });
 afterAll(async () => {
   await server?.close();
   fx?.remove();
 });
-
-const one = async (path: string, headers: Record<string, string> = {}, method = 'GET') =>
-  (await rawExchange(server.port, rawRequest(path, headers, method), 1, [method === 'HEAD'])).responses[0];
 
 const req = { headers: {} } as IncomingMessage;
 const res = { setHeader() {} } as unknown as ServerResponse;
@@ -55,8 +40,8 @@ describe('maxAge', () => {
       [123_956, 'public, max-age=123'],
       [0, 'public, max-age=0'],
     ];
-    for (const [maxAge, expected] of cases) expect((await one(route({ maxAge }))).headers['cache-control'], String(maxAge)).toBe(expected);
-    expect((await one(route({ maxAge: '1h', immutable: true }))).headers['cache-control']).toBe('public, max-age=3600, immutable');
+    for (const [maxAge, expected] of cases) expect((await one(server, route({ maxAge }))).headers['cache-control'], String(maxAge)).toBe(expected);
+    expect((await one(server, route({ maxAge: '1h', immutable: true }))).headers['cache-control']).toBe('public, max-age=3600, immutable');
   });
 
   it('refuses what is not a duration', async () => {
@@ -68,26 +53,26 @@ describe('maxAge', () => {
 
 describe('download', () => {
   it('names the file as an attachment, its own name or the one given, non-ASCII names included', async () => {
-    const own = await one(route({ download: true }));
+    const own = await one(server, route({ download: true }));
     expect(own.status).toBe(200);
     expect(own.body.equals(fx.small)).toBe(true);
     expect(parseDisposition(own.headers['content-disposition'])).toEqual({ type: 'attachment', parameters: { filename: 'small.txt' } });
 
-    const russian = await one(route({ download: 'отчёт за год.txt' }));
+    const russian = await one(server, route({ download: 'отчёт за год.txt' }));
     const header = russian.headers['content-disposition'];
     expect(header).toMatch(/^[\x20-\x7e]+$/); // what a header may carry
     expect(header).toContain("filename*=UTF-8''%D0%BE%D1%82%D1%87%D1%91%D1%82%20%D0%B7%D0%B0%20%D0%B3%D0%BE%D0%B4.txt");
     expect(parseDisposition(header).parameters.filename).toBe('отчёт за год.txt');
 
-    const quoted = await one(route({ download: 'say "hi".txt' }));
+    const quoted = await one(server, route({ download: 'say "hi".txt' }));
     expect(parseDisposition(quoted.headers['content-disposition']).parameters.filename).toBe('say "hi".txt');
     // Only the last segment of a path is a file name.
-    const path = await one(route({ download: 'reports/2024/q1.csv' }));
+    const path = await one(server, route({ download: 'reports/2024/q1.csv' }));
     expect(parseDisposition(path.headers['content-disposition']).parameters.filename).toBe('q1.csv');
   });
 
   it('is dropped from an error', async () => {
-    const missing = await one(route({ download: true }, undefined, join(fx.path, 'missing.txt')));
+    const missing = await one(server, route({ download: true }, undefined, join(fx.path, 'missing.txt')));
     expect(missing.status).toBe(404);
     expect(missing.headers['content-disposition']).toBeUndefined();
   });
@@ -101,7 +86,7 @@ describe('download', () => {
 
 describe('headers and setHeaders', () => {
   it('set headers on every file served, winning over the computed ones', async () => {
-    const r = await one(route({ headers: { 'X-Frame-Options': 'DENY', 'Cache-Control': 'no-store', 'Set-Cookie': ['a=1', 'b=2'] } }));
+    const r = await one(server, route({ headers: { 'X-Frame-Options': 'DENY', 'Cache-Control': 'no-store', 'Set-Cookie': ['a=1', 'b=2'] } }));
     expect(r.headers['x-frame-options']).toBe('DENY');
     expect(r.headers['cache-control']).toBe('no-store');
     expect(r.head).toContain('Set-Cookie: a=1\r\nSet-Cookie: b=2\r\n');
@@ -109,7 +94,7 @@ describe('headers and setHeaders', () => {
 
   it('setHeaders sees the path and stat, and its headers win', async () => {
     const seen: [string, number][] = [];
-    const r = await one(
+    const r = await one(server, 
       route({
         maxAge: '1d',
         setHeaders: (response, path, stat) => {
@@ -126,7 +111,7 @@ describe('headers and setHeaders', () => {
 
   it('are not run for a file that is not there', async () => {
     let called = false;
-    const r = await one(route({ headers: { 'X-Custom': 'set' }, setHeaders: () => (called = true) }, undefined, join(fx.path, 'nope')));
+    const r = await one(server, route({ headers: { 'X-Custom': 'set' }, setHeaders: () => (called = true) }, undefined, join(fx.path, 'nope')));
     expect(r.status).toBe(404);
     expect(r.headers['x-custom']).toBeUndefined();
     expect(called).toBe(false);
@@ -141,15 +126,15 @@ describe('headers and setHeaders', () => {
 describe('a status set before the file is served', () => {
   it('is kept, with the whole file as its body, as `res.status(404).sendFile()` keeps it', async () => {
     const page = route({}, (response) => (response.statusCode = 404), join(fx.path, 'page.html'));
-    const r = await one(page);
+    const r = await one(server, page);
     expect(r.status).toBe(404);
     expect(r.body.toString()).toBe('<!doctype html><title>page</title>\n');
     expect(r.headers['content-type']).toBe('text/html; charset=utf-8');
     // No 304 and no 206 for what is not a 200.
-    expect((await one(page, { 'If-None-Match': r.headers.etag })).status).toBe(404);
-    const ranged = await one(page, { Range: 'bytes=0-3' });
+    expect((await one(server, page, { 'If-None-Match': r.headers.etag })).status).toBe(404);
+    const ranged = await one(server, page, { Range: 'bytes=0-3' });
     expect([ranged.status, ranged.body.length]).toEqual([404, r.body.length]);
-    expect((await one(page, {}, 'HEAD')).status).toBe(404);
+    expect((await one(server, page, {}, 'HEAD')).status).toBe(404);
   });
 });
 
@@ -160,9 +145,9 @@ describe('304 Not Modified', () => {
       response.setHeader('Content-Location', 'http://localhost/small.txt');
       response.setHeader('Content-Security-Policy', "default-src 'self'");
     });
-    const full = await one(path);
+    const full = await one(server, path);
     expect(full.headers['content-language']).toBe('en-US');
-    const r = await one(path, { 'If-None-Match': full.headers.etag });
+    const r = await one(server, path, { 'If-None-Match': full.headers.etag });
     expect(r.status).toBe(304);
     for (const name of ['content-type', 'content-length', 'content-language', 'content-encoding']) expect(r.headers[name], name).toBeUndefined();
     expect(r.headers['content-location']).toBe('http://localhost/small.txt');

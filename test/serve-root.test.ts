@@ -8,9 +8,10 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { serveFile, type ServeFileOptions } from '../dist/cjs/index.js';
+import { serveFile, serveStatic, type ServeFileOptions } from '../dist/cjs/index.js';
 import { makeTempDir, type TempDir } from './support/files.js';
 import { httpServer, rawExchange, type Running } from './support/http.js';
+import { runNode } from './support/processes.js';
 
 const SECRET = 'TOP-SECRET-BESIDE-ROOT';
 let dir: TempDir;
@@ -60,6 +61,8 @@ beforeAll(() => {
   writeFileSync(join(root, '.well-known', 'security.txt'), 'Contact: mailto:security@example.com\n');
   writeFileSync(join(root, 'do..ts.txt'), '...');
   symlinkSync(join(root, 'docs', 'guide.txt'), join(root, 'linked.txt'));
+  symlinkSync(join(dir.path, 'secret.txt'), join(root, 'leak.txt'));
+  symlinkSync('..', join(root, 'leak-dir'));
 });
 
 afterAll(async () => {
@@ -154,6 +157,71 @@ describe('serveFile(req, res, path, { root })', () => {
     expect((await get(s, '/linked.txt')).body.toString()).toBe('guide\n');
   });
 
+  describe.each([true, false])('the symlinks option (cache %s)', (cache) => {
+    // linked.txt leads to docs/guide.txt (inside); leak.txt and leak-dir to the secret beside the root.
+    const TABLE: [string, Record<string, number>][] = [
+      ['/hello.txt', { follow: 200, inside: 200, refuse: 200 }],
+      ['/linked.txt', { follow: 200, inside: 200, refuse: 404 }],
+      ['/leak.txt', { follow: 200, inside: 403, refuse: 404 }],
+      ['/leak-dir/secret.txt', { follow: 200, inside: 403, refuse: 404 }],
+      ['/missing.txt', { follow: 404, inside: 404, refuse: 404 }],
+    ];
+    for (const symlinks of ['inside', 'refuse'] as const) {
+      it(`'${symlinks}' refuses what leaves the root, with serveFile and serveStatic alike`, async () => {
+        const files = serveStatic(root, { symlinks, cache });
+        const viaFile = await serverFor((req, res) => serveFile(req, res, req.url!, { root, symlinks, cache }));
+        const viaStatic = await serverFor((req, res) => files(req, res));
+        try {
+          for (const s of [viaFile, viaStatic]) {
+            for (const [target, expected] of TABLE) {
+              const r = await rawExchange(s.port, `GET ${target} HTTP/1.1\r\nHost: localhost\r\n\r\n`, 1);
+              expect([target, r.responses[0].status]).toEqual([target, expected[symlinks]]);
+              if (expected[symlinks] !== 200) expect(r.responses[0].body.toString()).not.toContain(SECRET);
+            }
+          }
+        } finally {
+          await files.close();
+        }
+      });
+    }
+    it('without the native addon, the real paths decide the same', async () => {
+      const script = `
+        const http = require('node:http');
+        const { serveFile, serveStatic } = require(process.argv[1]);
+        const [root, cache] = [process.argv[2], process.argv[3] === 'true'];
+        const results = {};
+        (async () => {
+          for (const symlinks of ['inside', 'refuse']) {
+            const files = serveStatic(root, { symlinks, cache });
+            for (const via of ['file', 'static']) {
+              const server = http.createServer((req, res) => (via === 'file' ? serveFile(req, res, req.url, { root, symlinks, cache }) : files(req, res)).catch(() => res.destroy()));
+              await new Promise((r) => server.listen(0, '127.0.0.1', r));
+              for (const target of process.argv.slice(4)) {
+                const status = await new Promise((r) => http.get({ port: server.address().port, host: '127.0.0.1', path: target }, (res) => { res.resume(); r(res.statusCode); }));
+                results[symlinks + ' ' + via + ' ' + target] = status;
+              }
+              server.close();
+            }
+            await files.close();
+          }
+          console.log(JSON.stringify(results));
+        })();`;
+      const run = await runNode(script, { ZEROCOPY_DISABLE_NATIVE: '1' }, [join(__dirname, '..', 'dist', 'cjs', 'index.js'), root, String(cache), ...TABLE.map(([t]) => t)]);
+      expect(run.stderr).toBe('');
+      const expected: Record<string, number> = {};
+      for (const symlinks of ['inside', 'refuse'] as const) for (const via of ['file', 'static']) for (const [target, statuses] of TABLE) expected[`${symlinks} ${via} ${target}`] = statuses[symlinks];
+      expect(JSON.parse(run.stdout)).toEqual(expected);
+    });
+
+    it("'follow', the default, follows them wherever they lead", async () => {
+      const s = await serverFor((req, res) => serveFile(req, res, req.url!, { root, cache }));
+      for (const [target, expected] of TABLE) {
+        const { responses } = await rawExchange(s.port, `GET ${target} HTTP/1.1\r\nHost: localhost\r\n\r\n`, 1);
+        expect([target, responses[0].status]).toEqual([target, expected.follow]);
+      }
+    });
+  });
+
   it('checks root: a path or file: URL', async () => {
     const req = { headers: {} } as IncomingMessage;
     const res = { setHeader() {} } as unknown as ServerResponse;
@@ -161,6 +229,8 @@ describe('serveFile(req, res, path, { root })', () => {
     await expect(serveFile(req, res, 'x', { root: '' })).rejects.toMatchObject({ code: 'ERR_INVALID_ARG_TYPE' });
     await expect(serveFile(req, res, 'x', { root: new URL('http://example.com/') })).rejects.toMatchObject({ code: 'ERR_INVALID_ARG_VALUE' });
     await expect(serveFile(req, res, 'x', { root, dotfiles: 'hide' as 'deny' })).rejects.toMatchObject({ code: 'ERR_INVALID_ARG_VALUE' });
+    await expect(serveFile(req, res, 'x', { root, symlinks: 'never' as 'refuse' })).rejects.toMatchObject({ code: 'ERR_INVALID_ARG_VALUE' });
+    expect(() => serveStatic(root, { symlinks: true as unknown as 'refuse' })).toThrow(expect.objectContaining({ code: 'ERR_INVALID_ARG_VALUE' }));
   });
 });
 
@@ -188,5 +258,20 @@ describe('serveFile without a root', () => {
     expect((await get(deny, '/.git/config')).status).toBe(403);
     expect((await get(ignore, '/.well-known/security.txt')).status).toBe(200);
     expect((await get(ignore, '/hello.txt')).status).toBe(200);
+  });
+
+  it('reads the `.` segments of a relative path as folders, not as dotfiles', async () => {
+    // `./docs/guide.txt`, relative to the working directory.
+    const deny = await serverFor((req, res) => serveFile(req, res, `.${req.url!}`, { dotfiles: 'deny' }));
+    const cwd = process.cwd();
+    process.chdir(root);
+    try {
+      expect((await get(deny, '/docs/guide.txt')).body.toString()).toBe('guide\n');
+      expect((await get(deny, '/./hello.txt')).status).toBe(200); // `../hello.txt` would be a climb; `./.` is not
+      expect((await get(deny, '/.env')).status).toBe(403);
+      expect((await get(deny, '/.git/config')).status).toBe(403);
+    } finally {
+      process.chdir(cwd);
+    }
   });
 });

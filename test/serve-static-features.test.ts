@@ -4,28 +4,20 @@
 // redirect page. Real servers on loopback, raw responses.
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { serveStatic, type ListingEntry, type ServeStaticOptions, type StaticHandler } from '../dist/cjs/index.js';
+import { serveStatic, type ListingEntry, type ServeStaticOptions } from '../dist/cjs/index.js';
 import { makeTempDir, type TempDir } from './support/files.js';
-import { httpServer, rawExchange, rawRequest, type Running } from './support/http.js';
+import { one, Servers } from './support/http.js';
 
 let dir: TempDir;
 let root: string;
-const servers: Running[] = [];
-const handlers: StaticHandler[] = [];
+const servers = new Servers();
 
-async function staticServer(options?: ServeStaticOptions, base: string | URL = root): Promise<Running> {
-  const handler = serveStatic(base, options);
-  handlers.push(handler);
-  const s = await httpServer((req, res) => void handler(req, res));
-  servers.push(s);
-  return s;
-}
+const staticServer = (options?: ServeStaticOptions, base: string | URL = root) => servers.serveStatic(base, options);
 
-const one = async (s: Running, path: string, headers: Record<string, string> = {}, method = 'GET') =>
-  (await rawExchange(s.port, rawRequest(path, headers, method), 1, [method === 'HEAD'])).responses[0];
 
 beforeAll(() => {
   dir = makeTempDir('zerocopy-static-features-');
@@ -45,11 +37,12 @@ beforeAll(() => {
   writeFileSync(join(root, 'only.js.gz'), 'GZIPPED');
   writeFileSync(join(root, 'only.js.br'), 'BROTLIED');
   writeFileSync(join(root, 'about.html'), '<title>about page</title>\n');
+  writeFileSync(join(root, 'assets', 'page.html'), '<title>page</title>\n');
+  writeFileSync(join(root, 'assets', 'page.html.gz'), 'GZIPPED PAGE');
 });
 
 afterAll(async () => {
-  for (const s of servers) await s.close();
-  for (const h of handlers) await h.close();
+  await servers.close();
   dir?.remove();
 });
 
@@ -149,6 +142,21 @@ describe('dotfiles and .well-known', () => {
   });
 });
 
+describe('what is neither file nor folder', () => {
+  it('a FIFO and a Unix-domain socket are 404, with or without the cache', async () => {
+    const listener = createServer();
+    await new Promise<void>((resolve) => listener.listen(join(root, 'odd', 'app.sock'), resolve));
+    try {
+      for (const cache of [true, false]) {
+        const s = await staticServer({ cache });
+        for (const path of ['/odd/app.sock', '/odd/fifo']) expect([cache, path, (await one(s, path)).status]).toEqual([cache, path, 404]);
+      }
+    } finally {
+      listener.close();
+    }
+  });
+});
+
 describe('precompressed siblings without their original', () => {
   it('serve the sibling to a client that accepts it, and 404 to one that does not', async () => {
     const s = await staticServer({ precompressed: true });
@@ -163,6 +171,27 @@ describe('precompressed siblings without their original', () => {
     const off = await staticServer();
     expect((await one(off, '/only.js', { 'Accept-Encoding': 'gzip' })).status).toBe(404);
   });
+});
+
+describe('a precompressed sibling asked for by its own name', () => {
+  // One cached descriptor serves `assets/page.html.gz` both as itself and as
+  // the gzip encoding of `assets/page.html`: what describes one must not leak into the other.
+  for (const order of [['itself', 'encoding'], ['encoding', 'itself']]) {
+    it(`keeps the two representations' headers apart (${order.join(' first, then as ')})`, async () => {
+      const s = await staticServer({ precompressed: true });
+      const asked = {
+        itself: () => one(s, '/assets/page.html.gz'),
+        encoding: () => one(s, '/assets/page.html', { 'Accept-Encoding': 'gzip' }),
+      };
+      const seen: Record<string, Awaited<ReturnType<typeof one>>> = {};
+      for (const what of [...order, ...order]) seen[what] = await asked[what as keyof typeof asked]();
+      expect([seen.itself.status, seen.itself.headers['content-type'], seen.itself.headers['content-encoding']]).toEqual([200, 'application/gzip', undefined]);
+      expect([seen.encoding.status, seen.encoding.headers['content-type'], seen.encoding.headers['content-encoding']]).toEqual([200, 'text/html; charset=utf-8', 'gzip']);
+      expect(seen.encoding.body.toString()).toBe('GZIPPED PAGE');
+      expect(seen.itself.body.toString()).toBe('GZIPPED PAGE');
+      expect(seen.encoding.headers.etag).not.toBe(seen.itself.headers.etag);
+    });
+  }
 });
 
 describe('extensions', () => {

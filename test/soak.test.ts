@@ -1,8 +1,10 @@
 // The soak: many transfers over loopback, 32 and more at once, each with a
 // random fault (none, the peer resetting or reading slowly, a local destroy
 // at a random moment including before the file opened, an abort, the file
-// truncated mid-way, a bad argument), on every backend, and serveFile over
-// HTTP keep-alive with clients that disconnect mid-response. Every transfer
+// truncated mid-way, a bad argument), on every backend, serveFile over
+// HTTP keep-alive with clients that disconnect mid-response, and serveFile
+// over HTTP/2 with clients that cancel streams or close their sessions at
+// random moments. Every transfer
 // that completed is checked byte for byte by its own peer, found by the
 // client's port, never by order; every failed one left its peer a true
 // prefix and rejected with the code its fault calls for.
@@ -21,6 +23,7 @@
 import { createHash } from 'node:crypto';
 import { copyFileSync, promises as fsp } from 'node:fs';
 import * as http from 'node:http';
+import * as http2 from 'node:http2';
 import * as net from 'node:net';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
@@ -302,6 +305,74 @@ async function httpClient(port: number, rng: Rng, tally: HttpTally, budget: () =
   socket?.destroy();
 }
 
+interface H2Tally {
+  requests: number;
+  completed: number;
+  cancelled: number;
+  sessionsClosed: number;
+  bytesVerified: number;
+  problems: string[];
+}
+
+/**
+ * An HTTP/2 client on one session (a new one when it closed its own): each
+ * request reads its file whole and checks it, or cancels its stream
+ * (RST_STREAM) after a random part of it, or closes the whole session once
+ * the head has come.
+ */
+async function h2Client(url: string, rng: Rng, tally: H2Tally, budget: () => boolean): Promise<void> {
+  let session: http2.ClientHttp2Session | undefined;
+  while (budget()) {
+    if (!session || session.destroyed || session.closed) {
+      session = http2.connect(url);
+      session.on('error', () => {});
+    }
+    const index = rng.int(0, pool.length - 1);
+    const file = pool[index];
+    const fate = file.data.length > 1 ? rng.pick(['read', 'read', 'read', 'cancel', 'cancel', 'close session'] as const) : 'read';
+    const cut = rng.int(1, Math.max(1, file.data.length - 1));
+    tally.requests++;
+    const what = `h2 GET /${index} (${file.data.length} bytes)`;
+    const s = session;
+    const outcome = await new Promise<{ status: number; length: number; sha256: string } | 'cancelled' | 'failed'>((resolve) => {
+      const stream = s.request({ ':path': `/${index}` });
+      const hash = createHash('sha256');
+      let status = 0;
+      let length = 0;
+      stream.on('response', (h) => {
+        status = Number(h[':status']);
+        if (fate === 'close session') {
+          s.destroy();
+          resolve('cancelled');
+        }
+      });
+      stream.on('data', (c: Buffer) => {
+        length += c.length;
+        hash.update(c);
+        if (fate === 'cancel' && length >= cut) {
+          stream.close(http2.constants.NGHTTP2_CANCEL);
+          resolve('cancelled');
+        }
+      });
+      stream.on('end', () => resolve({ status, length, sha256: hash.digest('hex') }));
+      stream.on('error', () => resolve(fate === 'read' ? 'failed' : 'cancelled'));
+      stream.on('close', () => resolve(fate === 'read' ? 'failed' : 'cancelled'));
+    });
+    if (outcome === 'cancelled') {
+      if (fate === 'close session') tally.sessionsClosed++;
+      else tally.cancelled++;
+      continue;
+    }
+    if (outcome === 'failed' || outcome.status !== 200 || outcome.length !== file.data.length || outcome.sha256 !== sha256(file.data)) {
+      if (tally.problems.length < 20) tally.problems.push(`${what}: ${JSON.stringify(outcome)}, not the file`);
+      continue;
+    }
+    tally.completed++;
+    tally.bytesVerified += outcome.length;
+  }
+  session?.close();
+}
+
 /** The floor (lowest RSS) of the first and second half of the rounds. */
 function floors(rss: number[]): { first: number; second: number } {
   const half = Math.floor(rss.length / 2);
@@ -309,25 +380,28 @@ function floors(rss: number[]): { first: number; second: number } {
 }
 
 describe('soak', () => {
-  it(`${TRANSFERS} transfers with random faults at ${CONCURRENCY} at once and ${REQUESTS} keep-alive requests with clients leaving mid-response, in ${ROUNDS} rounds after a warm-up`, { timeout: LONG ? 3_600_000 : 180_000 }, async () => {
+  it(`${TRANSFERS} transfers with random faults at ${CONCURRENCY} at once, ${REQUESTS} keep-alive requests with clients leaving mid-response and ${REQUESTS} HTTP/2 requests with clients cancelling, in ${ROUNDS} rounds after a warm-up`, { timeout: LONG ? 3_600_000 : 180_000 }, async () => {
     onTestFailed(() => console.error(`soak seed ${seed}: rerun with ZEROCOPY_TEST_SEED=${seed}`));
     const rng = makeRng(seed);
     const peer = await SoakPeer.start(seed);
     const tally: Tally = { transfers: 0, completed: 0, faults: {}, byBackend: {}, bytesVerified: 0, problems: [] };
     const httpTally: HttpTally = { requests: 0, completed: 0, disconnects: 0, bytesVerified: 0, problems: [] };
+    const h2Tally: H2Tally = { requests: 0, completed: 0, cancelled: 0, sessionsClosed: 0, bytesVerified: 0, problems: [] };
     const serveOutcomes: Record<string, number> = {};
     let server: Running | undefined;
+    let h2Server: Running | undefined;
     try {
-      server = await listen(
-        http.createServer({ keepAlive: true }, (req, res) => {
-          const file = pool[Number(req.url!.slice(1))];
-          serveFile(req, res, file.path).then(
-            () => (serveOutcomes.resolved = (serveOutcomes.resolved ?? 0) + 1),
-            (e: { code?: string }) => (serveOutcomes[e.code ?? 'no code'] = (serveOutcomes[e.code ?? 'no code'] ?? 0) + 1),
-          );
-        }),
-      );
+      const serve = (req: http.IncomingMessage | http2.Http2ServerRequest, res: http.ServerResponse | http2.Http2ServerResponse) => {
+        const file = pool[Number(req.url!.slice(1))];
+        serveFile(req, res, file.path).then(
+          () => (serveOutcomes.resolved = (serveOutcomes.resolved ?? 0) + 1),
+          (e: { code?: string }) => (serveOutcomes[e.code ?? 'no code'] = (serveOutcomes[e.code ?? 'no code'] ?? 0) + 1),
+        );
+      };
+      server = await listen(http.createServer({ keepAlive: true }, serve));
+      h2Server = await listen(http2.createServer(serve) as unknown as net.Server);
       const port = server.port;
+      const h2Url = h2Server.url;
       // Transfer indices name the truncated copies: the warm-up's come first.
       let index = 0;
       const transfers = (count: number, into: Tally) => runPool(index, (index += count), (i) => oneTransfer(peer, rng, into, i));
@@ -336,6 +410,12 @@ describe('soak', () => {
         const budget = () => issued++ < count;
         return Promise.all(Array.from({ length: 8 }, () => httpClient(port, rng, into, budget)));
       };
+      // As many HTTP/2 requests as HTTP/1.1 ones, from four clients.
+      const h2Requests = (count: number, into: H2Tally) => {
+        let issued = 0;
+        const budget = () => issued++ < count;
+        return Promise.all(Array.from({ length: 4 }, () => h2Client(h2Url, rng, into, budget)));
+      };
 
       // Warm-up: the addon's driver, the threadpool, JIT code, allocator
       // arenas, serveFile's open-file cache, so that the baseline is the
@@ -343,6 +423,7 @@ describe('soak', () => {
       await Promise.all([
         transfers(WARMUP_TRANSFERS, { ...tally, faults: {}, byBackend: {}, problems: tally.problems }),
         requests(WARMUP_REQUESTS, { ...httpTally, problems: httpTally.problems }),
+        h2Requests(WARMUP_REQUESTS, { ...h2Tally, problems: h2Tally.problems }),
       ]);
       const baselineRss = await settledRss();
       const baselineFds = openDescriptors();
@@ -352,12 +433,14 @@ describe('soak', () => {
         await Promise.all([
           transfers(roundStart(TRANSFERS, round + 1, ROUNDS) - roundStart(TRANSFERS, round, ROUNDS), tally),
           requests(roundStart(REQUESTS, round + 1, ROUNDS) - roundStart(REQUESTS, round, ROUNDS), httpTally),
+          h2Requests(roundStart(REQUESTS, round + 1, ROUNDS) - roundStart(REQUESTS, round, ROUNDS), h2Tally),
         ]);
         rss.push(await settledRss());
       }
       // Every serveFile call settles: it resolves, or its client left.
       const served = () => Object.values(serveOutcomes).reduce((a, b) => a + b, 0);
-      await eventually(() => served() === WARMUP_REQUESTS + httpTally.requests, () => `serveFile calls settled: ${served()} of ${WARMUP_REQUESTS + httpTally.requests}`, 10_000);
+      const calls = 2 * WARMUP_REQUESTS + httpTally.requests + h2Tally.requests;
+      await eventually(() => served() === calls, () => `serveFile calls settled: ${served()} of ${calls}`, 10_000);
 
       // Exactly the baseline's descriptors, but for serveFile's open-file
       // cache, which may have reopened a pool file (one descriptor per file).
@@ -376,6 +459,8 @@ describe('soak', () => {
       const held = [...openDescriptors().values()].filter((t) => cached.has(t)).length;
       await server.close();
       server = undefined;
+      await h2Server.close();
+      h2Server = undefined;
 
       const { first, second } = floors(rss);
       const half = roundStart(TRANSFERS, ROUNDS, ROUNDS) - roundStart(TRANSFERS, Math.floor(ROUNDS / 2), ROUNDS);
@@ -385,13 +470,14 @@ describe('soak', () => {
       console.log(
         `soak (seed ${seed}): ${tally.transfers} transfers at ${CONCURRENCY} at once, ${tally.completed} completed; faults: ${faults}; ` +
           `backends: ${Object.entries(tally.byBackend).map(([k, v]) => `${k} ${v}`).join(', ')}; ` +
-          `${mib(tally.bytesVerified)} MiB checked at the peers; http: ${httpTally.requests} requests, ${httpTally.completed} complete (${mib(httpTally.bytesVerified)} MiB checked), ${httpTally.disconnects} clients left mid-response, serveFile outcomes ${JSON.stringify(serveOutcomes)}; ` +
+          `${mib(tally.bytesVerified)} MiB checked at the peers; http: ${httpTally.requests} requests, ${httpTally.completed} complete (${mib(httpTally.bytesVerified)} MiB checked), ${httpTally.disconnects} clients left mid-response, h2: ${h2Tally.requests} requests, ${h2Tally.completed} complete (${mib(h2Tally.bytesVerified)} MiB checked), ${h2Tally.cancelled} streams cancelled, ${h2Tally.sessionsClosed} sessions closed mid-response; serveFile outcomes ${JSON.stringify(serveOutcomes)}; ` +
           `after a warm-up of ${WARMUP_TRANSFERS} transfers and ${WARMUP_REQUESTS} requests: fds ${baselineFds.size} -> ${fds} (${held} held by serveFile's open-file cache), ` +
           `rss ${mib(baselineRss)} MiB, then over ${ROUNDS} rounds ${mib(Math.min(...rss))}..${mib(Math.max(...rss))} MiB, floor ${mib(first)} -> ${mib(second)} MiB (${second >= first ? '+' : ''}${mib(second - first)}, allowed +${mib(RSS_ALLOWANCE)}, malloc arenas ${ARENAS}: ` +
-          `catches a leak of ${Math.ceil(RSS_ALLOWANCE / half)} B per transfer or ${Math.ceil(RSS_ALLOWANCE / halfRequests)} B per request); lost: ${tally.problems.length + httpTally.problems.length}`,
+          `catches a leak of ${Math.ceil(RSS_ALLOWANCE / half)} B per transfer or ${Math.ceil(RSS_ALLOWANCE / halfRequests)} B per request); lost: ${tally.problems.length + httpTally.problems.length + h2Tally.problems.length}`,
       );
       expect(tally.problems).toEqual([]);
       expect(httpTally.problems).toEqual([]);
+      expect(h2Tally.problems).toEqual([]);
       expect(tally.transfers).toBe(TRANSFERS);
       expect(Object.keys(serveOutcomes).filter((k) => !['resolved', 'ERR_STREAM_DESTROYED', 'ERR_STREAM_PREMATURE_CLOSE', 'ECONNRESET', 'EPIPE'].includes(k))).toEqual([]);
       // (Under ASan, freed memory sits in quarantine: RSS says nothing there.)
@@ -400,6 +486,7 @@ describe('soak', () => {
       }
     } finally {
       await server?.close();
+      await h2Server?.close();
       await peer.stop();
     }
   });

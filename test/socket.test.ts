@@ -5,17 +5,17 @@
 // transfer waiting for a slow peer never holds up the event loop or the
 // threadpool.
 import { randomFillSync } from 'node:crypto';
-import { fstatSync, promises as fsp } from 'node:fs';
+import { constants as fsConstants, fstatSync, promises as fsp } from 'node:fs';
 import http from 'node:http';
 import type net from 'node:net';
 import { performance } from 'node:perf_hooks';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { capabilities, sendFile, type Backend, type SendFileOptions } from '../dist/cjs/index.js';
-import { expectBytes, hashOf, MiB, sha256 } from './support/bytes.js';
-import { epollWatches, expectNoDescriptorLeak, openDescriptors, staleEpollWatches } from './support/descriptors.js';
+import { expectBytes, hashOf, KiB, MiB, seededBytes, sha256 } from './support/bytes.js';
+import { descriptorFlags, epollWatches, expectNoDescriptorLeak, openDescriptors, staleEpollWatches } from './support/descriptors.js';
 import { makeTempDir, writeRandomFile, type TempDir, type TestFile } from './support/files.js';
 import { PeerProcess } from './support/peer.js';
-import { closed, connect, connecting, hasSs, readToEnd, startCollector, startServer, tcpInfo } from './support/sockets.js';
+import { closed, connect, connecting, hasSs, readToEnd, setSocketBuffers, startCollector, startServer, tcpInfo } from './support/sockets.js';
 import { eventually, rejection, sleep, track, watchEventLoop, within } from './support/waiting.js';
 
 const caps = capabilities();
@@ -235,6 +235,111 @@ describe('ordering in the socket write queue', () => {
   });
 });
 
+/**
+ * Waits until a transfer to `socket` can go no further while its peer does
+ * not read: waiting in the driver (a native backend: its duplicate of the
+ * socket in an epoll set), or with bytes in libuv's write queue (stream).
+ */
+async function waitingForRoom(socket: net.Socket, backend: 'auto' | Backend, settled: () => boolean): Promise<void> {
+  const handle = (socket as unknown as { _handle: { fd: number; writeQueueSize: number } })._handle;
+  const ino = fstatSync(handle.fd).ino;
+  const waiting = backend === 'stream' ? () => handle.writeQueueSize > 0 : () => epollWatches().some((w) => w.ino === ino && w.fd !== handle.fd);
+  await eventually(() => {
+    if (settled()) expect.fail('the transfer ended before its peer read anything: the socket buffers took it all');
+    return waiting();
+  }, 'the transfer waiting for its peer to read', 10_000);
+}
+
+/**
+ * A loopback connection whose buffers (SO_SNDBUF and SO_RCVBUF, both ends)
+ * are 4096 bytes, and whose server side does not read until resumed: it
+ * takes a few tens of KiB, where loopback's autotuned buffers take MiB.
+ */
+async function smallBuffersConnection(): Promise<{ server: Awaited<ReturnType<typeof startServer>>; client: net.Socket; peer: net.Socket }> {
+  const server = await startServer((peer) => peer.pause());
+  setSocketBuffers(server.server, 4096);
+  const client = await connect(server.port);
+  setSocketBuffers(client, 4096);
+  return { server, client, peer: await server.accepted() };
+}
+
+// ---------------------------------------------------------------------------
+describe('a first attempt that stops part-way: small socket buffers, a peer that reads late', () => {
+  // On a connection with small buffers and a peer that does not read yet
+  // (smallBuffersConnection), a transfer under sendNow's limit
+  // (inlineBytes) stops there in its first attempt (sendNow for 'auto', a
+  // Transfer's own attempt for a named backend), in the part this case
+  // makes the largest, and the driver sends the rest once the peer reads.
+  const SPLITS = {
+    headers: { headers: 100_000, file: 1000, trailers: 100 },
+    file: { headers: 1000, file: 120_000, trailers: 100 },
+    trailers: { headers: 100, file: 1000, trailers: 100_000 },
+  };
+  const cases = (['auto', ...ALL] as const).flatMap((backend) => Object.keys(SPLITS).map((part) => [backend, part] as [ 'auto' | Backend, keyof typeof SPLITS]));
+
+  it.each(cases)('%s: stopped inside the %s, the rest follows exactly, and bytesSent counts each byte once', async (backend, part) => {
+    const sizes = SPLITS[part];
+    const headers = seededBytes(`h-${part}`, sizes.headers);
+    const trailers = seededBytes(`t-${part}`, sizes.trailers);
+    const content = seededBytes(`f-${part}`, sizes.file);
+    const path = tmp.write(content);
+    const total = sizes.headers + sizes.file + sizes.trailers;
+    expect(total, 'small enough for the in-tick attempt').toBeLessThanOrEqual(128 * KiB);
+
+    const fds = openDescriptors();
+    const { server, client, peer } = await smallBuffersConnection();
+    const progress: number[] = [];
+    const transfer = track(sendFile(client, path, { backend, headers, trailers, onProgress: (n) => progress.push(n) }));
+
+    await waitingForRoom(client, backend, transfer.settled);
+    if (backend === 'auto') {
+      // sendNow reports its count in the tick it returns: where it stopped.
+      const start = part === 'headers' ? 0 : part === 'file' ? sizes.headers : sizes.headers + sizes.file;
+      const end = start + sizes[part];
+      expect(progress[0], `sendNow's count, inside the ${part} [${start}, ${end})`).toBeGreaterThan(start);
+      expect(progress[0]).toBeLessThan(end);
+    }
+    // The peer reads now: the driver (or the stream backend) sends the rest.
+    const received = readToEnd(peer);
+    peer.resume();
+    const outcome = await within(transfer.result, 10_000, 'the transfer once the peer reads');
+    expect(outcome).toEqual({ ok: true, value: { bytesSent: total, backend: backend === 'auto' ? caps.backends[0] : backend } });
+    client.end();
+    expectBytes(await within(received, 10_000, 'the peer reading to the end'), Buffer.concat([headers, content, trailers]));
+    await closed(client);
+    await server.close();
+    await expectNoDescriptorLeak(fds);
+  });
+
+  it.each(['aborts its signal', 'destroys the socket'])("an onProgress that hears of sendNow's bytes and %s: nothing more is sent, and the error counts what went", async (what) => {
+    const content = seededBytes('stopped-by-progress', 120_000);
+    const path = tmp.write(content);
+    const fds = openDescriptors();
+    const { server, client, peer } = await smallBuffersConnection();
+    const controller = new AbortController();
+    const seen: number[] = [];
+    const onProgress = (n: number) => {
+      seen.push(n);
+      if (seen.length > 1) return;
+      if (what === 'aborts its signal') controller.abort();
+      else client.destroy();
+    };
+    const transfer = sendFile(client, path, { signal: controller.signal, onProgress });
+    const expected = what === 'aborts its signal' ? { name: 'AbortError' } : { code: 'ERR_STREAM_DESTROYED' };
+    const error = await within(rejection(transfer, expected), 10_000, `the transfer whose onProgress ${what}`);
+    expect(seen.length, 'progress reports').toBe(1);
+    expect(seen[0], "sendNow's count").toBeLessThan(content.length);
+    expect(error.bytesSent).toBe(seen[0]);
+    // Bytes went: the socket is destroyed, and its peer gets exactly those.
+    expect(client.destroyed).toBe(true);
+    const received = readToEnd(peer);
+    peer.resume();
+    expectBytes(await within(received, 10_000, 'the peer reading to the end'), content.subarray(0, seen[0]));
+    await server.close();
+    await expectNoDescriptorLeak(fds);
+  });
+});
+
 // ---------------------------------------------------------------------------
 describe('the peer resets the connection mid-transfer', () => {
   const HEAD = 'HEADERS\r\n\r\n';
@@ -417,11 +522,52 @@ describe('abort', () => {
     // Its duplicate is closed: nothing may still watch that number.
     expect(staleEpollWatches()).toEqual([]);
     expect(driverWatches()).toEqual([]);
-    // The socket is the caller's, and carried only the caller's bytes.
+    // The socket is the caller's, as the caller left it (non-blocking: else
+    // Node's next write of the rest would hold this thread, and the peer
+    // that reads in it), and carried only the caller's bytes.
     expect(socket.destroyed).toBe(false);
+    expect(descriptorFlags(fd) & fsConstants.O_NONBLOCK, 'O_NONBLOCK').not.toBe(0);
     peer.resume();
     socket.end();
     expectBytes((await within(received, 10_000, 'the peer reading to the end')).data, written);
+    await collector.close();
+    await expectNoDescriptorLeak(fds);
+  });
+});
+
+// ---------------------------------------------------------------------------
+describe('transfers large and small on TCP and Unix-domain sockets, and what they leave on the socket', () => {
+  // medium is past sendNow's and a Transfer's own attempt's limit: the
+  // driver arms the socket from the first call and steps it to the end.
+  // kib is done at once: by sendNow on TCP ('auto'), else by a Transfer's
+  // own attempt (sendNow is for TCP only: its socket is known to be
+  // non-blocking, and only TCP takes MSG_MORE and TCP_CORK).
+  it.each(['TCP', 'Unix-domain'])('%s: exact bytes with headers and trailers, no epoll registration left, the socket still non-blocking, and the caller\'s writes in place, on every backend', async (kind) => {
+    const fds = openDescriptors();
+    const collector = await startCollector(kind === 'TCP' ? {} : { unix: tmp.file(`completes-${Date.now()}.sock`) });
+    const { socket, received } = await collector.connect();
+    const fd = (socket as unknown as { _handle: { fd: number } })._handle.fd;
+    const ino = fstatSync(fd).ino;
+    const expected: Buffer[] = [];
+    for (const backend of ['auto', ...NATIVE] as const) {
+      for (const file of [medium, kib]) {
+        const [headers, trailers] = [`<${backend}>`, `</${backend}>`];
+        const result = await within(sendFile(socket, file.path, { backend, headers, trailers }), 10_000, `the ${backend} transfer`);
+        expect(result).toEqual({ bytesSent: headers.length + file.data.length + trailers.length, backend: backend === 'auto' ? caps.backends[0] : backend });
+        expected.push(b(headers), file.data, b(trailers));
+        // The driver forgot the socket before closing its duplicate: nothing
+        // watches a closed number, or the socket under another one.
+        expect(staleEpollWatches(), backend).toEqual([]);
+        expect(epollWatches().filter((w) => w.ino === ino && w.fd !== fd), backend).toEqual([]);
+        // Node's socket is non-blocking, and the transfer leaves it so: a
+        // blocking one would hold the JS thread in its next write.
+        expect(descriptorFlags(fd) & fsConstants.O_NONBLOCK, `${backend}: O_NONBLOCK`).not.toBe(0);
+        socket.write(`|after ${backend}|`);
+        expected.push(b(`|after ${backend}|`));
+      }
+    }
+    socket.end();
+    expectBytes((await within(received, 10_000, 'the peer reading to the end')).data, Buffer.concat(expected));
     await collector.close();
     await expectNoDescriptorLeak(fds);
   });
@@ -492,9 +638,17 @@ describe.skipIf(!SS)('TCP segments (read with ss -tin)', () => {
   const HEAD = 'HTTP/1.1 200 OK\r\nContent-Length: 1026\r\n\r\n';
   const TAIL = '\r\n';
 
-  it.each((['sendfile', 'stream'] as const).filter((x) => caps.backends.includes(x)))(
-    '%s: a small header + 1 KiB file + trailer leaves as one segment, and the socket is not left corked',
-    async (backend) => {
+  // With a trailer, the Linux backend corks the socket; without one, the
+  // headers go with MSG_MORE ('auto': by sendNow), held for the file's bytes.
+  const cases: ['auto' | Backend, string, string][] = [
+    ['sendfile', 'a trailer', TAIL],
+    ['sendfile', 'no trailer', ''],
+    ['auto', 'no trailer', ''],
+    ['stream', 'a trailer', TAIL],
+  ];
+  it.each(cases.filter(([x]) => x === 'auto' || caps.backends.includes(x)))(
+    '%s: a small header, a 1 KiB file and %s leave as one segment, and the socket is not left corked',
+    async (backend, _, trailer) => {
       const server = await startServer();
       const client = await connect(server.port);
       client.setNoDelay(true);
@@ -502,12 +656,12 @@ describe.skipIf(!SS)('TCP segments (read with ss -tin)', () => {
       let got = 0;
       peerSocket.on('data', (d: Buffer) => (got += d.length));
       const port = client.localPort!;
-      const total = HEAD.length + kib.data.length + TAIL.length;
+      const total = HEAD.length + kib.data.length + trailer.length;
 
       const before = await tcpInfo(port);
-      await expect(sendFile(client, kib.path, { backend, headers: HEAD, trailers: TAIL })).resolves.toEqual({
+      await expect(sendFile(client, kib.path, { backend, headers: HEAD, trailers: trailer })).resolves.toEqual({
         bytesSent: total,
-        backend,
+        backend: backend === 'auto' ? caps.backends[0] : backend,
       });
       await within(
         (async () => {

@@ -20,7 +20,7 @@ import { makeTempDir, type TempDir } from './support/files.js';
 import { execFileAsync, exited, runNode, waitForLine } from './support/processes.js';
 import { endAndClose, startCollector, type Collector } from './support/sockets.js';
 import { makeSelfSignedCertificate } from './support/tls.js';
-import { rejection, sleep } from './support/waiting.js';
+import { rejection, sleep, within } from './support/waiting.js';
 
 const LIB = join(__dirname, '..', 'dist', 'cjs', 'index.js'); // what workers and child processes require
 const caps = capabilities();
@@ -189,6 +189,17 @@ describe('exact bytes over loopback TCP', () => {
     const b = await sendOverTcp(collector, path);
     expect(b.result).toEqual({ bytesSent: content.length, backend: 'sendfile' });
     expectBytes(b.data, content);
+  });
+
+  it.each<'auto' | Backend>(['auto', ...BACKENDS])('a small transfer done in its first attempt reports progress, the last call its bytesSent (%s)', async (backend) => {
+    const content = seededBytes('progress-at-once', 10_000);
+    const path = dir.write(content);
+    const seen: number[] = [];
+    const { result, data } = await sendOverTcp(collector, path, { backend, headers: 'H', trailers: 'T', onProgress: (n) => seen.push(n) });
+    expectBytes(data, Buffer.concat([Buffer.from('H'), content, Buffer.from('T')]));
+    expect(result.bytesSent).toBe(content.length + 2);
+    expect(seen.length, 'progress reports').toBeGreaterThan(0);
+    expect(seen.at(-1)).toBe(result.bytesSent);
   });
 
   describe.each(BACKENDS)('edge cases (%s)', (backend) => {
@@ -717,18 +728,25 @@ describe('file and pipe outputs', () => {
     expectBytes(fs.readFileSync(out), Buffer.concat([Buffer.from('existing\nH'), content.subarray(5, 5 + 200 * KiB), Buffer.from('T')]));
   });
 
-  it.each(BACKENDS)("a child's stdin pipe (`cat > file`) receives the exact bytes (%s)", async (backend) => {
+  it.each<'auto' | Backend>(['auto', ...BACKENDS])("a child's stdin pipe (`cat > file`) receives the exact bytes, of a large transfer and a small one (%s)", async (backend) => {
     const out = dir.file();
     const child = spawn('sh', ['-c', 'cat > "$0"', out], { stdio: ['pipe', 'ignore', 'pipe'] });
     const done = exited(child);
     const stdin = child.stdin as net.Socket; // a pipe, as a net.Socket
     expect(stdin).toBeInstanceOf(net.Socket);
+    const chosen = backend === 'auto' ? BACKENDS[0] : backend;
     const result = await sendFile(stdin, path, { offset: 1, headers: 'pipe:', trailers: Buffer.from(':end'), backend });
-    expect(result).toEqual({ bytesSent: content.length - 1 + 9, backend });
+    expect(result).toEqual({ bytesSent: content.length - 1 + 9, backend: chosen });
+    // Small enough for sendNow, which takes TCP only: MSG_MORE and TCP_CORK are no pipe's.
+    const small = await sendFile(stdin, path, { offset: 7, count: 1000, headers: '<', trailers: '>', backend });
+    expect(small).toEqual({ bytesSent: 1002, backend: chosen });
+    // libuv's pipe is non-blocking, and the transfers leave it so.
+    expect(descriptorFlags((stdin as unknown as { _handle: { fd: number } })._handle.fd) & fs.constants.O_NONBLOCK).not.toBe(0);
     stdin.end();
     const { code, stderr } = await done;
     expect(code, stderr).toBe(0);
-    expectBytes(fs.readFileSync(out), Buffer.concat([Buffer.from('pipe:'), content.subarray(1), Buffer.from(':end')]));
+    const expected = [Buffer.from('pipe:'), content.subarray(1), Buffer.from(':end<'), content.subarray(7, 1007), Buffer.from('>')];
+    expectBytes(fs.readFileSync(out), Buffer.concat(expected));
   });
 
   it('an fd number that is a TCP socket (a child process\'s inherited stdout) gets the exact bytes, on every backend', async () => {
@@ -758,6 +776,50 @@ describe('file and pipe outputs', () => {
     } finally {
       await collector.close();
     }
+  });
+
+  // /dev/full takes write(2) (and fails it with ENOSPC), but has no
+  // splice_write: sendfile(2) refuses it with EINVAL on Linux 5.10 and later.
+  it.runIf(BACKENDS.includes('sendfile'))("a named backend whose own call refuses the output fails with that call's error; 'auto' hands it to the next backend", async () => {
+    const fd = fs.openSync('/dev/full', 'w');
+    try {
+      const named = await rejection(sendFile(fd, path, { count: 1000, backend: 'sendfile' }), {});
+      // sendfile's own refusal (or, on kernels that let it write there, its
+      // own ENOSPC), never another backend's write.
+      expect(named.syscall, String(named)).toBe('sendfile');
+      expect(named.bytesSent).toBe(0);
+      const auto = await rejection(sendFile(fd, path, { count: 1000 }), { code: 'ENOSPC' });
+      expect(auto.bytesSent).toBe(0);
+    } finally {
+      fs.closeSync(fd);
+    }
+  });
+
+  it.each(NATIVE_BACKENDS)("a blocking FIFO whose reader waits holds up no other transfer: the driver never blocks in a write (%s)", async (backend) => {
+    const fifo = dir.file();
+    const out = dir.file();
+    await execFileAsync('mkfifo', [fifo]);
+    // The reader opens the FIFO at once, and reads only when told to.
+    const reader = spawn('sh', ['-c', 'exec 3<"$0"; read go; cat <&3 > "$1"', fifo, out], { stdio: ['pipe', 'ignore', 'pipe'] });
+    const done = exited(reader);
+    const handle = await openHandle(fifo, 'w'); // blocking, as a FIFO opened this way is
+    const collector = await startCollector();
+    try {
+      // Far more than the FIFO holds, and past a Transfer's own attempt: the driver writes it.
+      const toFifo = sendFile(handle.fd, path, { count: 2 * MiB, backend });
+      const other = await within(sendOverTcp(collector, path, { count: 2 * MiB, backend }), 5000, "a transfer to a socket while the FIFO's reader waits");
+      expect(other.result.bytesSent).toBe(2 * MiB);
+      reader.stdin!.end('go\n');
+      expect(await within(toFifo, 10_000, 'the transfer to the FIFO once its reader reads')).toEqual({ bytesSent: 2 * MiB, backend });
+      expect(descriptorFlags(handle.fd) & fs.constants.O_NONBLOCK).toBe(0);
+    } finally {
+      reader.stdin!.end();
+      await handle.close();
+      await collector.close();
+    }
+    const { code, stderr } = await done;
+    expect(code, stderr).toBe(0);
+    expectBytes(fs.readFileSync(out), content.subarray(0, 2 * MiB));
   });
 
   it.each(BACKENDS)('a FIFO read by another process, as fd number and as FileHandle (%s)', async (backend) => {

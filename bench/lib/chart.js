@@ -2,10 +2,10 @@
 // rendered headless with view.toSVG() (no canvas needed for SVG).
 'use strict';
 
-const { formatBytes, num } = require('./util');
+const { formatBytes, num, byLoad } = require('./util');
 
 const COLORS = { zerocopy: '#1f77b4', baseline: '#ff7f0e', limit: '#2ca02c', ceiling: '#9467bd', peer: '#7f7f7f' };
-const KIND_LABELS = { zerocopy: 'zerocopy', baseline: 'Node streams', limit: 'kernel limit (C)', ceiling: 'node:http from memory', peer: 'other servers' };
+const KIND_LABELS = { zerocopy: 'zerocopy', baseline: 'Node streams', limit: 'kernel limit (C)', ceiling: 'Node from memory', peer: 'other servers' };
 
 function panel(title, rows) {
   const values = rows.map((r) => ({
@@ -49,27 +49,24 @@ function chartSpec(results) {
     panels.push(panel(`TCP over loopback, ${formatBytes(results.tcp.size)} file: GB/s (more is better)`, rows.map((r) => ({ ...r, value: r.gbps, note: note(r) }))));
     panels.push(panel('TCP over loopback: sender CPU seconds per GB (less is better)', rows.map((r) => ({ ...r, value: r.cpuPerGB, note: note(r) }))));
   }
-  if (results.http) {
-    const groups = new Map();
-    for (const r of results.http.rows) {
-      const key = `${r.size}@${r.connections}`;
-      if (!groups.has(key)) groups.set(key, []);
-      groups.get(key).push(r);
-    }
-    for (const rows of groups.values()) {
-      const { size, connections } = rows[0];
-      const large = size >= results.http.large;
+  // One panel per file and load of each HTTP scenario: req/s for small files, GB/s for large ones.
+  const loadPanels = (scenario, title, load) => {
+    for (const rows of byLoad(scenario.rows)) {
+      const large = rows[0].size >= scenario.large;
       const note = (r) => (r.skipped ? 'skipped' : r.failed ? 'failed' : undefined);
-      // Beside each bar, its ratio to node:http from memory (the ceiling), where there is one.
+      // Beside each bar, its ratio to Node answering from memory (the ceiling), where there is one.
       const suffix = (r) => (Number.isFinite(r.rpsVsMemory) && r.kind !== 'ceiling' ? `  (${r.rpsVsMemory.toFixed(2)}x memory)` : undefined);
       panels.push(
         panel(
-          `HTTP, ${formatBytes(size)} file${large ? '' : `, ${connections} connections`}: ${large ? 'GB/s' : 'requests/s'} (more is better)`,
+          `${title}, ${formatBytes(rows[0].size)} file${load(rows[0], large)}: ${large ? 'GB/s' : 'requests/s'} (more is better)`,
           rows.map((r) => ({ name: r.server, kind: r.kind, value: large ? r.gbps : r.rps, note: note(r), suffix: suffix(r) })),
         ),
       );
     }
-  }
+  };
+  if (results.http) loadPanels(results.http, 'HTTP', (r, large) => (large ? '' : `, ${r.connections} connections`));
+  if (results.https?.rows) loadPanels(results.https, 'HTTPS', (r) => `, ${r.connections} connections`);
+  if (results.h2?.rows) loadPanels(results.h2, 'HTTP/2 over TLS', (r) => `, ${r.connections} connections x ${r.streams} streams`);
   if (results.syscalls?.rows) {
     const { file, requests } = results.syscalls;
     panels.push(

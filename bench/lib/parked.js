@@ -18,7 +18,7 @@
 const fs = require('node:fs');
 const { execFileSync } = require('node:child_process');
 const { createHash } = require('node:crypto');
-const { KiB, MiB, compileC, median, ratio, startChild, stopChild, formatBytes } = require('./util');
+const { KiB, MiB, compileC, median, ratio, residentBytes, startChild, stopChild, formatBytes } = require('./util');
 const { servers, hardFileLimit } = require('./peers');
 const { ensureWrk, startServers, verify, load } = require('./http');
 
@@ -98,12 +98,11 @@ function tcpMemory() {
 
 /** Resident memory (bytes) and descriptors (all, and sockets) of a server's processes. */
 function footprint(pids) {
-  let rss = 0;
+  const { rss } = residentBytes(pids);
   let fds = 0;
   let sockets = 0;
   for (const pid of pids) {
     try {
-      rss += Number(/^VmRSS:\s+(\d+) kB/m.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0) * 1024;
       for (const fd of fs.readdirSync(`/proc/${pid}/fd`)) {
         fds++;
         try {

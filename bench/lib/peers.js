@@ -1,13 +1,14 @@
 // The HTTP servers under test, each in a process of its own on loopback,
-// and the tools the benchmark needs (wrk, nginx, Bun), installed on demand:
-// wrk and nginx from Debian's packages with apt-get, Bun from the npm
-// package that carries its runtime, into .bench/bun.
+// and the tools the benchmark needs (wrk, h2load, nginx, Bun), installed on
+// demand: wrk, h2load and nginx from Debian's packages with apt-get, Bun
+// from the npm package that carries its runtime, into .bench/bun.
 'use strict';
 
 const fs = require('node:fs');
+const net = require('node:net');
 const os = require('node:os');
 const path = require('node:path');
-const { CACHE, ROOT, LARGE, formatBytes, run, tail, which, startChild, stopChild, childPids, freePort } = require('./util');
+const { CACHE, ROOT, LARGE, MiB, formatBytes, run, tail, which, startChild, stopChild, childPids, freePort } = require('./util');
 
 const SERVERS = path.join(__dirname, '..', 'servers');
 /** The Bun runtime the benchmark installs when there is no `bun` on PATH. */
@@ -84,12 +85,18 @@ function packageVersion(name) {
   }
 }
 
-/** A Node server script from bench/servers, one process. */
-function nodeServer(script, args = []) {
+/** A Node server script from bench/servers, one process; `env` names its protocol (see bench/servers/listen.js). */
+function nodeServer(script, args = [], env = {}) {
   return async ({ root }) => {
-    const { child, message } = await startChild(process.execPath, [path.join(SERVERS, script), root, ...args], { cwd: ROOT });
+    const { child, message } = await startChild(process.execPath, [path.join(SERVERS, script), root, ...args], { cwd: ROOT, env: { ...process.env, ...env } });
     return { port: message.port, pids: () => [child.pid], stop: () => stopChild(child) };
   };
+}
+
+/** The environment that makes a server of bench/servers speak `protocol` (http, https, h2) with the bench's certificate. */
+function protocolEnv(protocol, tls) {
+  if (protocol === 'http') return {};
+  return { BENCH_PROTOCOL: protocol, BENCH_TLS_KEY: tls.key, BENCH_TLS_CERT: tls.cert };
 }
 
 function requireModule(name) {
@@ -108,8 +115,6 @@ function requireModule(name) {
  * `parked`: part of the parked-clients scenario (parked.js).
  */
 function servers({ install, zerocopyVersion }) {
-  let nginxBinary;
-  let bunBinary;
   return [
     {
       // The ceiling: what node:http itself costs per response, with the
@@ -155,57 +160,150 @@ function servers({ install, zerocopyVersion }) {
       prepare: async () => `${await requireModule('@fastify/static')()}, ${await requireModule('fastify')()}`,
       start: nodeServer('fastify-static.js'),
     },
-    {
-      name: 'Bun',
-      kind: 'peer',
-      prepare: async () => {
-        bunBinary = await ensureBun({ install });
-        const result = await run(bunBinary, ['--version'], { timeoutMs: 20000 });
-        if (result.code !== 0) throw new Error(`bun --version failed: ${tail(result.stderr)}`);
-        return `Bun ${result.stdout.trim()}, Bun.serve + Bun.file`;
-      },
-      start: async ({ root }) => {
-        const { child, message } = await startChild(bunBinary, [path.join(SERVERS, 'bun.js'), root], { cwd: ROOT });
-        return { port: message.port, pids: () => [child.pid], stop: () => stopChild(child) };
-      },
-    },
-    {
-      name: 'nginx',
-      parked: true,
-      kind: 'peer',
-      prepare: async () => {
-        nginxBinary = await ensureApt('nginx', 'nginx', { install });
-        const result = await run(nginxBinary, ['-v'], { timeoutMs: 20000 });
-        return `${(result.stderr.match(/nginx\/\S+/) ?? ['nginx'])[0]}, sendfile on, tcp_nopush on, 1 worker`;
-      },
-      start: async ({ root }) => {
-        const dir = path.join(CACHE, 'nginx');
-        fs.mkdirSync(path.join(dir, 'temp'), { recursive: true });
-        stopStaleNginx(dir);
-        const port = await freePort();
-        const conf = path.join(dir, 'nginx.conf');
-        fs.writeFileSync(conf, nginxConfig({ dir, root, port }));
-        const { child } = await startChild(nginxBinary, ['-p', dir, '-e', path.join(dir, 'error.log'), '-c', conf], { waitForJson: false });
-        // Ready when it answers.
-        const deadline = Date.now() + 20000;
-        for (;;) {
-          if (child.exitCode !== null) throw new Error(`nginx exited: ${tail(fs.readFileSync(path.join(dir, 'error.log'), 'utf8'))}`);
-          try {
-            await fetch(`http://127.0.0.1:${port}/`, { method: 'HEAD' });
-            break;
-          } catch {
-            if (Date.now() > deadline) {
-              await stopChild(child);
-              throw new Error('nginx did not answer within 20 s');
-            }
-            await new Promise((r) => setTimeout(r, 100));
-          }
-        }
-        const workers = childPids(child.pid);
-        return { port, pids: () => [child.pid, ...workers], stop: () => stopChild(child) };
-      },
-    },
+    bunServer({ install }),
+    { ...nginxServer({ install, protocol: 'http' }), parked: true },
   ];
+}
+
+/**
+ * The TLS ceiling holds files under this size: the 16 MiB file of the
+ * HTTPS and HTTP/2 targets included, a 1 GiB one not.
+ */
+const TLS_MEMORY_MAX = 64 * MiB;
+
+/**
+ * The servers of the TLS scenarios, over TLS 1.3 with the bench's
+ * certificate (`tls`: { key, cert } PEM files): `protocol` 'https' (HTTP/1.1)
+ * or 'h2' (HTTP/2, no HTTP/1.1 fallback). Each with the ceiling for its
+ * protocol, Node answering from memory.
+ */
+function tlsServers({ protocol, tls, install, zerocopyVersion }) {
+  const env = protocolEnv(protocol, tls);
+  const node = protocol === 'h2' ? 'node:http2' : 'node:https';
+  const memory = {
+    name: `${node} memory`,
+    kind: 'ceiling',
+    maxSize: TLS_MEMORY_MAX,
+    maxSizeReason: `holds files under ${formatBytes(TLS_MEMORY_MAX)} only`,
+    prepare: async () => `${node} ${process.version}, ${protocol === 'h2' ? 'stream.respond() + stream.end(buffer)' : 'res.end(buffer)'} from memory`,
+    start: nodeServer('node-memory.js', [String(TLS_MEMORY_MAX)], env),
+  };
+  const serveStatic = {
+    name: 'serveStatic',
+    kind: 'zerocopy',
+    prepare: async () => `zerocopy ${zerocopyVersion}, ${protocol === 'h2' ? 'http2.createSecureServer(serveStatic(root))' : 'node:https'}, defaults`,
+    start: nodeServer('zerocopy-servestatic.js', [], env),
+  };
+  if (protocol === 'h2') return [memory, serveStatic, nginxServer({ install, protocol, tls })];
+  return [
+    memory,
+    serveStatic,
+    {
+      name: 'serveFile',
+      kind: 'zerocopy',
+      prepare: async () => `zerocopy ${zerocopyVersion}, node:https`,
+      start: nodeServer('zerocopy-servefile.js', [], env),
+    },
+    {
+      name: 'send',
+      kind: 'peer',
+      prepare: async () => `${await requireModule('send')()}, node:https`,
+      start: nodeServer('send.js', [], env),
+    },
+    bunServer({ install, tls }),
+    nginxServer({ install, protocol, tls }),
+  ];
+}
+
+/** Bun.serve with Bun.file, over TLS when `tls` is given. */
+function bunServer({ install, tls }) {
+  let binary;
+  return {
+    name: 'Bun',
+    kind: 'peer',
+    prepare: async () => {
+      binary = await ensureBun({ install });
+      const result = await run(binary, ['--version'], { timeoutMs: 20000 });
+      if (result.code !== 0) throw new Error(`bun --version failed: ${tail(result.stderr)}`);
+      return `Bun ${result.stdout.trim()}, Bun.serve${tls ? ' { tls }' : ''} + Bun.file`;
+    },
+    start: async ({ root }) => {
+      const env = tls ? { ...process.env, BENCH_TLS_KEY: tls.key, BENCH_TLS_CERT: tls.cert } : undefined;
+      const { child, message } = await startChild(binary, [path.join(SERVERS, 'bun.js'), root], { cwd: ROOT, env });
+      return { port: message.port, pids: () => [child.pid], stop: () => stopChild(child) };
+    },
+  };
+}
+
+/** nginx -v's version, as [major, minor, patch]. */
+const nginxVersion = (text) => (/nginx\/(\d+)\.(\d+)\.(\d+)/.exec(text) ?? [0, 0, 0, 0]).slice(1).map(Number);
+/** `http2 on;` came with nginx 1.25.1; before it, HTTP/2 was a parameter of `listen`. */
+const hasHttp2Directive = ([major, minor, patch]) => major > 1 || (major === 1 && (minor > 25 || (minor === 25 && patch >= 1)));
+
+/** nginx, one worker: `protocol` http, https (ssl) or h2 (ssl and HTTP/2), each with a folder of its own in .bench/. */
+function nginxServer({ install, protocol, tls }) {
+  let binary;
+  let version;
+  const dir = path.join(CACHE, protocol === 'http' ? 'nginx' : `nginx-${protocol}`);
+  return {
+    name: 'nginx',
+    kind: 'peer',
+    prepare: async () => {
+      binary = await ensureApt('nginx', 'nginx', { install });
+      const result = await run(binary, ['-V'], { timeoutMs: 20000 });
+      version = nginxVersion(result.stderr);
+      const needs = { https: ['http_ssl'], h2: ['http_ssl', 'http_v2'] }[protocol] ?? [];
+      for (const module of needs) if (!result.stderr.includes(`--with-${module}_module`)) throw new Error(`this nginx is built without ${module}`);
+      const name = (result.stderr.match(/nginx\/\S+/) ?? ['nginx'])[0];
+      const tlsNote = protocol === 'http' ? '' : protocol === 'h2' ? `, ssl + ${hasHttp2Directive(version) ? 'http2 on' : 'listen ... http2'}, TLSv1.3` : ', ssl, TLSv1.3';
+      return `${name}, sendfile on, tcp_nopush on${tlsNote}, 1 worker`;
+    },
+    start: async ({ root }) => {
+      fs.mkdirSync(path.join(dir, 'temp'), { recursive: true });
+      stopStaleNginx(dir);
+      const port = await freePort();
+      const conf = path.join(dir, 'nginx.conf');
+      fs.writeFileSync(conf, nginxConfig({ dir, root, port, listen: nginxListen({ port, protocol, tls, version }) }));
+      const { child } = await startChild(binary, ['-p', dir, '-e', path.join(dir, 'error.log'), '-c', conf], { waitForJson: false });
+      // Ready when it accepts a connection.
+      const deadline = Date.now() + 20000;
+      while (!(await accepts(port))) {
+        if (child.exitCode !== null) throw new Error(`nginx exited: ${tail(fs.readFileSync(path.join(dir, 'error.log'), 'utf8'))}`);
+        if (Date.now() > deadline) {
+          await stopChild(child);
+          throw new Error('nginx did not answer within 20 s');
+        }
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      const workers = childPids(child.pid);
+      return { port, pids: () => [child.pid, ...workers], stop: () => stopChild(child) };
+    },
+  };
+}
+
+/** Whether something accepts TCP connections on 127.0.0.1:port. */
+function accepts(port) {
+  return new Promise((resolve) => {
+    const socket = net.connect(port, '127.0.0.1');
+    socket.once('connect', () => {
+      socket.destroy();
+      resolve(true);
+    });
+    socket.once('error', () => resolve(false));
+  });
+}
+
+/** The server block's listen directives for `protocol`. */
+function nginxListen({ port, protocol, tls, version }) {
+  if (protocol === 'http') return `listen 127.0.0.1:${port};`;
+  const h2 = protocol === 'h2';
+  return [
+    `listen 127.0.0.1:${port} ssl${h2 && !hasHttp2Directive(version) ? ' http2' : ''};`,
+    ...(h2 && hasHttp2Directive(version) ? ['http2 on;'] : []),
+    `ssl_certificate ${tls.cert};`,
+    `ssl_certificate_key ${tls.key};`,
+    'ssl_protocols TLSv1.3;',
+  ].join('\n    ');
 }
 
 /**
@@ -233,8 +331,11 @@ function stopStaleNginx(dir) {
  * Node process does by itself, with connections to match; and send_timeout
  * is raised from 60 s, after which nginx would drop a client that reads
  * nothing, so that none is dropped in the middle of a measurement.
+ * `listen` is the server block's listen directives, with the TLS ones for
+ * HTTPS and HTTP/2 (nginxListen); sendfile stays on there as a deployment
+ * would have it, though nginx cannot use it under TLS without kTLS.
  */
-function nginxConfig({ dir, root, port }) {
+function nginxConfig({ dir, root, listen }) {
   const temp = (name) => `${name}_temp_path ${path.join(dir, 'temp', name)};`;
   const files = hardFileLimit();
   return `# Written by bench/lib/peers.js for one benchmark run.
@@ -258,7 +359,7 @@ http {
   ${temp('uwsgi')}
   ${temp('scgi')}
   server {
-    listen 127.0.0.1:${port};
+    ${listen}
     root ${root};
   }
 }
@@ -274,4 +375,4 @@ function hardFileLimit() {
   return 1024;
 }
 
-module.exports = { servers, ensureApt, hardFileLimit };
+module.exports = { servers, tlsServers, ensureApt, hardFileLimit };

@@ -170,6 +170,27 @@ function cpuSeconds(pids) {
   return ticks / clockTicks;
 }
 
+/**
+ * Resident memory of the given processes, in bytes, from /proc/<pid>/status:
+ * `rss` now (VmRSS) and `peak` (VmHWM, the most each has held since it
+ * started), summed over the processes.
+ */
+function residentBytes(pids) {
+  let rss = 0;
+  let peak = 0;
+  for (const pid of pids) {
+    let status;
+    try {
+      status = fs.readFileSync(`/proc/${pid}/status`, 'utf8');
+    } catch {
+      continue; // gone
+    }
+    rss += Number(/^VmRSS:\s+(\d+) kB/m.exec(status)?.[1] ?? 0) * 1024;
+    peak += Number(/^VmHWM:\s+(\d+) kB/m.exec(status)?.[1] ?? 0) * 1024;
+  }
+  return { rss, peak };
+}
+
 /** The children of a process (nginx's workers), from /proc. */
 function childPids(pid) {
   const out = [];
@@ -292,6 +313,19 @@ function num(x) {
   return x.toFixed(3);
 }
 const ratio = (a, b) => (Number.isFinite(a) && Number.isFinite(b) && b > 0 ? a / b : NaN);
+/** Bytes as whole MiB. */
+const mib = (bytes) => (Number.isFinite(bytes) ? (bytes / MiB).toFixed(0) : '-');
+
+/** A load scenario's rows, one list per file and load (connections, and streams for HTTP/2), in order. */
+function byLoad(rows) {
+  const groups = new Map();
+  for (const r of rows) {
+    const key = `${r.size}@${r.connections}x${r.streams}`;
+    if (!groups.has(key)) groups.set(key, []);
+    groups.get(key).push(r);
+  }
+  return [...groups.values()];
+}
 
 module.exports = {
   ROOT,
@@ -311,6 +345,7 @@ module.exports = {
   startChild,
   stopChild,
   cpuSeconds,
+  residentBytes,
   childPids,
   freePort,
   which,
@@ -322,4 +357,6 @@ module.exports = {
   fixed,
   num,
   ratio,
+  mib,
+  byLoad,
 };

@@ -8,18 +8,17 @@
  * report "truncated".
  *
  * A transfer that asks (t->lease) also takes a read lease where the kernel
- * grants one, so that another process opening the file for writing or
- * truncating it stops the transfer before the file changes under it. Not by
- * default: it costs four fcntl calls and one per step, and while it is held
- * an opener with O_NONBLOCK (coreutils truncate) fails with EAGAIN. */
+ * grants one (lease.h), so that another process opening the file for
+ * writing or truncating it stops the transfer before the file changes
+ * under it. Not by default: it costs four fcntl calls and one per step, and
+ * while it is held an opener with O_NONBLOCK (coreutils truncate) fails
+ * with EAGAIN. */
 #define _GNU_SOURCE
+#include "../lease.h"
 #include "../zerocopy.h"
 
 #include <errno.h>
 #include <fcntl.h>
-#include <pthread.h>
-#include <signal.h>
-#include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -33,65 +32,21 @@ struct mmap_state {
   int lease;       /* 1 while we hold a read lease */
 };
 
-#ifdef F_SETLEASE
-/* A lease break is announced by a signal, SIGIO unless F_SETSIG names
- * another, and SIGIO would kill the process. We point it at a real-time
- * signal whose handler gives the lease up at once (fcntl is safe in a
- * signal handler): the process breaking it, perhaps our own, waits until
- * we do, and our transfer may be parked waiting for a slow peer. The
- * transfer learns of it at its next step, from F_GETLEASE. */
-static int lease_signal;
-static pthread_once_t lease_once = PTHREAD_ONCE_INIT;
-
-static void release_lease(int sig, siginfo_t *info, void *ctx) {
-  (void)sig, (void)ctx;
-  int saved = errno;
-  fcntl(info->si_fd, F_SETLEASE, F_UNLCK);
-  errno = saved;
-}
-
-static void install_lease_signal(void) {
-  int sig = SIGRTMIN + 6;
-  struct sigaction current;
-  /* Someone else's handler: leave their signal alone and go without. */
-  if (sigaction(sig, NULL, &current) != 0 || current.sa_handler != SIG_DFL) return;
-  struct sigaction sa;
-  memset(&sa, 0, sizeof sa);
-  sa.sa_sigaction = release_lease;
-  sa.sa_flags = SA_SIGINFO | SA_RESTART;
-  sigemptyset(&sa.sa_mask);
-  if (sigaction(sig, &sa, NULL) == 0) lease_signal = sig;
-}
-
-int zc_leases_supported(void) {
-  pthread_once(&lease_once, install_lease_signal);
-  return lease_signal != 0;
-}
-
 static void take_lease(zc_transfer *t, struct mmap_state *s) {
-  /* The kernel refuses while anyone has the file open for writing, or
-   * when we neither own it nor hold CAP_LEASE: we go on without. */
-  if (!t->lease || !zc_leases_supported()) return;
-  if (fcntl(t->in_fd, F_SETSIG, lease_signal) != 0) return;
-  s->lease = fcntl(t->in_fd, F_SETLEASE, F_RDLCK) == 0;
+  if (t->lease) s->lease = zc_lease_take(t->in_fd);
 }
 
-/* Broken, or already given up by the signal handler. */
+/* Broken, or already given up when the kernel announced the break. */
 static int lease_broken(zc_transfer *t, struct mmap_state *s) {
-  return s->lease && fcntl(t->in_fd, F_GETLEASE) == F_UNLCK;
+  return s->lease && zc_lease_broken(t->in_fd);
 }
 
 static void drop_lease(zc_transfer *t, struct mmap_state *s) {
   /* Releasing promptly lets the process that broke the lease go on. */
-  if (s->lease) fcntl(t->in_fd, F_SETLEASE, F_UNLCK);
+  if (s->lease) zc_lease_drop(t->in_fd);
   s->lease = 0;
 }
-#else
-int zc_leases_supported(void) { return 0; }
-static void take_lease(zc_transfer *t, struct mmap_state *s) { (void)t, (void)s; }
-static int lease_broken(zc_transfer *t, struct mmap_state *s) { (void)t, (void)s; return 0; }
-static void drop_lease(zc_transfer *t, struct mmap_state *s) { (void)t, (void)s; }
-#endif
+
 
 static void unmap(struct mmap_state *s) {
   if (s->map) munmap(s->map, s->len);

@@ -13,7 +13,7 @@
  * DP_POLL returns descriptors, not user data: a table indexed by
  * descriptor keeps each one's token and state, under a lock, since arming
  * and forgetting may come from another thread than the wait. */
-#if !defined(__hpux) && !defined(__sun) && !defined(ZEROCOPY_SHIM)
+#if !defined(__hpux) && !defined(ZEROCOPY_SHIM)
 #error "wait_devpoll.c is the HP-UX waiter: build it there, or against test/shims/devpoll.h (ZEROCOPY_SHIM)"
 #endif
 

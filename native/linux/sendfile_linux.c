@@ -3,6 +3,10 @@
  * with MSG_MORE and trailers inside a TCP_CORK, so that both leave in the
  * same segments as the file; elsewhere the loop writes them by writev(2). */
 #define _GNU_SOURCE
+#if !defined(__linux__)
+#error "sendfile_linux.c is the Linux backend; CMakeLists.txt picks it for Linux only"
+#endif
+
 #include "../zerocopy.h"
 
 #include <errno.h>
@@ -23,10 +27,9 @@ static int set_cork(int fd, int on) {
 }
 
 /* From this many file bytes on, a transfer to TCP goes corked: the kernel
- * then sends only full segments, as nginx's tcp_nopush has it. On loopback
- * (Linux 6.18) a 1 GiB response ran at 1.75 GB/s uncorked and 2.9 corked,
- * 16 MiB ones at 1.6 and 2.2; but 1 MiB ones ran at 2.2 to 4.7 uncorked
- * and 1.5 to 1.7 corked, and 4 MiB ones the same either way. */
+ * then sends only full segments, as nginx's tcp_nopush has it. Measured
+ * (commit ffb1d30): large responses ran faster corked, responses of a few
+ * MiB no faster or slower. */
 #define CORK_FROM (16u << 20)
 
 static int linux_begin(zc_transfer *t, void *state) {

@@ -1,4 +1,6 @@
-// The addon's face to JavaScript: the Transfer class and capabilities().
+// The addon's face to JavaScript: the Transfer class, sendNow and mapFile
+// for small responses sent in the caller's tick, openBeneath for serving's
+// `symlinks` option, and capabilities().
 // A Transfer owns descriptors and buffers for the duration of a transfer
 // and hands it to whoever runs its steps: the driver thread (driver.cc)
 // for sockets and pipes, which must be waited on, or the threadpool for
@@ -7,7 +9,9 @@
 // which the driver runs the same way.
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <napi.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
@@ -17,6 +21,8 @@
 #include <unordered_map>
 
 #include "../flow.h"
+#include "../lease.h"
+#include "../open_beneath.h"
 #include "../zerocopy.h"
 #include "../waiter.h"
 #include "driver.h"
@@ -49,6 +55,16 @@ void ListBuffer(Napi::Value v, struct iovec* iov, struct iovec** list, int* coun
 
 int DupCloexec(int fd) { return fcntl(fd, F_DUPFD_CLOEXEC, 0); }
 
+// A boolean argument, read as it is (false for anything else). Not
+// ToBoolean(): napi_coerce_to_bool is refused once the environment is
+// stopping (a worker being terminated), and node-addon-api then returns an
+// empty Boolean whose reading is a fatal error of the whole process.
+bool Flag(const Napi::Value& v) {
+  bool flag = false;
+  napi_get_value_bool(v.Env(), v, &flag);
+  return flag;
+}
+
 bool IsFile(enum zc_output_kind kind) {
   return kind == ZC_OUT_FILE || kind == ZC_OUT_APPEND;
 }
@@ -76,7 +92,7 @@ class Transfer : public Napi::ObjectWrap<Transfer>, public Reported {
     TakeBuffer(info[4], &headers_, &header_iov_, &t_.headers, &t_.nheaders);
     TakeBuffer(info[5], &trailers_, &trailer_iov_, &t_.trailers,
                &t_.ntrailers);
-    t_.lease = info[7].ToBoolean();
+    t_.lease = Flag(info[7]);
     on_progress_ = Napi::Persistent(info[8].As<Napi::Function>());
     on_done_ = Napi::Persistent(info[9].As<Napi::Function>());
 
@@ -186,7 +202,7 @@ class Transfer : public Napi::ObjectWrap<Transfer>, public Reported {
   Napi::Value Abort(const Napi::CallbackInfo& info) {
     if (state_ == State::Done) return info.Env().Undefined();
     job_.aborted = true;
-    if (info[0].ToBoolean() &&
+    if (Flag(info[0]) &&
         (t_.out_kind == ZC_OUT_TCP || t_.out_kind == ZC_OUT_SOCKET))
       shutdown(t_.out_fd, SHUT_RDWR);
     if (state_ == State::Idle ||
@@ -373,6 +389,51 @@ Napi::Value MapFile(const Napi::CallbackInfo& info) {
   return Napi::Value(env, buffer);
 }
 
+// openBeneath(root, path, noSymlinks, done(errno, fd)): opens `path` below
+// the folder `root` without leaving it (open_beneath.h), on the threadpool:
+// an open may wait for a slow disk, never for a peer.
+class OpenBeneath : public Napi::AsyncWorker {
+ public:
+  OpenBeneath(Napi::Function done, std::string root, std::string path, bool no_symlinks)
+      : Napi::AsyncWorker(done), root_(std::move(root)), path_(std::move(path)), no_symlinks_(no_symlinks) {}
+
+  void Execute() override {
+    char real[PATH_MAX];
+    int root = open(root_.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (root < 0 || realpath(root_.c_str(), real) == nullptr) {
+      result_ = -errno;
+      if (root >= 0) close(root);
+      return;
+    }
+    result_ = zc_open_beneath(root, real, path_.c_str(), no_symlinks_);
+    close(root);
+  }
+
+  void OnOK() override {
+    Napi::Env env = Env();
+    napi_value args[] = {Napi::Number::New(env, result_ < 0 ? -result_ : 0), Napi::Number::New(env, result_ < 0 ? -1 : result_)};
+    napi_value ignored;
+    napi_status status = napi_call_function(env, env.Undefined(), Callback().Value(), 2, args, &ignored);
+    // Refused without running (a worker being terminated runs this at its
+    // teardown, and no exception is pending then): the descriptor reached
+    // no one, so it is ours to close. One that ran had it, even if it threw.
+    bool threw = false;
+    if (status != napi_ok && result_ >= 0 && napi_is_exception_pending(env, &threw) == napi_ok && !threw) close(result_);
+  }
+
+ private:
+  std::string root_;
+  std::string path_;
+  bool no_symlinks_;
+  int result_ = -EIO;
+};
+
+Napi::Value OpenBeneathCall(const Napi::CallbackInfo& info) {
+  auto* work = new OpenBeneath(info[3].As<Napi::Function>(), info[0].As<Napi::String>(), info[1].As<Napi::String>(), Flag(info[2]));
+  work->Queue();
+  return info.Env().Undefined();
+}
+
 Napi::Value SetSendNowResult(const Napi::CallbackInfo& info) {
   EnvData* data = info.Env().GetInstanceData<EnvData>();
   auto array = info[0].As<Napi::Float64Array>();
@@ -421,6 +482,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("sendNow", Napi::Function::New(env, SendNow));
   exports.Set("mapFile", Napi::Function::New(env, MapFile));
   exports.Set("setSendNowResult", Napi::Function::New(env, SetSendNowResult));
+  exports.Set("openBeneath", Napi::Function::New(env, OpenBeneathCall));
   return exports;
 }
 

@@ -65,6 +65,10 @@ class Driver {
   // whose outcome will still be reported.
   bool Stop(DriverJob* job);
 
+  // False when construction failed: its error was thrown, or dropped where
+  // the environment is stopping (a worker being terminated).
+  bool Running() const { return hooked_; }
+
   // Keeps the event loop alive while transfers are pending.
   void Hold();
   void Release();

@@ -39,7 +39,9 @@ struct EnvData {
         auto it = live.find(id);
         if (it != live.end()) it->second->OnReport(result, moved);
       });
-      if (env.IsExceptionPending()) driver.reset();
+      // Not by a pending exception: a stopping environment drops the throw,
+      // and a driver without its waiter or thread must not be used.
+      if (!driver->Running()) driver.reset();
     }
     return driver.get();
   }

@@ -3,7 +3,7 @@
 // HOST:PORT. A UsageError names its command, so that the message can point
 // at that command's --help; main() prints it and exits 2.
 import { parseArgs, type ParseArgsConfig } from 'node:util';
-import ms from 'ms';
+import { parseMs } from '../duration.js';
 
 export class UsageError extends Error {
   constructor(
@@ -111,13 +111,8 @@ export function parseBytes(command: string, name: string, text: string): number 
  */
 export function parseDuration(command: string, name: string, text: string): number {
   if (/^\d+(\.\d+)?$/.test(text)) return Math.round(Number(text) * 1000);
-  let millis: number | undefined;
-  try {
-    millis = ms(text as ms.StringValue);
-  } catch {
-    // ms throws on '' and on strings over 100 characters.
-  }
-  if (typeof millis !== 'number' || !(millis >= 0)) {
+  const millis = parseMs(text);
+  if (millis === undefined) {
     throw new UsageError(`${name}: expected seconds or a number with a unit (ms, s, m, h, d, w, y), such as 3600 or 1h, got '${text}'`, command);
   }
   return millis;

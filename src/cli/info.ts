@@ -39,6 +39,7 @@ export async function infoCommand(args: string[]): Promise<number> {
     ['file to file', yes(caps.fileToFile)],
     ['file to pipe', yes(caps.fileToPipe)],
     ['largest chunk', `${caps.maxChunk} bytes per system call`],
+    ['waiter', caps.native ? `${caps.waiter}: how the driver thread waits for sockets and pipes` : 'none (no addon)'],
   ];
   const width = Math.max(...rows.map(([name]) => name.length)) + 2;
   const lines = [`zerocopy ${version()} on ${caps.platform} ${caps.arch}, Node.js ${process.version}`, ...rows.map(([name, value]) => name.padEnd(width) + value)];

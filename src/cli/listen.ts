@@ -13,10 +13,14 @@ export function formatAddress(host: string, port: number): string {
   return `${isIPv6(host) ? `[${host}]` : host}:${port}`;
 }
 
-/** Listens on `port` (0: a free one) and `host`; resolves with `HOST:PORT`, or rejects with listenError's failure. */
-export function listen(server: Server, port: number, host: string): Promise<string> {
+/**
+ * Listens on `port` (0: a free one) and `host`; resolves with `HOST:PORT`,
+ * or rejects with listenError's failure, which names the port as the
+ * command line gave it (`portName`: `--port`, or a positional `PORT`).
+ */
+export function listen(server: Server, port: number, host: string, portName = '--port'): Promise<string> {
   return new Promise((done, fail) => {
-    const onError = (error: Error) => fail(listenError(error, host, port));
+    const onError = (error: Error) => fail(listenError(error, host, port, portName));
     server.once('error', onError);
     server.listen(port, host, () => {
       server.removeListener('error', onError);
@@ -27,12 +31,12 @@ export function listen(server: Server, port: number, host: string): Promise<stri
 }
 
 /** Why listening on host:port failed, as a failure whose message says what to do; other errors as they are. */
-export function listenError(error: unknown, host: string, port: number): unknown {
+export function listenError(error: unknown, host: string, port: number, portName = '--port'): unknown {
   const code = (error as { code?: string })?.code;
   const where = formatAddress(host, port);
   switch (code) {
     case 'EADDRINUSE':
-      return failure(code, `${where} is already in use by another program; choose another --port (0 picks a free one)`);
+      return failure(code, `${where} is already in use by another program; choose another ${portName} (0 picks a free one)`);
     case 'EACCES':
       return failure(code, `no permission to listen on ${where}${port < 1024 ? ' (ports below 1024 need root or CAP_NET_BIND_SERVICE)' : ''}`);
     case 'EADDRNOTAVAIL':

@@ -13,12 +13,14 @@
 //                  [--idle-timeout S] [--quiet]                        relay.ts
 //   zerocopy info [--json]                                              info.ts
 //   zerocopy bench [ARGS...]                                            bench.ts
+//   zerocopy build [--force]                                            build.ts
 //
 // Exit status: 0 success, 1 failure (`zerocopy: CODE: message`), 2 usage
 // error (one line, `zerocopy: message (see zerocopy CMD --help)`), 128 + the
 // signal's number when a transfer is interrupted.
 import { UsageError } from './args.js';
 import { benchCommand, benchHelp } from './bench.js';
+import { buildCommand, buildHelp } from './build.js';
 import { describeError } from './errors.js';
 import { infoCommand, infoHelp } from './info.js';
 import { print } from './output.js';
@@ -53,7 +55,7 @@ async function run(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
   if (command === undefined) throw new UsageError('missing command');
   if (command === '--help' || command === '-h') return print(HELP.main);
-  if (command === '--version' || command === '-V') return print(version());
+  if (command === '--version' || command === '-v' || command === '-V') return print(version());
   if (command === 'help') {
     if (rest.length === 0) return print(HELP.main);
     if (rest.length > 1 || !Object.hasOwn(HELP, rest[0]) || rest[0] === 'main') throw new UsageError(`no help for '${rest.join(' ')}'`);
@@ -72,6 +74,8 @@ async function run(argv: string[]): Promise<number> {
       return infoCommand(rest);
     case 'bench':
       return benchCommand(rest);
+    case 'build':
+      return buildCommand(rest);
     default:
       if (command.startsWith('-')) throw new UsageError(`unknown option '${command}'`);
       throw new UsageError(`unknown command '${command}'`);
@@ -90,8 +94,9 @@ Commands:
   relay LISTEN TARGET    a TCP proxy: relay every connection to TARGET
   info                   what this machine can do (capabilities())
   bench [ARGS...]        run the benchmarks (bench/run.js)
+  build [--force]        build the native addon from source (where no prebuild loads)
 
-zerocopy <command> --help describes a command; zerocopy --version prints the version.
+zerocopy <command> --help describes a command; zerocopy --version (-v) prints the version.
 
 Exit status: 0 success, 1 failure, 2 usage error, 128+N interrupted by signal N.
 `,
@@ -101,4 +106,5 @@ Exit status: 0 success, 1 failure, 2 usage error, 128+N interrupted by signal N.
   relay: relayHelp,
   info: infoHelp,
   bench: benchHelp,
+  build: buildHelp,
 };

@@ -63,7 +63,7 @@ export async function recvCommand(args: string[]): Promise<number> {
   if (out !== undefined) await (await open(out, 'w')).close();
   const server = createServer({ pauseOnConnect: true });
   try {
-    const address = await listen(server, port, values.host ?? DEFAULT_HOST);
+    const address = await listen(server, port, values.host ?? DEFAULT_HOST, 'PORT');
     process.stderr.write(`listening on ${address}\n`);
 
     const queue: Socket[] = [];

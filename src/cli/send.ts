@@ -3,10 +3,11 @@
 // the two ends be compared: the bytes, and the SHA-256 of exactly what was
 // sent, which the receiver (zerocopy recv) prints too.
 import { createHash } from 'node:crypto';
+import type { Stats } from 'node:fs';
 import { open, type FileHandle } from 'node:fs/promises';
 import { connect as netConnect, type Socket } from 'node:net';
 import { performance } from 'node:perf_hooks';
-import { capabilities, sendFile, type Backend } from '../index.js';
+import { capabilities, sendFile, type Backend, type SendFileResult } from '../index.js';
 import { parse, parseAddress, parseBytes, parseEscapes, UsageError, wantsHelp } from './args.js';
 import { failure } from './errors.js';
 import { formatTransfer, print, Progress } from './output.js';
@@ -40,8 +41,20 @@ When stderr is a terminal, a transfer longer than a second shows its progress
 there. Ctrl-C stops the transfer and exits 130.
 `;
 
-export async function sendCommand(args: string[]): Promise<number> {
-  if (wantsHelp(args)) return print(sendHelp);
+/** What the command line asks for, checked. */
+interface SendRequest {
+  path: string;
+  host: string;
+  port: number;
+  offset: number;
+  count: number | undefined;
+  backend: 'auto' | Backend;
+  headers: Buffer[];
+  trailers: Buffer[];
+  checksum: boolean;
+}
+
+function parseSendArgs(args: string[]): SendRequest {
   const { values, positionals } = parse(
     'send',
     args,
@@ -56,90 +69,102 @@ export async function sendCommand(args: string[]): Promise<number> {
     { min: 2, max: 2, names: ['FILE', 'HOST:PORT'] },
   );
   const [path, target] = positionals;
-  const { host, port } = parseAddress('send', target);
-  const offset = values.offset === undefined ? 0 : parseBytes('send', '--offset', values.offset);
-  const wantedCount = values.count === undefined ? undefined : parseBytes('send', '--count', values.count);
   const backends: string[] = capabilities().backends;
   const backend = (values.backend ?? 'auto') as 'auto' | Backend;
   if (backend !== 'auto' && !backends.includes(backend)) {
     throw new UsageError(`--backend: '${backend}' is not one of auto, ${backends.join(', ')}`, 'send');
   }
-  const headers = (values.header ?? []).map((text) => parseEscapes('send', '--header', text));
-  const trailers = (values.trailer ?? []).map((text) => parseEscapes('send', '--trailer', text));
+  return {
+    path,
+    ...parseAddress('send', target),
+    offset: values.offset === undefined ? 0 : parseBytes('send', '--offset', values.offset),
+    count: values.count === undefined ? undefined : parseBytes('send', '--count', values.count),
+    backend,
+    headers: (values.header ?? []).map((text) => parseEscapes('send', '--header', text)),
+    trailers: (values.trailer ?? []).map((text) => parseEscapes('send', '--trailer', text)),
+    checksum: !values['no-checksum'],
+  };
+}
 
-  const file = await open(path, 'r');
+/**
+ * The file's size now and the range's count, refusing what sendFile would
+ * refuse before anything connects, so that the receiver is not left with an
+ * empty connection.
+ */
+async function checkRange(file: FileHandle, request: SendRequest): Promise<{ before: Stats; count: number }> {
+  const { path, offset } = request;
+  const before = await file.stat();
+  if (before.isDirectory()) throw failure('EISDIR', `illegal operation on a directory, read '${path}'`);
+  if (!before.isFile()) throw failure('ERR_INVALID_ARG_VALUE', `'${path}' is not a regular file`);
+  const count = request.count ?? Math.max(0, before.size - offset);
+  if (offset + count > before.size) {
+    throw failure('ERR_FILE_TRUNCATED', `'${path}' holds ${before.size} bytes, the range ends at byte ${offset + count}`);
+  }
+  return { before, count };
+}
+
+/** Connects, sends, and waits for the receiver to close: the result and the seconds it took. */
+async function transfer(file: FileHandle, request: SendRequest, count: number, signal: AbortSignal): Promise<{ result: SendFileResult; seconds: number }> {
+  const { headers, trailers } = request;
+  const socket = await connect(request.host, request.port, signal);
+  let socketError: Error | undefined;
+  socket.on('error', (error) => (socketError ??= error));
+  let sentSoFar = 0;
+  let bytesSent = 0;
+  const progress = new Progress(() => sentSoFar, byteLength(headers) + count + byteLength(trailers)).start();
+  const started = performance.now();
   try {
-    // Refuse what sendFile would refuse before connecting, so that the
-    // receiver is not left with an empty connection.
-    const before = await file.stat();
-    if (before.isDirectory()) throw failure('EISDIR', `illegal operation on a directory, read '${path}'`);
-    if (!before.isFile()) throw failure('ERR_INVALID_ARG_VALUE', `'${path}' is not a regular file`);
-    const count = wantedCount ?? Math.max(0, before.size - offset);
-    if (offset + count > before.size) {
-      throw failure('ERR_FILE_TRUNCATED', `'${path}' holds ${before.size} bytes, the range ends at byte ${offset + count}`);
-    }
-    const total = byteLength(headers) + count + byteLength(trailers);
-
-    const controller = new AbortController();
-    let interrupted: NodeJS.Signals | undefined;
-    const removeInterrupt = onInterrupt((signal) => {
-      interrupted = signal;
-      controller.abort(new Interrupted(signal));
-    });
-    let bytesSent = 0;
-    try {
-      const socket = await connect(host, port, controller.signal);
-      let socketError: Error | undefined;
-      socket.on('error', (error) => (socketError ??= error));
-      let sentSoFar = 0;
-      const progress = new Progress(() => sentSoFar, total).start();
-      const started = performance.now();
-      let result;
-      let seconds: number;
-      try {
-        result = await sendFile(socket, file, {
-          offset,
-          count,
-          headers,
-          trailers,
-          backend,
-          signal: controller.signal,
-          onProgress: (bytes) => (sentSoFar = bytes),
-        });
-        bytesSent = result.bytesSent;
-        // Done when the receiver has read everything and closed its end.
-        await endAndClose(socket, controller.signal);
-        seconds = (performance.now() - started) / 1000;
-      } finally {
-        progress.stop();
-        socket.destroy();
-      }
-      if (socketError) throw Object.assign(socketError, { bytesSent });
-      removeInterrupt();
-      let line = `sent ${formatTransfer(result.bytesSent, seconds)} via ${result.backend}`;
-      if (!values['no-checksum']) {
-        const digest = await checksum(file, offset, count, headers, trailers);
-        const after = await file.stat();
-        if (after.mtimeMs !== before.mtimeMs || after.size !== before.size) {
-          process.stderr.write(`zerocopy: warning: '${path}' changed while it was sent; the checksum may not match what was sent\n`);
-        }
-        line += ` sha256 ${digest}`;
-      }
-      process.stdout.write(`${line}\n`);
-      return 0;
-    } catch (error) {
-      if (interrupted) {
-        const sent = (error as { bytesSent?: number }).bytesSent ?? bytesSent;
-        process.stderr.write(`zerocopy: interrupted${sent > 0 ? ` after ${sent} bytes` : ''}\n`);
-        return signalNumber(interrupted);
-      }
-      throw error;
-    } finally {
-      removeInterrupt();
-    }
+    const result = await sendFile(socket, file, { offset: request.offset, count, headers, trailers, backend: request.backend, signal, onProgress: (bytes) => (sentSoFar = bytes) });
+    bytesSent = result.bytesSent;
+    // Done when the receiver has read everything and closed its end.
+    await endAndClose(socket, signal);
+    if (socketError) throw socketError;
+    return { result, seconds: (performance.now() - started) / 1000 };
+  } catch (error) {
+    throw Object.assign(error as Error, { bytesSent: (error as { bytesSent?: number }).bytesSent ?? bytesSent });
   } finally {
+    progress.stop();
+    socket.destroy();
+  }
+}
+
+export async function sendCommand(args: string[]): Promise<number> {
+  if (wantsHelp(args)) return print(sendHelp);
+  const request = parseSendArgs(args);
+  const file = await open(request.path, 'r');
+  const controller = new AbortController();
+  let interrupted: NodeJS.Signals | undefined;
+  const removeInterrupt = onInterrupt((signal) => {
+    interrupted = signal;
+    controller.abort(new Interrupted(signal));
+  });
+  try {
+    const { before, count } = await checkRange(file, request);
+    const { result, seconds } = await transfer(file, request, count, controller.signal);
+    removeInterrupt();
+    let line = `sent ${formatTransfer(result.bytesSent, seconds)} via ${result.backend}`;
+    if (request.checksum) line += ` sha256 ${await checksumAfter(file, request, count, before)}`;
+    process.stdout.write(`${line}\n`);
+    return 0;
+  } catch (error) {
+    if (!interrupted) throw error;
+    const sent = (error as { bytesSent?: number }).bytesSent ?? 0;
+    process.stderr.write(`zerocopy: interrupted${sent > 0 ? ` after ${sent} bytes` : ''}\n`);
+    return signalNumber(interrupted);
+  } finally {
+    removeInterrupt();
     await file.close();
   }
+}
+
+/** The checksum of what was sent, read again from the file, warning when the file changed meanwhile. */
+async function checksumAfter(file: FileHandle, request: SendRequest, count: number, before: Stats): Promise<string> {
+  const digest = await checksum(file, request.offset, count, request.headers, request.trailers);
+  const after = await file.stat();
+  if (after.mtimeMs !== before.mtimeMs || after.size !== before.size) {
+    process.stderr.write(`zerocopy: warning: '${request.path}' changed while it was sent; the checksum may not match what was sent\n`);
+  }
+  return digest;
 }
 
 function byteLength(chunks: Buffer[]): number {

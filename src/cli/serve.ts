@@ -6,19 +6,20 @@
 // Ctrl-C or SIGTERM, then closes the server and the handler's cache and
 // exits 0.
 import { stat, readFile } from 'node:fs/promises';
+import type { Server } from 'node:net';
 import { createServer as createHttpServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
-import { availableParallelism } from 'node:os';
+import { availableParallelism, networkInterfaces } from 'node:os';
 import { resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { createSecureContext } from 'node:tls';
 import { serveStatic, type ServeStaticOptions } from '../index.js';
 import { parse, parseDuration, parsePort, UsageError, wantsHelp } from './args.js';
 import { failure } from './errors.js';
-import { DEFAULT_HOST, listen } from './listen.js';
+import { DEFAULT_HOST, formatAddress, listen } from './listen.js';
 import { print } from './output.js';
 import { interrupted } from './signals.js';
-import { isWorker, runPrimary, runWorker } from './workers.js';
+import { isWorker, runPrimary, runWorker, type RunningServer } from './workers.js';
 
 export const serveHelp = `usage: zerocopy serve [DIR] [options]
 
@@ -32,10 +33,11 @@ BYTES counts the body; a response cut short by its client shows "-" and
 worker, and exits 0.
 
 Options:
-  -p, --port N        the TCP port (default 8080; 0 picks a free one and
-                      prints it)
+  -p, --port N        the TCP port (default 8080, or the next free one when
+                      8080 is taken; 0 picks a free one and prints it)
   --host H            the address to listen on (default 127.0.0.1, this
-                      machine only; 0.0.0.0 or :: for every interface)
+                      machine only; 0.0.0.0 or :: for every interface, and
+                      the startup line lists the addresses it is reached at)
   -q, --quiet         no line per request
   --cors              allow every origin: Access-Control-Allow-Origin: * on
                       every response, and CORS preflight requests answered
@@ -54,8 +56,9 @@ Options:
                       (HTML, or JSON to a client that asks for it)
   --tls-cert FILE     serve HTTPS with this certificate (PEM)...
   --tls-key FILE      ...and its private key (PEM): both or neither. File
-                      bodies then go through the stream backend, which TLS
-                      needs: encrypted in this process, not zero-copy
+                      bodies are then encrypted in this process, not
+                      zero-copy: small ones from a copy kept in memory,
+                      large ones read in chunks
   --workers N|auto    N worker processes sharing the port (node:cluster;
                       auto: one per CPU), each with its own addon; one that
                       dies is replaced
@@ -66,6 +69,8 @@ Options:
 interface ServeConfig {
   dir: string;
   port: number;
+  /** Whether --port named the port: the default gives way to the next free one, a port asked for does not. */
+  portGiven: boolean;
   host: string;
   tls?: { cert: string; key: string };
   quiet: boolean;
@@ -75,6 +80,9 @@ interface ServeConfig {
 }
 
 const MAX_WORKERS = 1024;
+const DEFAULT_PORT = 8080;
+/** Ports tried after the default one when it is taken, before any free one. */
+const NEXT_PORTS = 10;
 
 function parseServeArgs(args: string[]): ServeConfig {
   const { values, positionals } = parse(
@@ -111,7 +119,8 @@ function parseServeArgs(args: string[]): ServeConfig {
   if (values.listing) options.listing = true;
   return {
     dir: resolve(positionals[0] ?? '.'),
-    port: values.port === undefined ? 8080 : parsePort('serve', '--port', values.port),
+    port: values.port === undefined ? DEFAULT_PORT : parsePort('serve', '--port', values.port),
+    portGiven: values.port !== undefined,
     host,
     tls: cert !== undefined && key !== undefined ? { cert, key } : undefined,
     quiet: values.quiet ?? false,
@@ -145,7 +154,7 @@ export async function serveCommand(args: string[]): Promise<number> {
   const tls = config.tls && (await readTls(config.tls));
   if (config.workers === undefined) {
     const server = await startServer(config, tls);
-    print(startupLine(config, server.address));
+    print(startupLine(config, server.address, server.moved));
     await interrupted();
     await server.stop();
     return 0;
@@ -155,11 +164,31 @@ export async function serveCommand(args: string[]): Promise<number> {
 }
 
 /** `serving DIR at URL`, and what the user should know about how. */
-function startupLine(config: ServeConfig, address: string): string {
+function startupLine(config: ServeConfig, address: string, moved?: string): string {
+  const scheme = config.tls ? 'https' : 'http';
+  const [first, ...others] = reachableAt(config.host, address);
   const notes = [];
-  if (config.tls) notes.push('HTTPS: file bodies go through the stream backend, encrypted in this process');
+  if (others.length > 0) notes.push(`also ${others.map((a) => `${scheme}://${a}/`).join(', ')}`);
+  if (moved) notes.push(moved);
+  if (config.tls) notes.push('HTTPS: file bodies come from memory or go through the stream backend, encrypted in this process');
   if (config.workers !== undefined) notes.push(`${config.workers} worker${config.workers === 1 ? '' : 's'}`);
-  return `serving ${config.dir} at ${config.tls ? 'https' : 'http'}://${address}/${notes.length ? ` (${notes.join('; ')})` : ''}`;
+  return `serving ${config.dir} at ${scheme}://${first}/${notes.length ? ` (${notes.join('; ')})` : ''}`;
+}
+
+/**
+ * Where a server listening at `address` is reached: that address, or, when
+ * it listens on every interface (0.0.0.0, ::), this machine's addresses,
+ * loopback first (IPv6 ones only for ::, link-local ones left out).
+ */
+function reachableAt(host: string, address: string): string[] {
+  if (host !== '0.0.0.0' && host !== '::') return [address];
+  const port = Number(address.slice(address.lastIndexOf(':') + 1));
+  const found = Object.values(networkInterfaces())
+    .flat()
+    .filter((i) => i !== undefined && (i.family === 'IPv4' || (host === '::' && !i.address.startsWith('fe80'))))
+    .sort((a, b) => Number(b!.internal) - Number(a!.internal))
+    .map((i) => formatAddress(i!.address, port));
+  return found.length > 0 ? found : [address];
 }
 
 async function readTls(paths: { cert: string; key: string }): Promise<{ cert: Buffer; key: Buffer }> {
@@ -173,12 +202,30 @@ async function readTls(paths: { cert: string; key: string }): Promise<{ cert: Bu
   return { cert, key };
 }
 
-/** A listening server: its address (`HOST:PORT`) and the way to close it, its connections and its cache. */
-export interface RunningServer {
-  address: string;
-  stop(): Promise<void>;
+/**
+ * Listens where the config says. The default port, when another program
+ * has it, gives way to the next free one (as serve and sirv-cli do), and
+ * the note says so; a port asked for with --port does not.
+ */
+async function listenSomewhere(server: Server, config: ServeConfig): Promise<{ address: string; moved?: string }> {
+  const inUse = (error: unknown) => (error as { code?: string })?.code === 'EADDRINUSE';
+  try {
+    return { address: await listen(server, config.port, config.host) };
+  } catch (error) {
+    if (config.portGiven || !inUse(error)) throw error;
+  }
+  const moved = `${config.port} is in use by another program`;
+  for (let port = config.port + 1; port <= config.port + NEXT_PORTS; port++) {
+    try {
+      return { address: await listen(server, port, config.host), moved };
+    } catch (error) {
+      if (!inUse(error)) throw error;
+    }
+  }
+  return { address: await listen(server, 0, config.host), moved };
 }
 
+/** A listening server: its address (`HOST:PORT`) and the way to close it, its connections and its cache. */
 async function startServer(config: ServeConfig, tls: { cert: Buffer; key: Buffer } | undefined): Promise<RunningServer> {
   const handler = serveStatic(config.dir, config.options);
   // A reader of the log that goes away (`zerocopy serve | head`) ends the log, not the server.
@@ -190,15 +237,15 @@ async function startServer(config: ServeConfig, tls: { cert: Buffer; key: Buffer
     void handler(req, res);
   };
   const server = tls ? createHttpsServer(tls, listener) : createHttpServer(listener);
-  let address;
+  let listening;
   try {
-    address = await listen(server, config.port, config.host);
+    listening = await listenSomewhere(server, config);
   } catch (error) {
     await handler.close();
     throw error;
   }
   return {
-    address,
+    ...listening,
     stop: async () => {
       const closed = new Promise<void>((done) => server.close(() => done()));
       server.closeAllConnections();

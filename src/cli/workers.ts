@@ -7,8 +7,15 @@
 // printing it, so that the failure is one line, not N.
 import cluster, { type Worker } from 'node:cluster';
 import { describeError } from './errors.js';
-import type { RunningServer } from './serve.js';
 import { interrupted, onInterrupt } from './signals.js';
+
+/** A server a process runs (serve.ts starts it): where it listens, and how to stop it. */
+export interface RunningServer {
+  address: string;
+  /** Why it listens elsewhere than it was asked to (the default port taken), if it does. */
+  moved?: string;
+  stop(): Promise<void>;
+}
 
 /** What a worker tells the primary, and the primary a worker. */
 type Message = { zerocopy: 'listening'; address: string } | { zerocopy: 'failed'; message: string } | { zerocopy: 'stop' };

@@ -4,16 +4,8 @@
 // would make setHeader() throw ERR_INVALID_CHAR.
 import { basename } from 'node:path';
 import { create } from 'content-disposition';
-import { invalidArgType } from '../errors.js';
 
 /** `attachment; filename=…` for a file name, or the last segment of a path. */
 export function attachment(name: string): string {
   return create(basename(name));
-}
-
-/** The `download` option: undefined (inline), `true` (the served file's own name) or a name to give. */
-export function parseDownload(value: unknown, name: string): string | true | undefined {
-  if (value === undefined || value === false) return undefined;
-  if (value === true || (typeof value === 'string' && value.length > 0)) return value;
-  throw invalidArgType(name, 'a boolean or a non-empty string', value);
 }

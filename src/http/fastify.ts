@@ -14,13 +14,15 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { isAbsolute, sep } from 'node:path';
 import { invalidArgType, invalidArgValue } from '../errors.js';
 import { httpError, type Declined } from './http-error.js';
-import type { ServeFileOptions, ServeResult } from './options.js';
-import { containSegments, hidden, parseDotfiles, parseRoot, urlSegments } from './root.js';
-import { parseFileOptions, serveFileWith, type FileServing } from './serve-file.js';
-import { createStaticServer, type ServeStaticOptions } from './serve-static.js';
-import { isClientGone, writeError } from './write.js';
+import { parseFileOptions, parseRoot, type FileServing, type ServeFileOptions, type ServeResult, type ServeStaticOptions } from './options.js';
+import { hidden, type Dotfiles } from './root.js';
+import { serveFileWith } from './serve-file.js';
+import { createStaticServer, type StaticServer } from './serve-static.js';
+import { abandon, isClientGone, writeError } from './write.js';
+// For the reply decorators' declaration at the end (a type-only import, gone from the JavaScript).
+import type {} from 'fastify';
 
-// eslint-disable-next-line @typescript-eslint/no-explicit-any -- any FastifyInstance must fit
+// Loose: whatever Fastify passes, so that every FastifyInstance fits the little declared here.
 type Loose = any;
 interface FastifyLike {
   prefix?: string;
@@ -74,8 +76,8 @@ async function answerDeclined(reply: ReplyLike, declined: Declined, claimed: boo
   const status = declined.decline;
   if (claimed) {
     // Hijacked already (a hook threw, say): no Fastify handler can answer now.
-    if (!reply.raw.headersSent) await writeError(reply.request.raw, reply.raw, status).catch(() => reply.raw.destroy());
-    else reply.raw.destroy();
+    if (!reply.raw.headersSent) await writeError(reply.request.raw, reply.raw, status).catch(() => abandon(reply.raw));
+    else abandon(reply.raw);
   } else if (status === 404) {
     reply.callNotFound();
   } else {
@@ -101,16 +103,6 @@ function copyHeaders(reply: ReplyLike): void {
   for (const [name, value] of Object.entries(reply.getHeaders())) if (value !== undefined) reply.raw.setHeader(name, value);
 }
 
-/** The URL path (query left out) decoded, with `.` and `..` resolved: what allowedPath judges. Undefined for what the server will refuse anyway. */
-function logicalPath(url: string): string | undefined {
-  const pathname = url.split(/[?#]/, 1)[0];
-  const raw = urlSegments(pathname);
-  const contained = raw && containSegments(raw, 'allow');
-  if (!contained?.ok) return undefined;
-  const trailing = pathname.endsWith('/') && contained.segments.length > 0 ? '/' : '';
-  return `/${contained.segments.join('/')}${trailing}`;
-}
-
 /** Whether a URL path has no empty, `.` or `..` segment (raw or percent-encoded) but a leading one and a trailing slash. */
 function canonical(url: string): boolean {
   const segments = url.split(/[?#]/, 1)[0].split('/');
@@ -129,8 +121,155 @@ function parseRoots(root: unknown): string[] {
   return roots;
 }
 
+/** The plugin's options, parsed once when it is registered. */
+interface Plugin {
+  roots: string[];
+  /** The plugin's own prefix, without a trailing slash ('' for '/'). */
+  prefix: string;
+  serveRoutes: boolean;
+  wildcard: boolean;
+  decorateReply: boolean;
+  allowedPath: FastifyServeStaticOptions['allowedPath'];
+  /** What reply.sendFile() and reply.download() serve with, but for their own options. */
+  fileServing: FileServing;
+  /** The options of one root's server. */
+  staticOptions: ServeStaticOptions;
+  /** The dotfiles option as given, if it was. */
+  dotfilesGiven: boolean;
+  /** Options for one reply.sendFile() call's own options on top of the plugin's. */
+  fileOptions(extra?: Partial<ServeFileOptions>): ServeFileOptions;
+  route: { constraints: Loose; logLevel: FastifyServeStaticOptions['logLevel']; schemaHide: boolean };
+  /** The reply each raw response being answered belongs to, for setHeaders. */
+  replies: WeakMap<object, ReplyLike>;
+}
+
+/** @fastify/static's options, translated into serving's own, and checked once. */
+function parsePlugin(options: FastifyServeStaticOptions): Plugin {
+  if (typeof options !== 'object' || options === null) throw invalidArgType('options', 'of type object', options);
+  const { root, prefix, wildcard, serve, decorateReply, allowedPath, setHeaders, preCompressed, list, serveDotFiles, constraints, logLevel, schemaHide, contentType, ...shared } =
+    options as FastifyServeStaticOptions & { contentType?: unknown };
+  const serveRoutes = serve !== false;
+  if (allowedPath !== undefined && typeof allowedPath !== 'function') throw invalidArgType('options.allowedPath', 'a function', allowedPath);
+  if (setHeaders !== undefined && typeof setHeaders !== 'function') throw invalidArgType('options.setHeaders', 'a function', setHeaders);
+  if (prefix !== undefined && (typeof prefix !== 'string' || !prefix.startsWith('/'))) throw invalidArgValue('options.prefix', prefix, "must be a path starting with '/'");
+  if (wildcard !== undefined && typeof wildcard !== 'boolean') throw invalidArgType('options.wildcard', 'a boolean', wildcard);
+  const roots = serveRoutes || root !== undefined ? parseRoots(root) : [];
+  // setHeaders gets the reply, as @fastify/static passes it; what it sets
+  // there is carried over to the raw response it is about to answer on.
+  const replies = new WeakMap<object, ReplyLike>();
+  const hook =
+    setHeaders &&
+    ((res: Loose, path: string, stats: Stats) => {
+      const reply = replies.get(res);
+      setHeaders(reply ?? res, path, stats);
+      if (reply) copyHeaders(reply);
+    });
+  // `contentType: false` (send's: set no type) is what happens anyway when
+  // the reply has a type: the reply's headers win.
+  const common: ServeStaticOptions = {
+    ...shared,
+    dotfiles: shared.dotfiles ?? (serveDotFiles ? 'allow' : undefined),
+    ...(typeof contentType === 'string' ? { contentType } : {}),
+    precompressed: shared.precompressed ?? preCompressed,
+    listing: shared.listing ?? (list ? true : undefined),
+    setHeaders: hook,
+  };
+  const fileOptions = (extra?: Partial<ServeFileOptions>): ServeFileOptions => ({ ...(common as ServeFileOptions), dotfiles: common.dotfiles ?? 'ignore', ...extra });
+  return {
+    roots,
+    prefix: (prefix ?? '/').replace(/\/+$/, ''),
+    serveRoutes,
+    wildcard: wildcard !== false,
+    decorateReply: decorateReply !== false,
+    allowedPath,
+    fileServing: parseFileOptions(fileOptions()),
+    staticOptions: common,
+    dotfilesGiven: shared.dotfiles !== undefined,
+    fileOptions,
+    route: { constraints, logLevel, schemaHide: schemaHide ?? true },
+    replies,
+  };
+}
+
+/** reply.sendFile() and reply.download(): `path` in the given root, or in each plugin root in turn. */
+async function sendFromRoots(plugin: Plugin, reply: ReplyLike, path: string, root: unknown, callOptions: ServeFileOptions | undefined, download: string | undefined): Promise<void> {
+  const { claim, claimed } = claimer(reply);
+  plugin.replies.set(reply.raw, reply);
+  try {
+    if (typeof path !== 'string' || path.length === 0) throw invalidArgType('path', 'a non-empty string', path);
+    const { root: _r, ...rest } = callOptions ?? {};
+    const parsed = callOptions || download ? parseFileOptions(plugin.fileOptions({ ...rest, download })) : plugin.fileServing;
+    const candidates = root !== undefined ? [parseRoot(root, 'root')] : plugin.roots;
+    if (candidates.length === 0 && !isAbsolute(path)) return reply.callNotFound();
+    let declined: Declined = { decline: 404 };
+    for (const candidate of candidates.length ? candidates : [undefined]) {
+      // Without a root the path is the caller's own: its dot folders are
+      // its business unless the dotfiles option says otherwise.
+      const serving: FileServing = { ...parsed, root: candidate, dotfiles: candidate || plugin.dotfilesGiven ? parsed.dotfiles : 'allow' };
+      const { allowedPath } = plugin;
+      const allowed = allowedPath && candidate ? (below: string) => allowedPath(below, candidate, reply.request) : undefined;
+      const outcome: ServeResult | Declined = await serveFileWith(reply.request.raw, reply.raw, path, serving, { claim, allowed });
+      if (!('decline' in outcome)) return;
+      declined = outcome;
+      if (outcome.decline !== 404 || outcome.final || claimed()) break;
+    }
+    await answerDeclined(reply, declined, claimed());
+  } catch (error) {
+    if (claimed()) {
+      if (!isClientGone(error)) abandon(reply.raw);
+    } else {
+      reply.send(error);
+    }
+  }
+}
+
+/** Decorates replies with sendFile() and download(), as @fastify/static does. */
+function decorateReplies(fastify: FastifyLike, plugin: Plugin): void {
+  fastify.decorateReply('sendFile', function (this: ReplyLike, path: string, rootOrOptions?: string | URL | (ServeFileOptions & { root?: string | URL }), callOptions?: ServeFileOptions) {
+    const opts = typeof rootOrOptions === 'object' && !(rootOrOptions instanceof URL) ? rootOrOptions : callOptions;
+    const root = typeof rootOrOptions === 'string' || rootOrOptions instanceof URL ? rootOrOptions : opts?.root;
+    void sendFromRoots(plugin, this, path, root, opts, undefined);
+    return this;
+  });
+  fastify.decorateReply('download', function (this: ReplyLike, path: string, nameOrOptions?: string | ServeFileOptions, callOptions?: ServeFileOptions) {
+    const opts = typeof nameOrOptions === 'object' ? nameOrOptions : callOptions;
+    const name = typeof nameOrOptions === 'string' ? nameOrOptions : path;
+    void sendFromRoots(plugin, this, path, opts?.root, opts, name);
+    return this;
+  });
+}
+
+/** The handler of the plugin's routes: the URL below the prefix, served from each root in turn. */
+function routeHandler(plugin: Plugin, servers: { root: string; server: StaticServer }[], base: string) {
+  return async (request: RequestLike, reply: ReplyLike) => {
+    const url = request.raw.url ?? '/';
+    // The path below the prefix: '' for the prefix itself, which redirects
+    // to the prefix with a trailing slash.
+    const pathname = base && url.startsWith(base) ? url.slice(base.length) : url;
+    // find-my-way matched the path as it came: a route guarding `/private/*`
+    // never saw `/./private/x` or `//private/x`, which would be resolved
+    // onto what it guards. Only the canonical form is served.
+    if (!canonical(pathname)) return reply.send(httpError(403));
+    const { claim, claimed } = claimer(reply);
+    plugin.replies.set(reply.raw, reply);
+    const { allowedPath } = plugin;
+    for (const { root, server } of servers) {
+      const allowed = allowedPath && ((below: string) => allowedPath(below, root, request));
+      const declined = await server.serve(request.raw, reply.raw, { pathname, original: url }, { claim, allowed });
+      if (!declined) return reply;
+      if (declined.final) break;
+      if (declined.decline !== 404 || claimed()) {
+        await answerDeclined(reply, declined, claimed());
+        return reply;
+      }
+    }
+    reply.callNotFound();
+    return reply;
+  };
+}
+
 /** Every file below `root` the dotfiles policy lets through, as URL paths relative to it. */
-async function filesBelow(root: string, dotfiles: 'allow' | 'deny' | 'ignore'): Promise<string[]> {
+async function filesBelow(root: string, dotfiles: Dotfiles): Promise<string[]> {
   // A root that is not there yet has no routes, as it has no files.
   const found = await readdir(root, { recursive: true }).catch((error) => {
     if (error?.code === 'ENOENT') return [];
@@ -146,170 +285,60 @@ async function filesBelow(root: string, dotfiles: 'allow' | 'deny' | 'ignore'): 
 const literalRoute = (path: string) => (path.includes('*') ? undefined : path.replace(/:/g, '::'));
 
 /**
+ * With `wildcard: false`: one route per file present now, and for each
+ * folder with an index file its URL with the slash and (for the redirect)
+ * without.
+ */
+async function literalRoutes(plugin: Plugin, servers: { root: string; server: StaticServer }[]): Promise<string[]> {
+  const routes = new Set<string>();
+  for (const { root, server } of servers) {
+    const serving = server.options;
+    for (const file of await filesBelow(root, serving.dotfiles)) {
+      routes.add(`${plugin.prefix}/${file}`);
+      const slash = file.lastIndexOf('/');
+      if (serving.index.includes(file.slice(slash + 1))) {
+        const folder = `${plugin.prefix}/${file.slice(0, slash + 1)}`;
+        routes.add(folder);
+        if (serving.redirect && folder.length > 1) routes.add(folder.slice(0, -1));
+      }
+    }
+  }
+  return [...routes].flatMap((path) => literalRoute(path) ?? []);
+}
+
+/**
  * A Fastify plugin serving `root` under `prefix`:
  * `fastify.register(fastifyServeStatic, { root: './public', prefix: '/static' })`.
  * It applies to the whole application (as fastify-plugin makes
  * @fastify/static do), so `reply.sendFile()` works in every route.
  */
 export async function fastifyServeStatic(fastify: FastifyLike, options: FastifyServeStaticOptions): Promise<void> {
-  if (typeof options !== 'object' || options === null) throw invalidArgType('options', 'of type object', options);
-  const serveRoutes = options.serve !== false;
-  const roots = serveRoutes || options.root !== undefined ? parseRoots(options.root) : [];
-  const { allowedPath, setHeaders } = options;
-  if (allowedPath !== undefined && typeof allowedPath !== 'function') throw invalidArgType('options.allowedPath', 'a function', allowedPath);
-  if (setHeaders !== undefined && typeof setHeaders !== 'function') throw invalidArgType('options.setHeaders', 'a function', setHeaders);
-  if (options.prefix !== undefined && (typeof options.prefix !== 'string' || !options.prefix.startsWith('/'))) {
-    throw invalidArgValue('options.prefix', options.prefix, "must be a path starting with '/'");
-  }
-  if (options.wildcard !== undefined && typeof options.wildcard !== 'boolean') throw invalidArgType('options.wildcard', 'a boolean', options.wildcard);
-  const dotfiles = parseDotfiles(options.dotfiles, 'options.dotfiles', options.serveDotFiles ? 'allow' : 'ignore');
-
-  // setHeaders gets the reply, as @fastify/static passes it; what it sets
-  // there is carried over to the raw response it is about to answer on.
-  const replies = new WeakMap<object, ReplyLike>();
-  const hook =
-    setHeaders &&
-    ((res: Loose, path: string, stats: Stats) => {
-      const reply = replies.get(res);
-      setHeaders(reply ?? res, path, stats);
-      if (reply) copyHeaders(reply);
-    });
-  const {
-    root: _root,
-    prefix: _prefix,
-    wildcard,
-    serve: _serve,
-    decorateReply,
-    allowedPath: _allowed,
-    preCompressed,
-    list,
-    serveDotFiles: _dots,
-    constraints,
-    logLevel,
-    schemaHide,
-    contentType,
-    ...shared
-  } = options as FastifyServeStaticOptions & { contentType?: unknown };
-  // `contentType: false` (send's: set no type) is what happens anyway when
-  // the reply has a type: the reply's headers win.
-  const common: ServeStaticOptions = { ...shared, dotfiles, ...(typeof contentType === 'string' ? { contentType } : {}) };
-  if (common.precompressed === undefined && preCompressed !== undefined) common.precompressed = preCompressed;
-  if (common.listing === undefined && list) common.listing = true;
-  const staticOptions: ServeStaticOptions = { ...common, setHeaders: hook };
-  const fileOptions = (extra?: Partial<ServeFileOptions>): ServeFileOptions => ({
-    ...(common as ServeFileOptions),
-    setHeaders: hook,
-    ...extra,
-  });
-  const baseServing = parseFileOptions(fileOptions());
-
-  if (decorateReply !== false) {
-    fastify.decorateReply('sendFile', function (this: ReplyLike, path: string, rootOrOptions?: string | URL | (ServeFileOptions & { root?: string | URL }), callOptions?: ServeFileOptions) {
-      const opts = typeof rootOrOptions === 'object' && !(rootOrOptions instanceof URL) ? rootOrOptions : callOptions;
-      const root = typeof rootOrOptions === 'string' || rootOrOptions instanceof URL ? rootOrOptions : opts?.root;
-      void sendFromRoots(this, path, root, opts, undefined);
-      return this;
-    });
-    fastify.decorateReply('download', function (this: ReplyLike, path: string, nameOrOptions?: string | ServeFileOptions, callOptions?: ServeFileOptions) {
-      const opts = typeof nameOrOptions === 'object' ? nameOrOptions : callOptions;
-      const name = typeof nameOrOptions === 'string' ? nameOrOptions : path;
-      void sendFromRoots(this, path, opts?.root, opts, name);
-      return this;
-    });
-  }
-
-  /** reply.sendFile() and reply.download(): `path` in the given root, or in each plugin root in turn. */
-  async function sendFromRoots(reply: ReplyLike, path: string, root: unknown, callOptions: ServeFileOptions | undefined, download: string | undefined) {
-    const { claim, claimed } = claimer(reply);
-    replies.set(reply.raw, reply);
-    try {
-      if (typeof path !== 'string' || path.length === 0) throw invalidArgType('path', 'a non-empty string', path);
-      const { root: _r, ...rest } = callOptions ?? {};
-      const parsed = callOptions || download ? parseFileOptions(fileOptions({ ...rest, download })) : baseServing;
-      const candidates = root !== undefined ? [parseRoot(root, 'root')] : roots;
-      if (candidates.length === 0 && !isAbsolute(path)) return reply.callNotFound();
-      let declined: Declined = { decline: 404 };
-      const logical = allowedPath && logicalPath(path.startsWith('/') ? path : `/${path}`);
-      for (const candidate of candidates.length ? candidates : [undefined]) {
-        if (allowedPath && candidate && logical !== undefined && !allowedPath(logical, candidate, reply.request)) return reply.callNotFound();
-        // Without a root the path is the caller's own: its dot folders are
-        // its business unless the dotfiles option says otherwise.
-        const serving: FileServing = { ...parsed, root: candidate, dotfiles: candidate || options.dotfiles ? parsed.dotfiles : 'allow' };
-        const outcome: ServeResult | Declined = await serveFileWith(reply.request.raw, reply.raw, path, serving, claim);
-        if (!('decline' in outcome)) return;
-        declined = outcome;
-        if (outcome.decline !== 404 || claimed()) break;
-      }
-      await answerDeclined(reply, declined, claimed());
-    } catch (error) {
-      if (claimed()) {
-        if (!isClientGone(error)) reply.raw.destroy();
-      } else {
-        reply.send(error);
-      }
-    }
-  }
-
-  if (!serveRoutes) return;
-  const servers = roots.map((root) => ({ root, server: createStaticServer(root, staticOptions) }));
+  const plugin = parsePlugin(options);
+  if (plugin.decorateReply) decorateReplies(fastify, plugin);
+  if (!plugin.serveRoutes) return;
+  const servers = plugin.roots.map((root) => ({ root, server: createStaticServer(root, plugin.staticOptions) }));
   fastify.addHook('onClose', (_instance: unknown, hookDone: () => void) => {
     Promise.allSettled(servers.map(({ server }) => server.close())).then(() => hookDone());
   });
-  const prefix = (options.prefix ?? '/').replace(/\/+$/, '');
   // What the raw URL starts with: the prefix this plugin was registered
   // under (inside another plugin's) and its own.
-  const base = (fastify.prefix ?? '').replace(/\/+$/, '') + prefix;
+  const base = (fastify.prefix ?? '').replace(/\/+$/, '') + plugin.prefix;
+  const handler = routeHandler(plugin, servers, base);
+  const { constraints, logLevel, schemaHide } = plugin.route;
+  const route = (url: string) => fastify.route({ method: ['GET', 'HEAD'], url, exposeHeadRoute: false, handler, constraints, logLevel, schema: { hide: schemaHide } });
+  const urls = plugin.wildcard ? [plugin.prefix || '/', `${plugin.prefix}/*`] : await literalRoutes(plugin, servers);
+  for (const url of urls) route(url);
+}
 
-  const handler = async (request: RequestLike, reply: ReplyLike) => {
-    const url = request.raw.url ?? '/';
-    // The path below the prefix: '' for the prefix itself, which redirects
-    // to the prefix with a trailing slash.
-    const pathname = base && url.startsWith(base) ? url.slice(base.length) : url;
-    // find-my-way matched the path as it came: a route guarding `/private/*`
-    // never saw `/./private/x` or `//private/x`, which would be resolved
-    // onto what it guards. Only the canonical form is served.
-    if (!canonical(pathname)) return reply.send(httpError(403));
-    const logical = allowedPath && logicalPath(pathname || '/');
-    const { claim, claimed } = claimer(reply);
-    replies.set(reply.raw, reply);
-    for (const { root, server } of servers) {
-      if (allowedPath && logical !== undefined && !allowedPath(logical, root, request)) break;
-      const declined = await server.serve(request.raw, reply.raw, { pathname, original: url }, claim);
-      if (!declined) return reply;
-      if (declined.decline !== 404 || claimed()) {
-        await answerDeclined(reply, declined, claimed());
-        return reply;
-      }
-    }
-    reply.callNotFound();
-    return reply;
-  };
-
-  const route = (url: string) =>
-    fastify.route({ method: ['GET', 'HEAD'], url, exposeHeadRoute: false, handler, constraints, logLevel, schema: { hide: schemaHide ?? true } });
-  if (wildcard !== false) {
-    route(prefix || '/');
-    route(`${prefix}/*`);
-    return;
-  }
-  // One route per file present now, and for each folder with an index file
-  // its URL with the slash and (for the redirect) without.
-  const index = options.index === false ? [] : typeof options.index === 'string' ? [options.index] : options.index ?? ['index.html'];
-  const routes = new Set<string>();
-  for (const { root } of servers) {
-    for (const file of await filesBelow(root, dotfiles)) {
-      routes.add(`${prefix}/${file}`);
-      const slash = file.lastIndexOf('/');
-      if (index.includes(file.slice(slash + 1))) {
-        const folder = `${prefix}/${file.slice(0, slash + 1)}`;
-        routes.add(folder);
-        if (options.redirect !== false && folder.length > 1) routes.add(folder.slice(0, -1));
-      }
-    }
-  }
-  for (const path of routes) {
-    const literal = literalRoute(path);
-    if (literal) route(literal);
+// The reply decorators, declared on Fastify's own reply for a user's
+// TypeScript (as @fastify/static declares its own); a project without
+// Fastify never reads this.
+declare module 'fastify' {
+  interface FastifyReply {
+    /** Serves `path` from the plugin's roots (or `root`), with serveFile's options. */
+    sendFile(path: string, rootOrOptions?: string | URL | (ServeFileOptions & { root?: string | URL }), options?: ServeFileOptions): FastifyReply;
+    /** sendFile() as an attachment named `name` (default: the file's own name). */
+    download(path: string, nameOrOptions?: string | (ServeFileOptions & { root?: string | URL }), options?: ServeFileOptions): FastifyReply;
   }
 }
 

@@ -11,6 +11,16 @@ import { STATUS_CODES } from 'node:http';
 export interface Declined {
   decline: number;
   cause?: unknown;
+  /** Refused by the caller's judgement (Fastify's allowedPath): no other root may answer it. */
+  final?: boolean;
+}
+
+/** What the framework adapters add to serving one request. */
+export interface ServeHooks {
+  /** Runs just before the response is first touched (Fastify hijacks its reply there). */
+  claim?(): void;
+  /** Judges the path below the root that would be served (pathBelow()); false refuses the request (404, final). */
+  allowed?(below: string): boolean;
 }
 
 export interface HttpError extends Error {

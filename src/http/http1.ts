@@ -16,6 +16,10 @@
 //   or ends it when the response was the connection's last.
 // - A pipelined response gets its socket only when the one before it has
 //   finished: `res.socket` is null until then, and 'socket' is emitted.
+// - `res._onPendingData(delta)` adds to the connection's tally of queued
+//   response bytes; while it is at or above the socket's highWaterMark, the
+//   server stops reading the connection (it checks at each new request, and
+//   reads again once the tally falls).
 // - The header fields set so far live in an object under the symbol
 //   `kOutHeaders`: lower-cased name -> [name, value], null until the first.
 //   setFields() writes there when it finds it looking so (checked once, on
@@ -23,7 +27,7 @@
 //   put a frozen table there once writeHead() has rendered the fields from
 //   an object: from then on setHeader() and its kin throw, and only
 //   getHeader() and its kin read it.
-import { ServerResponse, validateHeaderName, validateHeaderValue, type IncomingMessage } from 'node:http';
+import { ServerResponse, STATUS_CODES, validateHeaderName, validateHeaderValue, type IncomingMessage } from 'node:http';
 import { Socket } from 'node:net';
 
 interface ResponseInternals {
@@ -54,6 +58,8 @@ export interface PreparedFields {
   readonly list: ReadonlyArray<readonly [string, string, string, boolean]>;
   /** The same, as the object writeHead() takes. */
   readonly object: Readonly<Record<string, string>>;
+  /** The same, names lower-cased, as HTTP/2 has them (http2.ts). */
+  readonly lowerCased: Readonly<Record<string, string>>;
   /** The same, as node:http's own table (frozen): what getHeader() reads once the head is out. */
   readonly table: FieldTable | undefined;
 }
@@ -67,7 +73,12 @@ export function prepareFields(fields: ReadonlyArray<readonly [name: string, valu
   });
   const table = Object.create(null) as FieldTable;
   for (const [key, name, value] of list) table[key] = Object.freeze([name, value]) as [string, unknown];
-  return { list, object: Object.fromEntries(fields.map(([name, value]) => [name, value])), table: outHeaders && Object.freeze(table) };
+  return {
+    list,
+    object: Object.fromEntries(fields.map(([name, value]) => [name, value])),
+    lowerCased: Object.fromEntries(list.map(([key, , value]) => [key, value])),
+    table: outHeaders && Object.freeze(table),
+  };
 }
 
 /**
@@ -98,16 +109,16 @@ export function fieldsMayWait(res: ServerResponse): boolean {
 }
 
 /**
- * Whether serveFile may write this response's head and body to its socket
- * itself: a node:http response over TCP or TLS whose write, end and writeHead
- * are Node's own (middleware such as `compression` wraps them, and must see
- * the body), and whose internals look as described above.
+ * The connection serveFile may write this response's head and body to
+ * itself, or undefined: a node:http response over TCP or TLS whose write,
+ * end and writeHead are Node's own (middleware such as `compression` wraps
+ * them, and must see the body), and whose internals look as described above.
  */
-export function canWriteRaw(req: unknown, res: unknown): res is ServerResponse {
-  if (!(res instanceof ServerResponse)) return false;
+export function rawConnection(req: unknown, res: unknown): Socket | undefined {
+  if (!(res instanceof ServerResponse)) return undefined;
   const r = internals(res);
   const socket = res.socket ?? (req as IncomingMessage).socket;
-  return (
+  const raw =
     (req as IncomingMessage).httpVersionMajor === 1 &&
     socket instanceof Socket &&
     res.write === ServerResponse.prototype.write &&
@@ -115,29 +126,49 @@ export function canWriteRaw(req: unknown, res: unknown): res is ServerResponse {
     r._header === null &&
     r._headerSent === false &&
     Array.isArray(r.outputData) &&
-    r.outputData.length === 0
-  );
+    r.outputData.length === 0;
+  return raw ? (socket as Socket) : undefined;
 }
 
 /**
- * Renders the head of `res` with `statusCode` and the headers set on it
- * (and the `waiting` fields, see fieldsMayWait()), and takes it over: Node
- * will not send it. Returns it as Node rendered it, a string whose
- * characters are its latin1 bytes, or undefined when Node rendered it in a
- * way serveFile cannot carry (chunked framing).
+ * Renders the head of `res` with `statusCode` and the headers set on it,
+ * and the `waiting` fields (see fieldsMayWait()), to go out with the body
+ * Node writes. The status carries its own reason phrase: Node would take
+ * a statusMessage the caller set for another status (Koa sets 'OK' with
+ * its 200), and answer `206 OK`. Only the caller's own status keeps the
+ * caller's phrase.
+ */
+export function writeHead(res: ServerResponse, statusCode: number, waiting?: PreparedFields): void {
+  const reason = statusCode === res.statusCode && res.statusMessage ? res.statusMessage : STATUS_CODES[statusCode];
+  if (!waiting) return void res.writeHead(statusCode, reason);
+  res.writeHead(statusCode, reason, waiting.object);
+  const table = res as unknown as Record<symbol, FieldTable | null>;
+  if (table[outHeaders!] === null) table[outHeaders!] = waiting.table!;
+}
+
+/**
+ * Renders the head as writeHead() does, and takes it over: Node will not
+ * send it. Returns it as Node rendered it, a string whose characters are
+ * its latin1 bytes, or undefined when Node rendered it in a way serveFile
+ * cannot carry (chunked framing).
  */
 export function takeHead(res: ServerResponse, statusCode: number, waiting?: PreparedFields): string | undefined {
-  if (waiting) {
-    res.writeHead(statusCode, waiting.object);
-    const table = res as unknown as Record<symbol, FieldTable | null>;
-    if (table[outHeaders!] === null) table[outHeaders!] = waiting.table!;
-  } else {
-    res.writeHead(statusCode);
-  }
+  writeHead(res, statusCode, waiting);
   const r = internals(res);
   if (typeof r._header !== 'string' || r.chunkedEncoding) return undefined;
   r._headerSent = true;
   return r._header;
+}
+
+/**
+ * Counts `bytes` of a response as queued on its connection (negative once
+ * they have left), in node:http's own tally of queued response bytes. Node
+ * counts its own writes there; the bytes serveFile sends on the socket
+ * itself must count too, or a client that pipelines requests and never
+ * reads has every one of them parsed and queued.
+ */
+export function countQueued(res: ServerResponse, bytes: number): void {
+  (res as unknown as { _onPendingData?: (delta: number) => void })._onPendingData?.(bytes);
 }
 
 /** Completes a response whose head and body serveFile wrote itself. */
@@ -148,14 +179,15 @@ export function endTakenOver(res: ServerResponse): void {
 }
 
 /**
- * Waits for a pipelined node:http response's turn: until the responses before
- * it on the connection have finished and it has the socket. Resolves at once
- * for any other response. Files are opened only then, so that a client
- * pipelining many requests holds one descriptor per connection, not one per
- * request.
+ * Undefined when the response has its turn on its connection now (it has
+ * its socket); else a promise that resolves when it does: a pipelined
+ * node:http response waits until the responses before it on the connection
+ * have finished. Files are opened only then, so that a client pipelining
+ * many requests holds one descriptor per connection, not one per request.
  */
-export function responseTurn(req: unknown, res: unknown): Promise<void> {
-  if (!(res instanceof ServerResponse) || res.socket || !((req as IncomingMessage).socket instanceof Socket)) return Promise.resolve();
+export function responseTurn(req: unknown, res: unknown): Promise<void> | undefined {
+  if ((res as { socket?: unknown }).socket) return undefined;
+  if (!(res instanceof ServerResponse) || !((req as IncomingMessage).socket instanceof Socket)) return Promise.resolve();
   return responseSocket(req as IncomingMessage, res).then(() => {});
 }
 
@@ -178,6 +210,14 @@ function onConnectionClose(connection: Socket, callback: () => void): () => void
   return () => callbacks.delete(callback);
 }
 
+/**
+ * What a response waiting for its turn counts as queued (see countQueued):
+ * about what it holds meanwhile (its request, response and promise), so
+ * that sixteen of them reach a socket's default highWaterMark and a flood
+ * of pipelined requests stops being read, as queued bodies would stop it.
+ */
+const WAITING_WEIGHT = 1024;
+
 /** The response's socket, once the responses before it on the connection have finished. */
 export function responseSocket(req: IncomingMessage, res: ServerResponse): Promise<Socket> {
   if (res.socket) return Promise.resolve(res.socket);
@@ -185,14 +225,17 @@ export function responseSocket(req: IncomingMessage, res: ServerResponse): Promi
   return new Promise((resolve, reject) => {
     const onClose = () => {
       res.removeListener('socket', onSocket);
+      countQueued(res, -WAITING_WEIGHT);
       reject(Object.assign(new Error('The connection closed before the response could be sent'), { code: 'ERR_STREAM_DESTROYED', bytesSent: 0 }));
     };
-    if (connection.destroyed) return onClose();
+    if (connection.destroyed) return reject(Object.assign(new Error('The connection closed before the response could be sent'), { code: 'ERR_STREAM_DESTROYED', bytesSent: 0 }));
     const forget = onConnectionClose(connection, onClose);
     const onSocket = (socket: Socket) => {
       forget();
+      countQueued(res, -WAITING_WEIGHT);
       resolve(socket);
     };
+    countQueued(res, WAITING_WEIGHT);
     res.once('socket', onSocket);
   });
 }

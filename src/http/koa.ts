@@ -7,7 +7,8 @@
 // here is declared.
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { httpError } from './http-error.js';
-import { createStaticServer, type ServeStaticOptions } from './serve-static.js';
+import type { ServeStaticOptions } from './options.js';
+import { createStaticServer } from './serve-static.js';
 
 /** The part of Koa's context the middleware uses. */
 export interface KoaContextLike {
@@ -30,7 +31,8 @@ export type KoaMiddleware = ((ctx: KoaContextLike, next: () => Promise<unknown>)
  * paths are below the mount point and redirects keep it.
  */
 export function koaServeStatic(root: string | URL, options?: ServeStaticOptions): KoaMiddleware {
-  const server = createStaticServer(root, options);
+  // koa-static serves `.br` and `.gz` siblings unless told not to (its brotli and gzip options): so do we.
+  const server = createStaticServer(root, { precompressed: true, ...options });
   const middleware = async (ctx: KoaContextLike, next: () => Promise<unknown>): Promise<void> => {
     if (ctx.method !== 'GET' && ctx.method !== 'HEAD') return void (await next());
     const claim = () => {
@@ -38,7 +40,7 @@ export function koaServeStatic(root: string | URL, options?: ServeStaticOptions)
       // Koa starts every response at 404 until a body is set.
       ctx.res.statusCode = 200;
     };
-    const declined = await server.serve(ctx.req, ctx.res, { pathname: ctx.url, original: ctx.originalUrl }, claim);
+    const declined = await server.serve(ctx.req, ctx.res, { pathname: ctx.url, original: ctx.originalUrl }, { claim });
     if (!declined) return;
     if (declined.decline === 404) return void (await next());
     throw httpError(declined.decline, declined.cause);

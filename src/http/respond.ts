@@ -11,11 +11,14 @@ import { extname } from 'node:path';
 import etag from 'etag';
 import mime from 'mime-types';
 import type { HeaderMemo, OpenedFile } from './file-cache.js';
-import { canWriteRaw, fieldsMayWait, prepareFields, setFields, type PreparedFields } from './http1.js';
-import { canRespondWithFD, respondWithFD } from './http2.js';
+import { Http2ServerResponse } from 'node:http2';
+import { isTls } from '../net-socket.js';
+import { fieldsMayWait, rawConnection, prepareFields, setFields, type PreparedFields } from './http1.js';
+import { fieldsMayWaitH2, setFieldsH2 } from './http2.js';
 import type { ServeRequest, ServeResponse, ServeResult, Settings } from './options.js';
 import { evaluatePreconditions, multipartFraming, selectRanges, type Validators } from './rfc9110.js';
-import { headersAlreadySent, writeRaw, writeStatus, writeThrough, type ResponsePlan } from './write.js';
+import { writeRaw } from './raw.js';
+import { dropFields, DROPPED_FIELDS, headersAlreadySent, writeFromMemory, writeStatus, writeThrough, type ResponsePlan } from './write.js';
 
 /** An open file to answer with, and what to say about it. */
 export interface Representation {
@@ -29,8 +32,8 @@ export interface Representation {
   varyEncoding?: boolean;
   /** Header values worked out for this open file before, and kept for the next response. */
   memo?: HeaderMemo;
-  /** The open file, whose bytes may be had over a mapping (OpenedFile.mapped). */
-  opened?: Pick<OpenedFile, 'mapped'>;
+  /** The open file, whose bytes may be had over a mapping or as a copy in memory. */
+  opened?: Pick<OpenedFile, 'mapped' | 'contents'>;
 }
 
 function stringHeader(res: ServeResponse, name: string): string | undefined {
@@ -81,13 +84,14 @@ function describe(res: ServeResponse, rep: Representation, settings: Settings, r
   res.removeHeader('Content-Range');
 }
 
+/** A short text in place of the file (412, 416). */
 function failed(res: ServeResponse, statusCode: number): ResponsePlan {
-  for (const name of ['content-encoding', 'content-range', 'content-language', 'content-disposition']) res.removeHeader(name);
+  dropFields(res, DROPPED_FIELDS.textInstead);
   return { statusCode, parts: [], text: `${STATUS_CODES[statusCode]}\n` };
 }
 
 /**
- * The fields of a 200 with the whole file, as describe() and plan() would
+ * The fields of a 200 with the whole file, as describeAndDecide() would
  * set them one by one (Content-Length the file's, whatever the caller set),
  * checked once and kept in the memo for the next response.
  */
@@ -112,7 +116,7 @@ function isPlainWhole(req: ServeRequest, res: ServeResponse, rep: Representation
     req.method === 'GET' &&
     res.statusCode === 200 &&
     // Middleware that watches setHeader() must see every field set.
-    res.setHeader === ServerResponse.prototype.setHeader &&
+    res.setHeader === (res instanceof ServerResponse ? ServerResponse.prototype.setHeader : Http2ServerResponse.prototype.setHeader) &&
     rep.encoding === undefined &&
     !rep.varyEncoding &&
     h.range === undefined &&
@@ -125,17 +129,27 @@ function isPlainWhole(req: ServeRequest, res: ServeResponse, rep: Representation
   );
 }
 
-/** Sets the response's headers and decides its status and body. */
-function plan(req: ServeRequest, res: ServeResponse, rep: Representation, settings: Settings): ResponsePlan {
-  const method = req.method ?? 'GET';
+/**
+ * Sets the response's header fields for `rep` and decides what it answers:
+ * the status and the parts of the file (or a short text) to send.
+ */
+function prepareResponse(req: ServeRequest, res: ServeResponse, rep: Representation, settings: Settings): ResponsePlan {
   const size = rep.stat.size;
   // The common case, with the fields prepared once per file.
-  if (size > 0 && res instanceof ServerResponse && isPlainWhole(req, res, rep)) {
+  if (size > 0 && isPlainWhole(req, res, rep)) {
+    const whole = { statusCode: 200, parts: [{ start: 0, end: size - 1 }] };
     const fields = wholeFileFields(rep, settings);
-    if (fieldsMayWait(res)) return { statusCode: 200, parts: [{ start: 0, end: size - 1 }], fields };
-    setFields(res, fields);
-    return { statusCode: 200, parts: [{ start: 0, end: size - 1 }] };
+    if (res instanceof ServerResponse ? fieldsMayWait(res) : fieldsMayWaitH2(res)) return { ...whole, fields };
+    setFieldsOn(res, fields);
+    return whole;
   }
+  return describeAndDecide(req, res, rep, settings);
+}
+
+/** prepareResponse() for the rest: every field set one by one, and RFC 9110's decisions made (rfc9110.ts). */
+function describeAndDecide(req: ServeRequest, res: ServeResponse, rep: Representation, settings: Settings): ResponsePlan {
+  const method = req.method ?? 'GET';
+  const size = rep.stat.size;
   const ranges = settings.acceptRanges && stringHeader(res, 'accept-ranges')?.toLowerCase() !== 'none';
   describe(res, rep, settings, ranges);
   const header = (name: string) => {
@@ -155,7 +169,7 @@ function plan(req: ServeRequest, res: ServeResponse, rep: Representation, settin
   const precondition = evaluatePreconditions(method, header, validators);
   if (precondition === 412) return failed(res, 412);
   if (precondition === 304) {
-    for (const name of ['content-type', 'content-length', 'content-range', 'content-encoding', 'content-language', 'transfer-encoding']) res.removeHeader(name);
+    dropFields(res, DROPPED_FIELDS.noBody);
     return { statusCode: 304, parts: [] };
   }
 
@@ -188,13 +202,24 @@ function plan(req: ServeRequest, res: ServeResponse, rep: Representation, settin
  */
 export function respond(req: ServeRequest, res: ServeResponse, rep: Representation, settings: Settings): ServeResult | Promise<ServeResult> {
   if (res.headersSent) throw headersAlreadySent();
-  const p = plan(req, res, rep, settings);
+  const p = prepareResponse(req, res, rep, settings);
   if (p.parts.length === 0 || req.method === 'HEAD') return writeStatus(req, res, p.statusCode, p.text);
-  if (canWriteRaw(req, res)) return writeRaw(req as IncomingMessage, res, rep, p, settings);
-  // Not written raw after all: the fields that waited for takeHead() go on the response now.
-  if (p.fields && res instanceof ServerResponse) setFields(res, p.fields);
-  if (p.parts.length === 1 && !p.parts[0].header && canRespondWithFD(res)) return respondWithFD(res, rep.fd, p, settings);
+  const connection = rawConnection(req, res);
+  // Over TCP the kernel sends the file. TLS, HTTP/2 and wrapped responses
+  // need its bytes in memory anyway: the cache's copy spares the reads.
+  if (!connection || isTls(connection)) {
+    const contents = rep.opened?.contents();
+    if (contents) return writeFromMemory(res, p, contents);
+  }
+  if (connection) return writeRaw(req as IncomingMessage, res as ServerResponse, rep, p, settings);
+  // Not written raw or from memory after all: the fields that waited go on the response now.
+  if (p.fields) setFieldsOn(res, p.fields);
   return writeThrough(res, rep.fd, p, settings);
+}
+
+function setFieldsOn(res: ServeResponse, fields: PreparedFields): void {
+  if (res instanceof ServerResponse) setFields(res, fields);
+  else setFieldsH2(res, fields);
 }
 
 /** The status for an error opening a file: 404 for what does not exist, 403 for what may not be read. */
@@ -208,6 +233,8 @@ export function openErrorStatus(error: unknown): number | undefined {
       return 404;
     case 'EACCES':
     case 'EPERM':
+    // A link the symlinks option does not let lead outside the root.
+    case 'EXDEV':
       return 403;
     default:
       return undefined;

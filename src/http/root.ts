@@ -6,12 +6,14 @@
 // above the root, so `/docs/../a.txt` is `/a.txt` and `/../a.txt` is nothing.
 // The dotfiles policy looks only at what lies below the root, and lets
 // `.well-known` (RFC 8615) through as sirv does.
-import { isAbsolute, join, relative, resolve, sep } from 'node:path';
+import { isAbsolute, join, relative, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { invalidArgType, invalidArgValue } from '../errors.js';
 
 /** What to do with a path that has a segment starting with a dot: serve it, 403, or 404 as if absent. */
 export type Dotfiles = 'allow' | 'deny' | 'ignore';
+
+/** Where symbolic links below a root may lead: anywhere (`'follow'`), only inside the root, or nowhere. */
+export type Symlinks = 'follow' | 'inside' | 'refuse';
 
 export type Contained = { ok: true; segments: string[] } | { ok: false; status: 400 | 403 | 404 };
 
@@ -19,32 +21,15 @@ export type Contained = { ok: true; segments: string[] } | { ok: false; status: 
 const MAX_PATH = 4096;
 const MAX_SEGMENT = 255;
 
-export function parseDotfiles(value: unknown, name: string, fallback: Dotfiles): Dotfiles {
-  if (value === undefined) return fallback;
-  if (value !== 'allow' && value !== 'deny' && value !== 'ignore') throw invalidArgValue(name, value, "must be 'allow', 'deny' or 'ignore'");
-  return value;
-}
-
-/** A root given as a path or a `file:` URL (`new URL('./public/', import.meta.url)`), made absolute. */
-export function parseRoot(root: unknown, name: string): string {
-  if (root instanceof URL) {
-    if (root.protocol !== 'file:') throw invalidArgValue(name, root.href, 'must be a file: URL');
-    return resolve(fileURLToPath(root));
-  }
-  if (typeof root !== 'string' || root.length === 0) throw invalidArgType(name, 'a non-empty string or a file: URL', root);
-  return resolve(root);
-}
-
 /** Whether a name is hidden by the dotfiles policy: it starts with a dot and is not `.well-known`. */
 export const hidden = (segment: string) => segment.charCodeAt(0) === 0x2e && segment !== '.well-known';
 
 /**
- * Resolves `.` and `..` among decoded path segments and applies the dotfiles
- * policy: the segments of a path below the root, or the status that refuses
- * it (400 for a NUL, 403 for climbing above the root or a denied dotfile,
- * 404 for an ignored dotfile or a name too long).
+ * Resolves `.` and `..` among decoded path segments: the segments of a path
+ * below the root, or the status that refuses it (400 for a NUL, 403 for
+ * climbing above the root, 404 for a name too long).
  */
-export function containSegments(raw: readonly string[], dotfiles: Dotfiles): Contained {
+export function resolveSegments(raw: readonly string[]): Contained {
   const segments: string[] = [];
   for (const segment of raw) {
     if (segment.includes('\0')) return { ok: false, status: 400 };
@@ -65,9 +50,24 @@ export function containSegments(raw: readonly string[], dotfiles: Dotfiles): Con
     length += bytes + 1;
     if (bytes > MAX_SEGMENT || length > MAX_PATH) return { ok: false, status: 404 };
   }
-  if (dotfiles !== 'allow' && segments.some(hidden)) return { ok: false, status: dotfiles === 'deny' ? 403 : 404 };
   return { ok: true, segments };
 }
+
+/** The dotfiles policy's answer to a path below the root: the status refusing it (403 denied, 404 ignored), or undefined. */
+export function hiddenStatus(segments: readonly string[], dotfiles: Dotfiles): 403 | 404 | undefined {
+  if (dotfiles === 'allow' || !segments.some(hidden)) return undefined;
+  return dotfiles === 'deny' ? 403 : 404;
+}
+
+/** resolveSegments(), then the dotfiles policy. */
+export function containSegments(raw: readonly string[], dotfiles: Dotfiles): Contained {
+  const resolved = resolveSegments(raw);
+  const status = resolved.ok ? hiddenStatus(resolved.segments, dotfiles) : undefined;
+  return status ? { ok: false, status } : resolved;
+}
+
+/** A path below the root as a URL path names it (`/docs/a.txt`), for a caller's judgement (Fastify's allowedPath). */
+export const pathBelow = (segments: readonly string[], trailingSlash: boolean) => `/${segments.join('/')}${trailingSlash && segments.length > 0 ? '/' : ''}`;
 
 /**
  * Splits a URL path into decoded segments. An encoded slash or backslash (or
@@ -88,7 +88,8 @@ export function urlSegments(pathname: string): string[] | undefined {
 /** A `..` segment, between slashes or backslashes or at either end. */
 const CLIMB = /(?:^|[\\/])\.\.(?:[\\/]|$)/;
 
-export type Located = { ok: true; path: string } | { ok: false; status: 400 | 403 | 404 };
+/** The file serveFile names, and with a root, the path below it (pathBelow()) that a caller may judge. */
+export type Located = { ok: true; path: string; below?: string } | { ok: false; status: 400 | 403 | 404 };
 
 /**
  * The file serveFile names: `path` inside `root` when there is one (a string
@@ -113,7 +114,7 @@ export function locate(path: string | URL, root: string | undefined, dotfiles: D
 
 function within(root: string, raw: string[], dotfiles: Dotfiles): Located {
   const contained = containSegments(raw, dotfiles);
-  return contained.ok ? { ok: true, path: join(root, ...contained.segments) } : contained;
+  return contained.ok ? { ok: true, path: join(root, ...contained.segments), below: pathBelow(contained.segments, false) } : contained;
 }
 
 /** Without a root, an explicit dotfiles policy looks at the whole path, as send's does. */

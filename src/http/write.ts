@@ -1,14 +1,14 @@
-// The writers of a response: a status with a short text (written by Node
-// itself), a file body on the connection itself by sendFile() (node:http),
-// and a file body through the response's own write() (HTTP/2, wrapped
-// responses).
-import { STATUS_CODES, type IncomingMessage, type ServerResponse } from 'node:http';
-import type { Socket } from 'node:net';
-import type { Backend } from '../arguments.js';
+// The writers of a response that go through the response itself: a status
+// with a short text (written by Node), and a file body through the
+// response's own write() (HTTP/2, wrapped responses); and what every writer
+// shares: waiting for completion, abandoning a response that cannot be
+// completed. The raw HTTP/1.1 writer is raw.ts.
+import { ServerResponse, STATUS_CODES } from 'node:http';
+import { constants as http2Constants, Http2ServerResponse } from 'node:http2';
 import { AbortError, streamDestroyed, type TransferError } from '../errors.js';
-import { sendFile, sendFileNow, type SendFileResult } from '../send-file.js';
 import { sendStream, writeAndWait } from '../stream.js';
-import { endTakenOver, responseSocket, takeHead, type PreparedFields } from './http1.js';
+import { writeHead, type PreparedFields } from './http1.js';
+import { respondFromMemory } from './http2.js';
 import type { ServeRequest, ServeResponse, ServeResult, Settings } from './options.js';
 import type { Part } from './rfc9110.js';
 
@@ -32,18 +32,51 @@ export function isClientGone(error: unknown): boolean {
   return CLIENT_GONE.has((error as { code?: string })?.code ?? '');
 }
 
+/**
+ * Ends a response that cannot be completed so that the client can tell it
+ * is incomplete: HTTP/1.1 closes the connection (the body falls short of
+ * its Content-Length); HTTP/2 resets the stream with INTERNAL_ERROR, as a
+ * reset with NO_ERROR (what a plain destroy() sends) reads as a whole response.
+ */
+export function abandon(res: ServeResponse): void {
+  if (res instanceof Http2ServerResponse) res.stream.close(http2Constants.NGHTTP2_INTERNAL_ERROR);
+  else res.destroy();
+}
+
+/** Writes the head with `statusCode`: HTTP/1.1's with the status's own reason phrase (http1.ts), HTTP/2's as it is. */
+function head(res: ServeResponse, statusCode: number, waiting?: PreparedFields): void {
+  if (res instanceof ServerResponse) writeHead(res, statusCode, waiting);
+  else res.writeHead(statusCode);
+}
+
 export function headersAlreadySent(): Error {
   return Object.assign(new Error('Cannot serve a file: the response headers were already sent'), { code: 'ERR_HTTP_HEADERS_SENT' });
 }
 
-/** Headers describing a representation that must not stay on a response that is not one. */
-const REPRESENTATION_HEADERS = ['content-type', 'content-length', 'content-encoding', 'content-range', 'content-language', 'content-disposition', 'transfer-encoding', 'etag', 'last-modified'];
+/** The fields that describe a body: a response without one (304) drops them. */
+const BODY_FIELDS = ['content-type', 'content-length', 'content-range', 'content-encoding', 'content-language', 'transfer-encoding'];
+
+/**
+ * The fields a response drops when it carries less than the file, the one
+ * list of them: no body at all (304); a short text in place of the file
+ * (412, 416), which also is no attachment; an error, which is not the file
+ * at all, so neither are its validators.
+ */
+export const DROPPED_FIELDS = {
+  noBody: BODY_FIELDS,
+  textInstead: [...BODY_FIELDS, 'content-disposition'],
+  notTheFile: [...BODY_FIELDS, 'content-disposition', 'etag', 'last-modified'],
+} as const;
+
+export function dropFields(res: ServeResponse, names: readonly string[]): void {
+  for (const name of names) res.removeHeader(name);
+}
 
 /**
  * Resolves when the response has finished; rejects when the connection (or
  * stream) closed first.
  */
-function completion(res: ServeResponse, bytesSent: () => number): Promise<void> {
+export function completion(res: ServeResponse, bytesSent: () => number): Promise<void> {
   return new Promise((resolve, reject) => {
     if (res.writableFinished) return resolve();
     const onFinish = () => {
@@ -72,7 +105,7 @@ export async function writeStatus(req: ServeRequest, res: ServeResponse, statusC
     res.setHeader('Content-Length', '0');
   }
   const done = completion(res, () => 0);
-  res.writeHead(statusCode);
+  head(res, statusCode);
   if (body) res.end(body);
   else res.end();
   await done;
@@ -87,107 +120,50 @@ export function writeError(
   headers?: Record<string, string>,
   page?: { text: string; type: string },
 ): Promise<ServeResult> {
-  for (const name of REPRESENTATION_HEADERS) res.removeHeader(name);
+  dropFields(res, DROPPED_FIELDS.notTheFile);
   for (const [name, value] of Object.entries(headers ?? {})) res.setHeader(name, value);
   return writeStatus(req, res, statusCode, page?.text ?? `${STATUS_CODES[statusCode]}\n`, page?.type);
 }
 
-/** A raw response's count so far: every byte sent, and how many of them were the head. */
-interface RawProgress {
-  total: number;
-  headLength: number;
-  backend?: Backend;
-}
-
-type RawFile = { fd: number; opened?: { mapped(): Buffer | undefined } };
-
-const bodySent = (progress: RawProgress) => Math.max(0, progress.total - progress.headLength);
+/** Whether a response's write() is its class's own, not one middleware put in its place. */
+const isOwnWrite = (res: ServeResponse) => res.write === (res instanceof ServerResponse ? ServerResponse.prototype.write : Http2ServerResponse.prototype.write);
 
 /**
- * Sends the plan's head and parts on the connection itself, by sendFile().
- * In the common case (one part that the socket takes at once) the response
- * is complete when this returns, without a promise.
+ * Sends the plan through the response's own writeHead() and end(), from
+ * the file's contents in memory: head and body in one write, as Node does
+ * answering from memory (res.end(buffer)). For TLS, HTTP/2 and wrapped
+ * responses, which need the bytes in JavaScript anyway.
  */
-export function writeRaw(req: IncomingMessage, res: ServerResponse, rep: RawFile, p: ResponsePlan, settings: Settings): ServeResult | Promise<ServeResult> {
-  const socket = res.socket;
-  const progress: RawProgress = { total: 0, headLength: 0 };
-  if (!socket) {
-    return responseSocket(req, res).then(
-      () => writeRaw(req, res, rep, p, settings),
-      (error) => {
-        throw rawFailed(res, error, progress);
-      },
-    );
+export function writeFromMemory(res: ServeResponse, p: ResponsePlan, contents: Buffer): Promise<ServeResult> {
+  const bytesSent = p.parts.reduce((n, part) => n + part.end - part.start + 1 + (part.header?.length ?? 0), p.trailer?.length ?? 0);
+  const done = completion(res, () => 0);
+  const [whole] = p.parts;
+  if (res instanceof Http2ServerResponse && p.fields) {
+    // A plain GET of the whole file, the response untouched (see respond.ts).
+    respondFromMemory(res, p.statusCode, p.fields, whole.start === 0 && whole.end === contents.length - 1 ? contents : contents.subarray(whole.start, whole.end + 1));
+    return done.then(() => ({ statusCode: p.statusCode, bytesSent, backend: 'memory' }));
   }
-  try {
-    const head = takeHead(res, p.statusCode, p.fields);
-    if (!head) throw new Error('serveFile: node:http rendered a head it cannot send raw');
-    progress.headLength = head.length;
-    for (let i = 0; i < p.parts.length; i++) {
-      const sent = sendPart(socket, rep, p, i, head, settings);
-      if (sent instanceof Promise) return writeRawRest(res, socket, rep, p, settings, head, i, sent, progress);
-      progress.total += sent.bytesSent;
-      progress.backend = sent.backend;
+  head(res, p.statusCode, p.fields);
+  // (Http2ServerResponse's write and end take the same arguments.)
+  const out = res as ServerResponse;
+  const [first] = p.parts;
+  if (p.parts.length === 1 && !first.header) {
+    const body = first.start === 0 && first.end === contents.length - 1 ? contents : contents.subarray(first.start, first.end + 1);
+    // Middleware that replaced write() (compression) must see the body.
+    if (isOwnWrite(res)) {
+      out.end(body);
+    } else {
+      out.write(body);
+      out.end();
     }
-  } catch (error) {
-    throw rawFailed(res, error, progress);
-  }
-  // The kernel has it all: the response is as complete as Node's own
-  // 'finish' would say (emitted on the next tick), and nothing is left to fail.
-  endTakenOver(res);
-  return { statusCode: p.statusCode, bytesSent: bodySent(progress), backend: progress.backend };
-}
-
-/** writeRaw() from part `from` on, whose sending is under way as `pending`: the socket could not take it all at once. */
-async function writeRawRest(
-  res: ServerResponse,
-  socket: Socket,
-  rep: RawFile,
-  p: ResponsePlan,
-  settings: Settings,
-  head: string,
-  from: number,
-  pending: Promise<SendFileResult>,
-  progress: RawProgress,
-): Promise<ServeResult> {
-  try {
-    for (let i = from; i < p.parts.length; i++) {
-      const sent = await (i === from ? pending : sendPart(socket, rep, p, i, head, settings));
-      progress.total += sent.bytesSent;
-      progress.backend = sent.backend;
+  } else {
+    for (const part of p.parts) {
+      if (part.header) out.write(part.header);
+      out.write(contents.subarray(part.start, part.end + 1));
     }
-  } catch (error) {
-    throw rawFailed(res, error, progress);
+    out.end(p.trailer);
   }
-  const done = completion(res, () => bodySent(progress));
-  endTakenOver(res);
-  await done;
-  return { statusCode: p.statusCode, bytesSent: bodySent(progress), backend: progress.backend };
-}
-
-/** Part `i` of the plan, the head before the first: at once when the socket takes it all (a lone part with the default settings), else by sendFile(). */
-function sendPart(socket: Socket, rep: RawFile, p: ResponsePlan, i: number, head: string, settings: Settings): SendFileResult | Promise<SendFileResult> {
-  const part = p.parts[i];
-  const count = part.end - part.start + 1;
-  const trailers = i === p.parts.length - 1 ? p.trailer : undefined;
-  if (p.parts.length === 1 && part.header === undefined && settings.signal === undefined && settings.backend === undefined) {
-    const mapped = rep.opened?.mapped();
-    const bytes = mapped && (count === mapped.length ? mapped : mapped.subarray(part.start, part.end + 1));
-    const now = sendFileNow(socket, rep.fd, part.start, count, head, trailers ?? null, bytes);
-    if (now) return now;
-  }
-  const headBytes = i === 0 ? Buffer.from(head, 'latin1') : undefined;
-  const headers = !headBytes ? part.header : part.header ? [headBytes, part.header] : headBytes;
-  return sendFile(socket, rep.fd, { offset: part.start, count, headers, trailers, signal: settings.signal, backend: settings.backend });
-}
-
-/** The error of a raw response that failed, counting what the failed step sent. */
-function rawFailed(res: ServerResponse, error: unknown, progress: RawProgress): TransferError {
-  progress.total += (error as TransferError).bytesSent ?? 0;
-  // Node believes the head is out: whatever went, this connection can
-  // carry nothing more that a client could frame.
-  res.destroy();
-  return Object.assign(error as TransferError, { bytesSent: bodySent(progress) });
+  return done.then(() => ({ statusCode: p.statusCode, bytesSent, backend: 'memory' }));
 }
 
 /** Sends the plan through the response's own writeHead()/write()/end(): HTTP/2, wrapped responses. */
@@ -210,7 +186,7 @@ export async function writeThrough(res: ServeResponse, fd: number, p: ResponsePl
       return ok;
     });
   try {
-    res.writeHead(p.statusCode);
+    head(res, p.statusCode);
     for (let i = 0; i < p.parts.length; i++) {
       const part = p.parts[i];
       await sendStream(
@@ -227,7 +203,7 @@ export async function writeThrough(res: ServeResponse, fd: number, p: ResponsePl
       );
     }
   } catch (error) {
-    res.destroy();
+    abandon(res);
     throw Object.assign(error as TransferError, { bytesSent: sent.value });
   } finally {
     res.removeListener('close', onClose);

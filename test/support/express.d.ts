@@ -5,17 +5,23 @@
 declare module 'express' {
   import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 
-  interface Response extends ServerResponse {
+  export interface Response extends ServerResponse {
     status(code: number): Response;
+    type(type: string): Response;
     send(body: string | Buffer): Response;
   }
+  interface Request extends IncomingMessage {
+    params: Record<string, string>;
+  }
   type Next = (error?: unknown) => void;
-  type Handler = (req: IncomingMessage, res: Response, next: Next) => unknown;
+  type Handler = (req: Request, res: Response, next: Next) => unknown;
+  type ErrorHandler = (error: any, req: Request, res: Response, next: Next) => unknown;
 
   interface Application {
     get(path: string, handler: Handler): Application;
     post(path: string, handler: Handler): Application;
     use(handler: Handler): Application;
+    use(handler: ErrorHandler): Application;
     use(path: string, handler: Handler): Application;
     listen(port: number, host: string): Server;
   }

@@ -6,6 +6,8 @@ import { execFile } from 'node:child_process';
 import * as http from 'node:http';
 import * as https from 'node:https';
 import { connect, type AddressInfo, type Server, type Socket } from 'node:net';
+import type { ServeStaticOptions, StaticHandler } from '../../dist/cjs/index.js';
+import { serveStatic } from '../../dist/cjs/index.js';
 import { eventually } from './waiting.js';
 
 export interface Running {
@@ -103,6 +105,51 @@ export function parseResponses(bytes: Buffer, heads: boolean[] = []): { response
     offset = end + 4 + length;
   }
   return { responses, rest: bytes.subarray(offset) };
+}
+
+/** One request for `path` on a fresh connection to `to`: its response (a HEAD's without a body). */
+export async function one(to: Running | number, path: string, headers: Record<string, string> = {}, method = 'GET'): Promise<ParsedResponse> {
+  const port = typeof to === 'number' ? to : to.port;
+  return (await rawExchange(port, rawRequest(path, headers, method), 1, [method === 'HEAD'])).responses[0];
+}
+
+/** Servers started by one test file, closed together in its afterAll, with whatever else they hold (a handler's descriptor cache, a Fastify instance). */
+export class Servers {
+  private readonly running: Running[] = [];
+  private readonly closers: (() => Promise<unknown>)[] = [];
+
+  async http(handler: http.RequestListener): Promise<Running> {
+    const s = await httpServer(handler);
+    this.running.push(s);
+    return s;
+  }
+
+  async listen(server: Server): Promise<Running> {
+    const s = await listen(server);
+    this.running.push(s);
+    return s;
+  }
+
+  /** A node:http server answering every request with `handler`, closed (cache and all) with the others. */
+  async handler(handler: StaticHandler): Promise<Running> {
+    this.onClose(() => handler.close());
+    return this.http((req, res) => void handler(req, res));
+  }
+
+  /** A node:http server answering every request with serveStatic(root, options). */
+  serveStatic(root: string | URL, options?: ServeStaticOptions): Promise<Running> {
+    return this.handler(serveStatic(root, options));
+  }
+
+  /** Something else to close at the end. */
+  onClose(close: () => Promise<unknown>): void {
+    this.closers.push(close);
+  }
+
+  async close(): Promise<void> {
+    for (const s of this.running.splice(0)) await s.close();
+    for (const close of this.closers.splice(0)) await close();
+  }
 }
 
 /**

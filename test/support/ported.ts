@@ -1,12 +1,13 @@
 // What the suites ported from send, serve-static, sirv and @fastify/static
 // share: their fixture trees written into a temporary folder, servers that
-// are all closed when the file is done, and a client that sends a request
+// are all closed when the file is done (support/http.ts's Servers), and a client that sends a request
 // target exactly as written (dot segments, `%`, `//` and all, as supertest
 // and curl --path-as-is do) and hands back status, headers and body text.
 import { mkdirSync, writeFileSync } from 'node:fs';
-import type { RequestListener, Server } from 'node:http';
 import { dirname, join } from 'node:path';
-import { httpServer, listen, rawExchange, type ParsedResponse, type Running } from './http.js';
+import { rawExchange, type ParsedResponse, type Running } from './http.js';
+
+export { Servers } from './http.js';
 
 /** Writes `tree` (relative path -> content; a path ending in `/` is an empty folder) under `root`. */
 export function writeTree(root: string, tree: Record<string, string | Buffer>): void {
@@ -22,34 +23,6 @@ export function writeTree(root: string, tree: Record<string, string | Buffer>): 
 
 export interface Answer extends ParsedResponse {
   text: string;
-}
-
-/** Servers started by one test file, closed together in its afterAll. */
-export class Servers {
-  private readonly running: Running[] = [];
-  private readonly closers: (() => Promise<unknown>)[] = [];
-
-  async http(handler: RequestListener): Promise<Running> {
-    const s = await httpServer(handler);
-    this.running.push(s);
-    return s;
-  }
-
-  async listen(server: Server): Promise<Running> {
-    const s = await listen(server);
-    this.running.push(s);
-    return s;
-  }
-
-  /** Something else to close at the end (a handler's descriptor cache, a Fastify instance). */
-  onClose(close: () => Promise<unknown>): void {
-    this.closers.push(close);
-  }
-
-  async close(): Promise<void> {
-    for (const s of this.running.splice(0)) await s.close();
-    for (const close of this.closers.splice(0)) await close();
-  }
 }
 
 /** One request for `target`, exactly as written, on a fresh connection. */

@@ -2,9 +2,11 @@
 // connection or record what each one receives, client sockets, reading a
 // connection to its end, and the kernel's view of a connection (TCP_INFO
 // through ss(8)) to check what went on the wire, not just what arrived.
-import { execFile, spawnSync } from 'node:child_process';
+import { execFile, execFileSync, spawnSync } from 'node:child_process';
 import { once } from 'node:events';
+import { mkdirSync } from 'node:fs';
 import * as net from 'node:net';
+import { join } from 'node:path';
 import * as tls from 'node:tls';
 import { promisify } from 'node:util';
 
@@ -66,12 +68,16 @@ export interface TestServer {
   close(): Promise<void>;
 }
 
-/** A TCP server on 127.0.0.1 that hands each accepted connection to the test (and to `onConnection`). */
-export async function startServer(onConnection?: (socket: net.Socket) => void): Promise<TestServer> {
+/**
+ * A TCP server on 127.0.0.1 that hands each accepted connection to the test
+ * (and to `onConnection`). With `pauseOnConnect`, a connection reads nothing
+ * (not even Node's read-ahead) until the test resumes it.
+ */
+export async function startServer(onConnection?: (socket: net.Socket) => void, options: { pauseOnConnect?: boolean } = {}): Promise<TestServer> {
   const sockets: net.Socket[] = [];
   const waiting: ((s: net.Socket) => void)[] = [];
   const queued: net.Socket[] = [];
-  const server = net.createServer((socket) => {
+  const server = net.createServer(options, (socket) => {
     socket.on('error', () => {});
     sockets.push(socket);
     onConnection?.(socket);
@@ -95,9 +101,10 @@ export async function startServer(onConnection?: (socket: net.Socket) => void): 
 }
 
 export interface Collector {
+  /** The TCP port; 0 for a Unix-domain collector. */
   port: number;
-  /** Connects a client; `received` settles when the server side of that connection ends or closes. */
-  connect(): Promise<{ socket: net.Socket; received: Promise<Received> }>;
+  /** Connects a client; `received` settles when the server side of that connection ends or closes; `peer` is that server side. */
+  connect(): Promise<{ socket: net.Socket; received: Promise<Received>; peer: Promise<net.Socket> }>;
   /** What the connection whose client end uses local port `port` receives. */
   receivedFrom(port: number): Promise<Received>;
   /** The server side of the connection from local port `port`, once accepted. */
@@ -118,12 +125,14 @@ function deferred<T>(): Deferred<T> {
 
 /**
  * A TCP (or TLS, with `tlsOptions`) server on 127.0.0.1 that records what
- * each connection receives, found by the client's local port. With
- * `paused`, the server side does not read until the test resumes it (see
- * `serverSide`), so a sender fills the socket buffers and waits.
+ * each connection receives, found by the client's local port; with `unix`,
+ * a Unix-domain server on that path instead, whose connections are found
+ * by the order they connect in (they have no ports). With `paused`, the
+ * server side does not read until the test resumes it (see `serverSide`),
+ * so a sender fills the socket buffers and waits.
  */
 export async function startCollector(
-  options: { paused?: boolean; tlsOptions?: tls.TlsOptions; tlsClient?: tls.ConnectionOptions } = {},
+  options: { paused?: boolean; tlsOptions?: tls.TlsOptions; tlsClient?: tls.ConnectionOptions; unix?: string } = {},
 ): Promise<Collector> {
   const results = new Map<number, Deferred<Received>>();
   const sides = new Map<number, Deferred<net.Socket>>();
@@ -133,30 +142,41 @@ export async function startCollector(
     return d;
   };
   const open = new Set<net.Socket>();
+  // A Unix-domain listener accepts in the order clients connect.
+  let accepted = 0;
+  let connected = 0;
   const onConnection = (socket: net.Socket) => {
     open.add(socket);
     socket.on('close', () => open.delete(socket));
     if (options.paused) socket.pause();
-    const port = socket.remotePort!;
-    entry(results, port).resolve(recordToEnd(socket));
-    entry(sides, port).resolve(socket);
+    const key = options.unix === undefined ? socket.remotePort! : accepted++;
+    entry(results, key).resolve(recordToEnd(socket));
+    entry(sides, key).resolve(socket);
   };
   const server = options.tlsOptions ? tls.createServer(options.tlsOptions, onConnection) : net.createServer(onConnection);
   if (options.tlsOptions) server.on('tlsClientError', () => {});
-  server.listen(0, '127.0.0.1');
+  if (options.unix === undefined) server.listen(0, '127.0.0.1');
+  else server.listen(options.unix);
   await once(server, 'listening');
-  const port = (server.address() as net.AddressInfo).port;
+  const port = options.unix === undefined ? (server.address() as net.AddressInfo).port : 0;
 
   const connect = async () => {
     let socket: net.Socket;
+    let key: number;
     if (options.tlsOptions) {
       socket = tls.connect({ port, host: '127.0.0.1', ...options.tlsClient });
       await once(socket, 'secureConnect');
+      key = socket.localPort!;
+    } else if (options.unix !== undefined) {
+      key = connected++;
+      socket = net.connect(options.unix);
+      await once(socket, 'connect');
     } else {
       socket = net.connect(port, '127.0.0.1');
       await once(socket, 'connect');
+      key = socket.localPort!;
     }
-    return { socket, received: entry(results, socket.localPort!).promise };
+    return { socket, received: entry(results, key).promise, peer: entry(sides, key).promise };
   };
   return {
     port,
@@ -201,6 +221,30 @@ export async function endAndClose(socket: net.Socket): Promise<void> {
   const ended = closed(socket);
   socket.end();
   await ended;
+}
+
+// ---------------------------------------------------------------- socket buffers
+
+let socketBuffersHelper: string | undefined;
+
+/**
+ * Sets SO_SNDBUF and SO_RCVBUF of a connection, or of a listening server
+ * (its connections accepted from then on inherit them), to `bytes`: with a
+ * peer that does not read, a sender then stops after a few KiB, where
+ * loopback's autotuned buffers take megabytes. Node has no call for it: a
+ * small program (support/socket-buffers.c, built with cc) sets them on a
+ * duplicate of the descriptor.
+ */
+export function setSocketBuffers(target: net.Socket | net.Server, bytes: number): void {
+  const fd = (target as unknown as { _handle?: { fd?: number } })._handle?.fd;
+  if (fd === undefined || fd < 0) throw new Error('setSocketBuffers: the socket has no descriptor (not connected or listening yet)');
+  if (!socketBuffersHelper) {
+    const out = join(__dirname, '..', '..', 'build-test');
+    mkdirSync(out, { recursive: true });
+    execFileSync('cc', ['-O2', '-o', join(out, 'socket-buffers'), join(__dirname, 'socket-buffers.c')]);
+    socketBuffersHelper = join(out, 'socket-buffers');
+  }
+  execFileSync(socketBuffersHelper, [String(bytes)], { stdio: ['ignore', 'ignore', 'pipe', fd] });
 }
 
 // ---------------------------------------------------------------- TCP_INFO via ss(8)
