@@ -17,7 +17,9 @@
 // about the next bug). Round 1 is the first set and the survivors of issue
 // 20's hand-made sample; round 2 aims at accounting across the in-tick
 // attempt and the driver, per-socket-type paths and optional headers'
-// fallbacks.
+// fallbacks; round 3 at receiveFile and relay (the flow loop, the splice
+// and read/write movers, the driver's arming per descriptor, taking a
+// socket or a request body from Node).
 //
 //   node scripts/mutate.js [--round N] [--list] [regular expression matching mutant names]
 //
@@ -49,6 +51,7 @@ const TRANSFER = ['test/transfer.test.ts', 'test/socket.test.ts', 'test/hostile-
 const LOOP = ['test/shim-harness.test.ts', ...TRANSFER];
 const HTTP = ['test/serve.test.ts', 'test/serve-static.test.ts', 'test/serve-static-features.test.ts', 'test/serve-options.test.ts', 'test/serve-root.test.ts', 'test/http-hostile.test.ts', 'test/properties.test.ts'];
 const DRIVER = [...TRANSFER, 'test/wrong-receiver.test.ts', 'test/soak.test.ts', HELD];
+const FLOWS = ['test/relay.test.ts', 'test/receive-file.test.ts', 'test/receive-http.test.ts', 'test/conformance.test.ts', 'test/properties.test.ts'];
 
 /**
  * { name, file, find, replace, tests, round?, equivalent? }: `find` must
@@ -152,6 +155,22 @@ const MUTANTS = [
   { round: 2, name: "respond: a response sending no Last-Modified is validated by the file's mtime", file: 'src/http/respond.ts', find: "lastModified: stringHeader(res, 'last-modified')", replace: "lastModified: stringHeader(res, 'last-modified') ?? rep.stat.mtime.toUTCString()", tests: HTTP },
   { round: 2, name: 'respond: the plain-whole fast path leaves out Vary for a file with compressed siblings', file: 'src/http/respond.ts', find: '    !rep.varyEncoding &&\n', replace: '', tests: HTTP },
   { round: 2, name: "respond: a caller's Content-Length survives the prepared fields", file: 'src/http/respond.ts', find: 'String(rep.stat.size), true]', replace: 'String(rep.stat.size)]', tests: HTTP },
+  // Round 3: receiveFile and relay.
+  { round: 3, name: "flow loop: Node's bytes are not written first", file: 'native/shared/relay_loop.c', find: 'if (f->npending > 0) {\n      /* Node', replace: 'if (0) {\n      /* Node', tests: FLOWS },
+  { round: 3, name: 'flow loop: an end of stream is not passed on', file: 'native/shared/relay_loop.c', find: 'if (shutdown(f->out_fd, SHUT_WR) != 0 && errno != ENOTCONN) return errno;', replace: '', tests: FLOWS },
+  { round: 3, name: 'flow loop: count is ignored', file: 'native/shared/relay_loop.c', find: 'if (f->left != ZC_UNLIMITED) f->left -= m->read;', replace: '', tests: FLOWS },
+  { round: 3, name: 'flow loop: an end on a socket without allowHalfOpen leaves the other direction open', file: 'native/shared/relay_loop.c', find: '        zc_flow_stop(other);', replace: '', tests: FLOWS },
+  { round: 3, name: 'flow loop: a stopped flow waits for a report before passing its end on', file: 'native/shared/relay_loop.c', find: 'it has an end to pass on. */\n  f->wait_in = f->wait_out = 0;', replace: 'it has an end to pass on. */', tests: FLOWS },
+  { round: 3, name: 'splice: a pipe still holding bytes goes back to the pool', file: 'native/linux/splice_linux.c', find: 'give_back(s, f->held == 0);', replace: 'give_back(s, 1);', tests: FLOWS },
+  { round: 3, name: 'splice: a file is written at its own position, not at the offset', file: 'native/linux/splice_linux.c', find: 'f->out_kind == ZC_OUT_FILE ? &off : NULL', replace: 'NULL', tests: FLOWS },
+  { round: 3, name: 'readwrite mover: a short write is resumed from the start of the buffer', file: 'native/fallback/readwrite_flow.c', find: 's->start += (size_t)m->written;', replace: '', tests: FLOWS },
+  { round: 3, name: 'driver: a descriptor reported is taken for still armed', file: 'native/node/driver.cc', find: 'if (job->fired & (1u << i)) job->armed[i] = 0;', replace: '', tests: FLOWS },
+  { round: 3, name: 'driver: a descriptor armed for other events is not armed again', file: 'native/node/driver.cc', find: 'if (job->armed[i] == events[i]) {', replace: 'if (job->armed[i] != 0) {', tests: FLOWS },
+  { round: 3, name: 'relay: the bytes Node had read from a socket are dropped', file: 'src/relay.ts', find: 'return chunks.length === 0 ? null : Buffer.concat(chunks);', replace: 'return null;', tests: FLOWS },
+  { round: 3, name: 'receiveFile: bytes Node had read past count are not given back', file: 'src/receive-file.ts', find: 'if (rest) socket.unshift(rest);', replace: '', tests: FLOWS },
+  { round: 3, name: 'net-socket: a taken read side still starts reading when Node asks', file: 'src/net-socket.ts', find: 'handle.readStart = () => 0;', replace: '', tests: FLOWS },
+  { round: 3, name: "request body: the parser is not told of the body's bytes read past it", file: 'src/http/request-body.ts', find: 'if (bytes === 0 || socket.destroyed', replace: 'if (bytes >= 0 || socket.destroyed', tests: FLOWS },
+  { round: 3, name: "request body: the request's _consuming is not given back", file: 'src/http/request-body.ts', find: '(request as { _consuming?: boolean })._consuming = consuming;', replace: '(request as { _consuming?: boolean })._consuming = consuming || true;', tests: FLOWS },
 ];
 
 function cmake(out, flags = []) {

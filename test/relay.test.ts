@@ -9,7 +9,8 @@ import { once } from 'node:events';
 import * as net from 'node:net';
 import * as tls from 'node:tls';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { capabilities, relay } from '../dist/cjs/index.js';
+import { readFileSync } from 'node:fs';
+import { capabilities, receiveFile, relay } from '../dist/cjs/index.js';
 import { expectBytes, MiB, seededBytes } from './support/bytes.js';
 import { descriptorsOpenedSince, openDescriptors } from './support/descriptors.js';
 import { makeTempDir, type TempDir } from './support/files.js';
@@ -287,5 +288,39 @@ describe('what relays cost', () => {
     }
     await sleep(50);
     expect(descriptorsOpenedSince(before)).toEqual([]);
+  });
+});
+
+describe('what a failed relay leaves behind', () => {
+  it.runIf(BACKENDS.includes('splice'))('a relay that fails while its pipe holds bytes leaves none of them to the next transfer', async () => {
+    const dir = makeTempDir('zerocopy-relay-pool-');
+    // An idle relay keeps the splice mover's pool of pipes alive throughout.
+    const keeper = await ends();
+    const keeping = relay(keeper.a, keeper.b).catch((error: Error) => error);
+    try {
+      const { left, a, b, right } = await ends();
+      // right reads nothing: its receive buffer fills, then b's send buffer,
+      // then the relay's pipe, then a's receive buffer.
+      right.pause();
+      const relaying = relay(a, b, { backend: 'splice' }).catch((error: Error) => error);
+      left.write(Buffer.alloc(32 * MiB, 'X'));
+      await sleep(300);
+      await eventually(() => left.writableLength > 0, 'the relay stalled with bytes in its pipe');
+      right.resetAndDestroy();
+      await within(relaying, 5000, 'the failed relay');
+      // The next transfer borrows from the same pool.
+      const { client, server } = await tcpPair({ allowHalfOpen: true });
+      const fresh = seededBytes('after-the-failure', 300 * 1024);
+      client.end(fresh);
+      const path = dir.file('fresh.bin');
+      const { bytesReceived } = await within(receiveFile(server, path, { backend: 'splice' }), 5000, 'the receive');
+      expectBytes(readFileSync(path), fresh, 'the file');
+      expect(bytesReceived).toBe(fresh.length);
+    } finally {
+      keeper.left.end();
+      keeper.right.end();
+      await within(keeping, 5000, 'the keeper');
+      dir.remove();
+    }
   });
 });
