@@ -56,6 +56,8 @@ async function uploadServer(options: (req: http.IncomingMessage) => ReceiveFileO
     uploads.push(upload);
     req.on('data', (chunk: Buffer) => (upload.stray += chunk.length));
     const ended = once(req, 'end').then(() => (upload.ended = true));
+    // A request cut short emits 'error' (Node 24 on) and no 'end': awaited only after a receive that succeeded.
+    ended.catch(() => {});
     try {
       upload.result = await receiveFile(req, upload.path, options(req));
       await within(ended, 5000, "the request's end");

@@ -300,12 +300,21 @@ describe('what a failed relay leaves behind', () => {
     try {
       const { left, a, b, right } = await ends();
       // right reads nothing: its receive buffer fills, then b's send buffer,
-      // then the relay's pipe, then a's receive buffer.
+      // then the relay's pipe, then a's receive buffer and left's send
+      // buffer (which autotune: up to tcp_rmem's maximum, 32 MiB here), and
+      // then left's writes wait.
       right.pause();
       const relaying = relay(a, b, { backend: 'splice' }).catch((error: Error) => error);
-      left.write(Buffer.alloc(32 * MiB, 'X'));
-      await sleep(300);
-      await eventually(() => left.writableLength > 0, 'the relay stalled with bytes in its pipe');
+      const chunk = Buffer.alloc(MiB, 'X');
+      let sent = 0;
+      await eventually(async () => {
+        if (left.writableLength === 0 && sent < 512) {
+          left.write(chunk);
+          sent++;
+        }
+        await sleep(100);
+        return left.writableLength > 0;
+      }, 'the relay stalled with bytes in its pipe', 20_000);
       right.resetAndDestroy();
       await within(relaying, 5000, 'the failed relay');
       // The next transfer borrows from the same pool.
