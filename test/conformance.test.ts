@@ -454,8 +454,8 @@ describe(`conformance of receiveFile and relay: ${build} build${faults ? ` with 
   it('relays both ways, byte for byte, each end passed on, however the calls are cut', async () => {
     const left = await halfOpenPair();
     const right = await halfOpenPair();
-    const toRight = randomBytes(3 << 20);
-    const toLeft = randomBytes(1 << 20);
+    const toRight = randomBytes(1 << 20);
+    const toLeft = randomBytes(512 << 10);
     const atRight = readAll(right.near);
     const atLeft = readAll(left.far);
     const relaying = relay(left.near, right.far);
@@ -469,7 +469,10 @@ describe(`conformance of receiveFile and relay: ${build} build${faults ? ` with 
     for (const s of [left.far, right.near]) s.destroy();
   });
 
-  it('ends with ETIMEDOUT only once nothing has moved for idleTimeout, bytes moved by the kernel counting', async () => {
+  // The idle timer is the JavaScript side's, over the addon's count: once
+  // per mover (readwrite on the fallback build), and with the kernel's own
+  // count on FreeBSD's.
+  it.runIf(build === 'linux' || build === 'freebsd' || build === 'fallback')('ends with ETIMEDOUT only once nothing has moved for idleTimeout, bytes moved by the kernel counting', async () => {
     const left = await halfOpenPair();
     const right = await halfOpenPair();
     let got = 0;
@@ -496,14 +499,14 @@ describe(`conformance of receiveFile and relay: ${build} build${faults ? ` with 
 
   it('receives a socket into a file, up to count, the rest left on the socket', async () => {
     const { near, far } = await halfOpenPair();
-    const data = randomBytes(2 << 20);
+    const data = randomBytes(1 << 20);
     const out = join(dir, `received-${build}.bin`);
     far.end(data);
-    const result = await within(receiveFile(near, out, { count: 1_500_000 }), 20_000, 'the receive');
-    expect(result).toEqual({ bytesReceived: 1_500_000, backend: receiveExpected[build] ?? 'readwrite' });
-    expect(readFileSync(out).equals(data.subarray(0, 1_500_000))).toBe(true);
+    const result = await within(receiveFile(near, out, { count: 700_000 }), 20_000, 'the receive');
+    expect(result).toEqual({ bytesReceived: 700_000, backend: receiveExpected[build] ?? 'readwrite' });
+    expect(readFileSync(out).equals(data.subarray(0, 700_000))).toBe(true);
     const rest = await within(readAll(near), 10_000, 'the rest on the socket');
-    expect(rest.equals(data.subarray(1_500_000))).toBe(true);
+    expect(rest.equals(data.subarray(700_000))).toBe(true);
     for (const s of [near, far]) s.destroy();
   });
 });
