@@ -68,13 +68,28 @@ on Ctrl-C; skipped, with the reason, when it cannot. A server needs about
 2 descriptors per parked client (3 for serveFile and serveStatic); counts
 beyond the hard descriptor limit are skipped.
 
-wrk, h2load (nghttp2-client), nginx, openssl and strace are installed
-with apt-get, and Bun from npm into .bench/, when missing; a server that
-cannot be had is reported as skipped.
+relay: relay(a, b) against a.pipe(b), a C splice(2) loop in one epoll
+thread (the kernel's limit), HAProxy (mode tcp, splice, 1 thread) and
+socat, each relaying in a process of its own between a C client (sendfile
+from the page cache) and the C sink, which answers through the relay:
+--relay-size through one connection, and --relay-small through each of
+--relay-connections connections, --relay-concurrency at a time. GB/s and
+the relaying process's CPU seconds per GB. Then what --idle connections,
+relayed and idle, cost the relaying process in memory and descriptors
+(relay() and a.pipe(b)).
+
+receive: receiveFile(socket, path) against stream.pipeline(socket,
+fs.createWriteStream(path)) and a C splice loop, --receive-size from the C
+sendfile loop into a file on disk (the system's temporary folder) and on
+tmpfs (/dev/shm). GB/s and the receiving process's CPU seconds per GB.
+
+wrk, h2load (nghttp2-client), nginx, openssl, strace, HAProxy and socat
+are installed with apt-get, and Bun from npm into .bench/, when missing; a
+server that cannot be had is reported as skipped.
 
 Options:
   --only L          scenarios, comma-separated: tcp, http, https, h2,
-                    syscalls, parked; default all six
+                    syscalls, parked, relay, receive; default all eight
   --rounds N        rounds, alternating the methods or servers; medians are
                     reported; default 5
   --size N          tcp file size: bytes, or with K, M or G (binary);
@@ -106,6 +121,14 @@ Options:
                     syscalls: requests counted per server; default 2000
   --parked L        parked: client counts, comma-separated; 0 (the
                     baseline) is always measured; default 0,1000,4000
+  --relay-size N    relay: bytes through one connection; default 1G
+  --relay-small N   relay: bytes through each of the many; default 1M
+  --relay-connections N
+                    relay: how many small connections; default 1000
+  --relay-concurrency N
+                    relay: small connections at a time; default 16
+  --idle N          relay: idle relayed connections measured; default 1000
+  --receive-size N  receive: bytes into the file; default 1G
   --out DIR         where latest.json and chart.svg go; default bench/results
   --no-install      do not install missing tools and peers (they are
                     reported skipped)
@@ -116,12 +139,13 @@ Quick looks:
   npm run bench -- --only https,h2 --rounds 1 --duration 2
   npm run bench -- --only syscalls
   npm run bench -- --only parked --parked 200,1000 --rounds 1 --duration 3
+  npm run bench -- --only relay,receive --rounds 3
 
 Machine-dependent: run it on a quiet machine. Exit status: 0 ran (targets
 met or not: the table says), 1 failed, 2 usage error.`;
 
 /** What `--only` can name, in the order they run; all of them by default. */
-const SCENARIOS = ['tcp', 'http', 'https', 'h2', 'syscalls', 'parked'];
+const SCENARIOS = ['tcp', 'http', 'https', 'h2', 'syscalls', 'parked', 'relay', 'receive'];
 
 function parseCommandLine(argv) {
   let values;
@@ -143,6 +167,12 @@ function parseCommandLine(argv) {
         'h2-large-load': { type: 'string', default: '4x1' },
         'syscall-requests': { type: 'string', default: '2000' },
         parked: { type: 'string', default: '0,1000,4000' },
+        'relay-size': { type: 'string', default: '1G' },
+        'relay-small': { type: 'string', default: '1M' },
+        'relay-connections': { type: 'string', default: '1000' },
+        'relay-concurrency': { type: 'string', default: '16' },
+        idle: { type: 'string', default: '1000' },
+        'receive-size': { type: 'string', default: '1G' },
         out: { type: 'string', default: path.join(__dirname, 'results') },
         'no-install': { type: 'boolean', default: false },
         help: { type: 'boolean', short: 'h', default: false },
@@ -219,6 +249,12 @@ function parseCommandLine(argv) {
     h2LargeLoad,
     syscallRequests: integer('syscall-requests', 1, 1000000),
     parked: parkedCounts,
+    relaySize: parseSize(values['relay-size'], 'relay-size'),
+    relaySmall: parseSize(values['relay-small'], 'relay-small'),
+    relayConnections: integer('relay-connections', 1, 100000),
+    relayConcurrency: integer('relay-concurrency', 1, 256),
+    idle: integer('idle', 1, 5000),
+    receiveSize: parseSize(values['receive-size'], 'receive-size'),
     out: path.resolve(values.out),
     install: !values['no-install'],
   };
@@ -468,6 +504,87 @@ function printParked(p) {
   );
 }
 
+function printFlows(title, result, ratios, note) {
+  console.log(`\n${title}, ${result.rounds === 1 ? 'one round' : `medians of ${result.rounds} rounds`}:`);
+  for (const measure of [...new Set(result.rows.map((r) => r.measure))]) {
+    console.log(`\n  ${measure}:\n`);
+    printTable(
+      [
+        { title: 'method', key: 'method' },
+        { title: 'GB/s', key: 'gbps', align: 'right' },
+        { title: 'CPU s/GB', key: 'cpu', align: 'right' },
+        ...ratios.flatMap(([key, label]) => [
+          { title: `GB/s vs ${label}`, key: `g${key}`, align: 'right' },
+          { title: `CPU vs ${label}`, key: `c${key}`, align: 'right' },
+        ]),
+        { title: 'status', key: 'status' },
+      ],
+      result.rows
+        .filter((r) => r.measure === measure)
+        .map((r) => ({
+          method: r.method,
+          gbps: fixed(r.gbps, 2),
+          cpu: fixed(r.cpuPerGB, 3),
+          ...Object.fromEntries(ratios.flatMap(([key]) => [[`g${key}`, times(r[`gbpsVs${key}`])], [`c${key}`, times(r[`cpuVs${key}`])]])),
+          status: r.ok ? 'ok' : `FAILED: ${r.problems[0] ?? 'no run'}`,
+        })),
+      '    ',
+    );
+  }
+  console.log(note);
+}
+
+function printRelay(r) {
+  if (r.skipped) {
+    console.log(`\nRelay: skipped: ${r.skipped}`);
+    return;
+  }
+  printFlows(
+    `Relay over loopback (pipes of ${r.pipeBytes / 1024} KiB)`,
+    r,
+    [
+      ['C', 'C'],
+      ['HAProxy', 'HAProxy'],
+      ['Pipe', 'pipe'],
+    ],
+    [
+      '',
+      '  GB/s: 10^9 bytes relayed per wall second, from the first connect until the last answer came back through the relay.',
+      "  CPU s/GB: the relaying process's user+system CPU seconds per 10^9 bytes (/proc/<pid>/stat; socat: with the children it",
+      '  forks per connection); on loopback that includes the kernel work of delivering to the sink.',
+      ...r.relays.map((x) => `  ${x.name}: ${x.skipped ? `skipped: ${x.skipped}` : x.version}`),
+    ].join('\n'),
+  );
+  if (r.idle) {
+    console.log(`\n  ${r.idle.count} idle relayed connections (each relayed to a server that holds it), per connection in the relaying process:\n`);
+    printTable(
+      [
+        { title: 'method', key: 'method' },
+        { title: 'KiB RSS', key: 'rss', align: 'right' },
+        { title: 'descriptors', key: 'fds', align: 'right' },
+      ],
+      r.idle.rows.map((x) => ({ method: x.method, rss: fixed(x.rssPerConnection / 1024, 1), fds: fixed(x.fdsPerConnection, 2) })),
+      '    ',
+    );
+  }
+}
+
+function printReceive(r) {
+  printFlows(
+    `Receive ${formatBytes(r.size)} from loopback into a file (pipes of ${r.pipeBytes / 1024} KiB)`,
+    r,
+    [
+      ['C', 'C'],
+      ['Pipeline', 'pipeline'],
+    ],
+    [
+      '',
+      '  GB/s: 10^9 bytes per wall second at the sender, from connected until the receiver answered with its count (the file written).',
+      "  CPU s/GB: the receiving process's user+system CPU seconds per 10^9 bytes. disk: the system's temporary folder; tmpfs: /dev/shm.",
+    ].join('\n'),
+  );
+}
+
 /** The issue's targets, as measured in this run. */
 function targets(results) {
   const out = [];
@@ -551,6 +668,28 @@ function targets(results) {
   const parkedNote = parked ? (atMost ? undefined : 'no serveStatic row') : 'parked not run';
   add(`serveStatic with ${most ?? 'N'} parked: GB/s vs none parked`, atMost?.vsNone, '>= 0.90x', (v) => v >= 0.9, parkedNote);
   add(`serveStatic with ${most ?? 'N'} parked: KiB of memory per parked transfer`, atMost && atMost.rssPerParked / KiB, '<= 16 KiB', (v) => v <= 16, parkedNote, ' KiB');
+  // The other two directions.
+  const relay = results.relay;
+  for (const measure of relay?.measures ?? []) {
+    const r = relay.rows.find((x) => x.measure === measure && x.method === 'relay()');
+    const note = (peer) => {
+      const p = relay.rows.find((x) => x.measure === measure && x.method === peer);
+      return p && !p.ok ? `${peer}: ${p.problems[0] ?? 'no run'}` : undefined;
+    };
+    add(`relay() ${measure}: GB/s vs the C splice loop`, r?.gbpsVsC, '>= 0.90x', (v) => v >= 0.9, note('C splice loop'));
+    add(`relay() ${measure}: CPU s/GB vs the C splice loop`, r?.cpuVsC, '<= 1.20x', (v) => v <= 1.2, note('C splice loop'));
+    add(`relay() ${measure}: GB/s vs HAProxy`, r?.gbpsVsHAProxy, '> 1.00x', (v) => v > 1, note('HAProxy'));
+    add(`relay() ${measure}: CPU s/GB vs a.pipe(b)`, r?.cpuVsPipe, '<= 0.50x', (v) => v <= 0.5, note('a.pipe(b)'));
+  }
+  const idle = relay?.idle?.rows.find((x) => x.method === 'relay()');
+  if (relay) {
+    add(`relay() with ${relay.idle?.count ?? 'N'} idle connections: KiB of memory each`, idle && idle.rssPerConnection / KiB, '<= 16 KiB', (v) => v <= 16, idle ? undefined : 'not measured', ' KiB');
+    add(`relay() with ${relay.idle?.count ?? 'N'} idle connections: descriptors each`, idle?.fdsPerConnection, '<= 4', (v) => v <= 4, idle ? undefined : 'not measured', '');
+  }
+  for (const r of results.receive?.rows.filter((x) => x.method === 'receiveFile()') ?? []) {
+    add(`receiveFile() into ${r.measure}: GB/s vs the C splice loop`, r.gbpsVsC, '>= 0.90x', (v) => v >= 0.9);
+    add(`receiveFile() into ${r.measure}: CPU s/GB vs pipeline`, r.cpuVsPipeline, '<= 0.50x', (v) => v <= 0.5);
+  }
   return out;
 }
 
@@ -611,7 +750,8 @@ async function main() {
     const { MEASURED_FILE, PARKED_FILE } = require('./lib/parked');
     for (const f of [MEASURED_FILE, PARKED_FILE]) wwwFiles.set(f.name, f.size);
   }
-  const need = (runs('tcp') ? options.size : 0) + [...wwwFiles.values()].reduce((a, size) => a + size, 0);
+  const flowsSize = Math.max(runs('relay') ? Math.max(options.relaySize, options.relaySmall) : 0, runs('receive') ? options.receiveSize : 0);
+  const need = (runs('tcp') ? options.size : 0) + flowsSize + (runs('receive') ? options.receiveSize : 0) + [...wwwFiles.values()].reduce((a, size) => a + size, 0);
   const free = fs.statfsSync(dir);
   if (free.bavail * free.bsize < need * 1.05) throw new Error(`${os.tmpdir()} has ${formatBytes(free.bavail * free.bsize)} free, the files need ${formatBytes(need)}`);
 
@@ -733,13 +873,47 @@ async function main() {
     }
   }
 
-  if (results.tcp || results.http || results.https || results.h2 || results.parked) results.targets = targets(results);
+  if (flowsSize > 0) {
+    const file = path.join(dir, 'flows.bin');
+    log(`\n[relay, receive] writing a ${formatBytes(flowsSize)} file in ${dir}`);
+    generateFile(file, flowsSize);
+    warmPageCache(file);
+    const { relayBench, receiveBench, idleBench } = require('./lib/flows');
+    if (runs('relay')) {
+      log(`[relay] ${options.rounds} rounds: relay(), a.pipe(b), C splice loop, HAProxy, socat; servers:`);
+      try {
+        results.relay = await relayBench({
+          file,
+          size: options.relaySize,
+          small: options.relaySmall,
+          connections: options.relayConnections,
+          concurrency: options.relayConcurrency,
+          rounds: options.rounds,
+          install: options.install,
+          log,
+        });
+        log(`[relay] ${options.idle} idle relayed connections:`);
+        results.relay.idle = await idleBench({ count: options.idle, log });
+      } catch (error) {
+        results.relay = { skipped: error.message };
+        log(`  skipped: ${error.message}`);
+      }
+    }
+    if (runs('receive')) {
+      log(`\n[receive] ${options.rounds} rounds: receiveFile(), pipeline, C splice loop; on disk and on tmpfs:`);
+      results.receive = await receiveBench({ file, size: options.receiveSize, rounds: options.rounds, log });
+    }
+  }
+
+  if (results.tcp || results.http || results.https || results.h2 || results.parked || results.relay || results.receive) results.targets = targets(results);
   if (results.tcp) printTcp(results.tcp);
   if (results.http) printHttp(results.http);
   if (results.https) printTls(results.https);
   if (results.h2) printTls(results.h2);
   if (results.syscalls) printSyscalls(results.syscalls, results.http);
   if (results.parked) printParked(results.parked);
+  if (results.relay) printRelay(results.relay);
+  if (results.receive) printReceive(results.receive);
   if (results.targets) printTargets(results.targets);
 
   fs.mkdirSync(options.out, { recursive: true });

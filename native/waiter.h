@@ -1,5 +1,6 @@
 /*
- * Waiting for outputs to become writable: one small file per system's
+ * Waiting for descriptors to become writable (a transfer's output) or
+ * readable (the input of a receive or a relay): one small file per system's
  * readiness interface (epoll, kqueue, event ports, /dev/poll), with poll(2)
  * as the portable fallback, chosen at build time as the backends are.
  *
@@ -30,12 +31,23 @@ extern const char zc_waiter_name[];
 zc_waiter *zc_waiter_open(void);
 void zc_waiter_close(zc_waiter *w);
 
-/* Asks for one report under `token` when fd can take more bytes, or has an
- * error or hang-up the next write will report. `again` is 0 for the first
- * arming of this descriptor and 1 after a report. Returns 0; EPERM for a
- * descriptor that cannot be waited on because it never blocks (a device
- * such as /dev/null), which the caller steps at once; or another errno. */
-int zc_waiter_arm(zc_waiter *w, int fd, uint64_t token, int again);
+/* What a descriptor is waited for: room for more bytes, or bytes (or the
+ * end of the stream) to read. Either includes an error or hang-up, which
+ * the next call reports. */
+#define ZC_WAIT_WRITE 1u
+#define ZC_WAIT_READ 2u
+
+/* Asks for one report under `token` when fd is ready for one of `events`
+ * (ZC_WAIT_WRITE, ZC_WAIT_READ or both). `again` is 0 for the first arming
+ * of this descriptor and 1 after a report; arming a descriptor that is
+ * still armed replaces its token and events. A descriptor armed for both
+ * may be reported once for each where the interface registers them apart
+ * (kqueue), and an event dropped by arming again may still be reported
+ * once: callers treat a report as "try again", never as a promise. Returns
+ * 0; EPERM for a descriptor that cannot be waited on because it never
+ * blocks (a regular file, a device such as /dev/null), which the caller
+ * steps at once; or another errno. */
+int zc_waiter_arm(zc_waiter *w, int fd, uint64_t token, unsigned events, int again);
 
 /* Forgets fd. Call it before closing fd: some interfaces keep a closed
  * descriptor's registration while a duplicate of it stays open. */

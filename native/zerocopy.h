@@ -162,6 +162,13 @@ void zc_write_buffers(zc_transfer *t, zc_call *c);
 /* Whether the input now ends before [off, off + len) does. */
 int zc_file_ends_before(const zc_transfer *t, uint64_t off, uint64_t len);
 
+/* A backend's (or mover's) zeroed private state of `size` bytes: in
+ * `room` when it fits, so that a small transfer sent at once costs no
+ * allocation, else allocated; NULL for a size of 0. Returns 0, or ENOMEM
+ * with *state NULL. zc_state_free frees one that was allocated. */
+int zc_state_new(void **state, void *room, size_t room_size, size_t size);
+void zc_state_free(void *state, const void *room);
+
 /* Makes b carry the transfer: allocates its state and calls its begin.
  * Returns 0 or an errno; call zc_end afterwards either way. */
 int zc_begin(zc_transfer *t, const zc_backend *b);

@@ -17,7 +17,9 @@
 // about the next bug). Round 1 is the first set and the survivors of issue
 // 20's hand-made sample; round 2 aims at accounting across the in-tick
 // attempt and the driver, per-socket-type paths and optional headers'
-// fallbacks.
+// fallbacks; round 3 at receiveFile and relay (the flow loop, the splice
+// and read/write movers, the driver's arming per descriptor, taking a
+// socket or a request body from Node).
 //
 //   node scripts/mutate.js [--round N] [--list] [regular expression matching mutant names]
 //
@@ -49,6 +51,7 @@ const TRANSFER = ['test/transfer.test.ts', 'test/socket.test.ts', 'test/hostile-
 const LOOP = ['test/shim-harness.test.ts', ...TRANSFER];
 const HTTP = ['test/serve.test.ts', 'test/serve-static.test.ts', 'test/serve-static-features.test.ts', 'test/serve-options.test.ts', 'test/serve-root.test.ts', 'test/http-hostile.test.ts', 'test/properties.test.ts'];
 const DRIVER = [...TRANSFER, 'test/wrong-receiver.test.ts', 'test/soak.test.ts', HELD];
+const FLOWS = ['test/relay.test.ts', 'test/receive-file.test.ts', 'test/receive-http.test.ts', 'test/conformance.test.ts', 'test/properties.test.ts'];
 
 /**
  * { name, file, find, replace, tests, round?, equivalent? }: `find` must
@@ -66,7 +69,7 @@ const MUTANTS = [
   { name: 'loop: the budget is ignored', file: 'native/shared/send_loop.c', find: 'if (moved_here >= budget) return EINPROGRESS;', replace: '', tests: LOOP },
   { name: 'loop: a refusal never falls back', file: 'native/shared/send_loop.c', find: 'if (is_refusal(c.err) && t->backend_moved == 0 && t->may_fall_back) {', replace: 'if (0) {', tests: LOOP },
   // native/shared/classify.c
-  { name: 'classify: an unconnected socket is accepted', file: 'native/shared/classify.c', find: 'if (getpeername(fd, (struct sockaddr *)&peer, &peer_len) != 0) return errno;', replace: '', tests: TRANSFER },
+  { name: 'classify: an unconnected socket is accepted', file: 'native/shared/classify.c', find: 'return getpeername(fd, (struct sockaddr *)&peer, &peer_len) == 0 ? 0 : errno;', replace: 'return 0;', tests: TRANSFER },
   { name: 'classify: O_APPEND is not noticed', file: 'native/shared/classify.c', find: '(flags & O_APPEND) ? ZC_OUT_APPEND : ZC_OUT_FILE', replace: 'ZC_OUT_FILE', tests: TRANSFER },
   // native/linux/sendfile_linux.c
   { name: 'linux: EXDEV is not a reason to leave copy_file_range', file: 'native/linux/sendfile_linux.c', find: 'if (errno != EXDEV && errno != EINVAL', replace: 'if (errno != EINVAL', tests: TRANSFER },
@@ -93,7 +96,7 @@ const MUTANTS = [
   { name: 'addon: the blocking flag is not restored', file: 'native/node/addon.cc', find: 'fcntl(t_.out_fd, F_SETFL, fcntl(t_.out_fd, F_GETFL) & ~O_NONBLOCK);', replace: '', tests: DRIVER },
   { name: 'addon: no inline attempt limit', file: 'native/node/addon.cc', find: 'if (total > kInlineBytes) return false;', replace: '', tests: DRIVER },
   { name: 'driver: aborted during the step is not checked', file: 'native/node/driver.cc', find: '      if (job->aborted) r = ECANCELED;', replace: '', tests: DRIVER },
-  { name: 'driver: Stop leaves the descriptor registered', file: 'native/node/driver.cc', find: '  zc_waiter_forget(waiter_, job->t->out_fd);\n  return true;', replace: '  return true;', tests: DRIVER },
+  { name: 'driver: Stop leaves the descriptor registered', file: 'native/node/driver.cc', find: '  Forget(job);\n  return true;', replace: '  return true;', tests: DRIVER },
   { name: 'driver: a job over budget is not armed again', file: 'native/node/driver.cc', find: '        r = Arm(job, true);', replace: '        r = 0;', tests: DRIVER },
   // src/
   { name: 'net-socket: a destroyed socket still gives its descriptor', file: 'src/net-socket.ts', find: 'if (socket.destroyed) throw closedError(socket, 0);', replace: '', tests: [...DRIVER] },
@@ -122,7 +125,7 @@ const MUTANTS = [
   // Issue 20's sample of hand-made mutants: its survivors and weak catches.
   { name: 'send-now: rest() counts header bytes as file bytes', file: 'src/send-now.ts', find: 'Math.max(sent - headers, 0)', replace: 'Math.max(sent, 0)', tests: DRIVER },
   { name: 'addon: an abort shuts down TCP sockets only', file: 'native/node/addon.cc', find: 't_.out_kind == ZC_OUT_TCP || t_.out_kind == ZC_OUT_SOCKET', replace: 't_.out_kind == ZC_OUT_TCP', tests: DRIVER },
-  { name: 'driver: a finished transfer stays registered in the waiter', file: 'native/node/driver.cc', find: '      zc_waiter_forget(waiter_, job->t->out_fd);\n      // Here', replace: '      // Here', tests: DRIVER },
+  { name: 'driver: a finished transfer stays registered in the waiter', file: 'native/node/driver.cc', find: '      Forget(job);\n      EndJob(job);', replace: '      EndJob(job);', tests: DRIVER },
   { name: 'rfc9110: If-Unmodified-Since compared with the unrounded mtime', file: 'src/http/rfc9110.ts', find: '?? Math.floor(v.mtimeMs / 1000) * 1000', replace: '?? v.mtimeMs', tests: HTTP },
   { name: 'root: the dotfiles check takes `.` segments of a relative path for dotfiles', file: 'src/http/root.ts', find: 's.length > 1 && hidden(s)', replace: 'hidden(s)', tests: HTTP },
   { name: 'addon: a non-blocking output is made blocking at the end', file: 'native/node/addon.cc', find: '!(flags & O_NONBLOCK) &&', replace: '', tests: DRIVER },
@@ -144,7 +147,7 @@ const MUTANTS = [
   { round: 2, name: 'linux: every stream socket is corked for trailers', file: 'native/linux/sendfile_linux.c', find: 't->out_kind != ZC_OUT_TCP || (t->ntrailers', replace: '!(ZC_OUTPUT(t->out_kind) & ZC_OUTPUT_SOCKETS) || (t->ntrailers', tests: DRIVER },
   { round: 2, name: 'net-socket: any socket but TLS counts as TCP, so sendNow is tried on it', file: 'src/net-socket.ts', find: "const family = socket.remoteFamily;\n  return family === 'IPv4' || family === 'IPv6';", replace: 'return !isTls(socket);', tests: DRIVER },
   { round: 2, name: 'addon: a blocking output is left blocking for the driver', file: 'native/node/addon.cc', find: 'F_SETFL, flags | O_NONBLOCK) == 0)', replace: 'F_SETFL, flags) == 0)', tests: DRIVER },
-  { round: 2, name: 'driver: an output that cannot be watched (/dev/null) fails', file: 'native/node/driver.cc', find: 'if (err != EPERM) return err;', replace: 'return err;', tests: DRIVER },
+  { round: 2, name: 'driver: an output that cannot be watched (/dev/null) fails', file: 'native/node/driver.cc', find: 'if (err == EPERM) now = true;', replace: 'if (err == EPERM) return err;', tests: DRIVER },
   { round: 2, name: 'net-socket: a TLS socket hands out its raw descriptor', file: 'src/net-socket.ts', find: 'encrypted) return undefined;', replace: 'encrypted && false) return undefined;', tests: DRIVER },
   // Round 2: optional headers and what stands in for them.
   { round: 2, name: 'rfc9110: If-None-Match on another method with no ETag throws', file: 'src/http/rfc9110.ts', find: 'current !== undefined && tags.some((t) => opaque(t) === opaque(current))', replace: 'tags.some((t) => opaque(t) === opaque(current!))', tests: HTTP },
@@ -152,6 +155,22 @@ const MUTANTS = [
   { round: 2, name: "respond: a response sending no Last-Modified is validated by the file's mtime", file: 'src/http/respond.ts', find: "lastModified: stringHeader(res, 'last-modified')", replace: "lastModified: stringHeader(res, 'last-modified') ?? rep.stat.mtime.toUTCString()", tests: HTTP },
   { round: 2, name: 'respond: the plain-whole fast path leaves out Vary for a file with compressed siblings', file: 'src/http/respond.ts', find: '    !rep.varyEncoding &&\n', replace: '', tests: HTTP },
   { round: 2, name: "respond: a caller's Content-Length survives the prepared fields", file: 'src/http/respond.ts', find: 'String(rep.stat.size), true]', replace: 'String(rep.stat.size)]', tests: HTTP },
+  // Round 3: receiveFile and relay.
+  { round: 3, name: "flow loop: Node's bytes are not written first", file: 'native/shared/relay_loop.c', find: 'if (f->npending > 0) {\n      /* Node', replace: 'if (0) {\n      /* Node', tests: FLOWS },
+  { round: 3, name: 'flow loop: an end of stream is not passed on', file: 'native/shared/relay_loop.c', find: 'if (shutdown(f->out_fd, SHUT_WR) != 0 && errno != ENOTCONN) return errno;', replace: '', tests: FLOWS },
+  { round: 3, name: 'flow loop: count is ignored', file: 'native/shared/relay_loop.c', find: 'if (f->left != ZC_UNLIMITED) f->left -= m->read;', replace: '', tests: FLOWS },
+  { round: 3, name: 'flow loop: an end on a socket without allowHalfOpen leaves the other direction open', file: 'native/shared/relay_loop.c', find: '        zc_flow_stop(other);', replace: '', tests: FLOWS },
+  { round: 3, name: 'flow loop: a stopped flow waits for a report before passing its end on', file: 'native/shared/relay_loop.c', find: 'it has an end to pass on. */\n  f->wait_in = f->wait_out = 0;', replace: 'it has an end to pass on. */', tests: FLOWS },
+  { round: 3, name: 'splice: a pipe still holding bytes goes back to the pool', file: 'native/linux/splice_linux.c', find: 'give_back(s, f->held == 0);', replace: 'give_back(s, 1);', tests: FLOWS },
+  { round: 3, name: 'splice: a file is written at its own position, not at the offset', file: 'native/linux/splice_linux.c', find: 'f->out_kind == ZC_OUT_FILE ? &off : NULL', replace: 'NULL', tests: FLOWS },
+  { round: 3, name: 'readwrite mover: a short write is resumed from the start of the buffer', file: 'native/fallback/readwrite_flow.c', find: 's->start += (size_t)m->written;', replace: '', tests: FLOWS },
+  { round: 3, name: 'driver: a descriptor reported is taken for still armed', file: 'native/node/driver.cc', find: 'if (job->fired & (1u << i)) job->armed[i] = 0;', replace: '', tests: FLOWS },
+  { round: 3, name: 'driver: a descriptor armed for other events is not armed again', file: 'native/node/driver.cc', find: 'if (job->armed[i] == events[i]) {', replace: 'if (job->armed[i] != 0) {', tests: FLOWS },
+  { round: 3, name: 'relay: the bytes Node had read from a socket are dropped', file: 'src/relay.ts', find: 'return chunks.length === 0 ? null : Buffer.concat(chunks);', replace: 'return null;', tests: FLOWS },
+  { round: 3, name: 'receiveFile: bytes Node had read past count are not given back', file: 'src/receive-file.ts', find: 'if (rest) socket.unshift(rest);', replace: '', tests: FLOWS },
+  { round: 3, name: 'net-socket: a taken read side still starts reading when Node asks', file: 'src/net-socket.ts', find: 'handle.readStart = () => 0;', replace: '', tests: FLOWS },
+  { round: 3, name: "request body: the parser is not told of the body's bytes read past it", file: 'src/http/request-body.ts', find: 'if (bytes === 0 || socket.destroyed', replace: 'if (bytes >= 0 || socket.destroyed', tests: FLOWS },
+  { round: 3, name: "request body: the request's _consuming is not given back", file: 'src/http/request-body.ts', find: '(request as { _consuming?: boolean })._consuming = consuming;', replace: '(request as { _consuming?: boolean })._consuming = consuming || true;', tests: FLOWS },
 ];
 
 function cmake(out, flags = []) {

@@ -77,10 +77,14 @@ function buildHarness(dir, flags) {
   mkdirSync(dir, { recursive: true });
   const napi = require('node-api-headers').include_dir;
   const addonApi = require('node-addon-api').include_dir;
-  const c = ['native/shared/send_loop.c', 'native/shared/backends.c', 'native/shared/classify.c', 'native/fallback/mmap.c', 'native/fallback/readwrite.c', 'native/linux/sendfile_linux.c', 'native/linux/wait_epoll.c', 'native/linux/lease_linux.c'];
+  const c = [
+    'native/shared/send_loop.c', 'native/shared/backends.c', 'native/shared/classify.c', 'native/fallback/mmap.c', 'native/fallback/readwrite.c', 'native/linux/sendfile_linux.c', 'native/linux/wait_epoll.c', 'native/linux/lease_linux.c',
+    // The driver runs flows too (receive, relay).
+    'native/shared/relay_loop.c', 'native/shared/movers.c', 'native/fallback/readwrite_flow.c', 'native/linux/splice_linux.c',
+  ];
   const objects = c.map((source) => {
     const object = join(dir, `${basename(source)}.o`);
-    execFileSync('gcc', ['-std=gnu11', '-D_FILE_OFFSET_BITS=64', '-DZC_SYSTEM_BACKEND=zc_linux_sendfile', ...flags, '-c', source, '-o', object], { cwd: root, stdio: 'inherit' });
+    execFileSync('gcc', ['-std=gnu11', '-D_FILE_OFFSET_BITS=64', '-DZC_SYSTEM_BACKEND=zc_linux_sendfile', '-DZC_SYSTEM_MOVER=zc_linux_splice', ...flags, '-c', source, '-o', object], { cwd: root, stdio: 'inherit' });
     return object;
   });
   const binary = join(dir, 'driver_harness');

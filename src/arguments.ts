@@ -85,7 +85,7 @@ function handleFd(handle: FileHandle): number {
   return handle.fd;
 }
 
-function checkFd(name: string, fd: number): number {
+export function checkFd(name: string, fd: number): number {
   if (!Number.isInteger(fd) || fd < 0 || fd > 0x7fffffff) throw outOfRange(name, '>= 0 && <= 2147483647', fd);
   return fd;
 }
@@ -98,23 +98,28 @@ export function parseOutput(out: unknown): Output {
 }
 
 export function parseInput(input: unknown): Input {
-  if (typeof input === 'number') return { kind: 'fd', fd: checkFd('input', input) };
-  if (isFileHandle(input)) return { kind: 'fd', fd: handleFd(input) };
+  return parseFileArgument('input', input);
+}
+
+/** A file named by a path, a file: URL, a descriptor or a FileHandle: sendFile's input, receiveFile's output. */
+export function parseFileArgument(name: string, value: unknown): Input {
+  if (typeof value === 'number') return { kind: 'fd', fd: checkFd(name, value) };
+  if (isFileHandle(value)) return { kind: 'fd', fd: handleFd(value) };
   let path: string;
-  if (typeof input === 'string') {
-    path = input;
-  } else if (input instanceof URL) {
-    if (input.protocol !== 'file:') throw invalidArgValue('input', input.href, 'must be a file: URL');
-    path = fileURLToPath(input);
+  if (typeof value === 'string') {
+    path = value;
+  } else if (value instanceof URL) {
+    if (value.protocol !== 'file:') throw invalidArgValue(name, value.href, 'must be a file: URL');
+    path = fileURLToPath(value);
   } else {
-    throw invalidArgType('input', 'of type string, an instance of URL or FileHandle, or a file descriptor', input);
+    throw invalidArgType(name, 'of type string, an instance of URL or FileHandle, or a file descriptor', value);
   }
-  if (path.length === 0) throw invalidArgValue('input', path, 'must be a non-empty path');
-  if (path.includes('\0')) throw invalidArgValue('input', path, 'must be a string without null bytes');
+  if (path.length === 0) throw invalidArgValue(name, path, 'must be a non-empty path');
+  if (path.includes('\0')) throw invalidArgValue(name, path, 'must be a string without null bytes');
   return { kind: 'path', path };
 }
 
-function parseSize(name: string, value: unknown): bigint | undefined {
+export function parseSize(name: string, value: unknown): bigint | undefined {
   if (value === undefined) return undefined;
   if (typeof value === 'number') {
     if (!Number.isSafeInteger(value) || value < 0) throw outOfRange(name, 'an integer >= 0 && <= 2^53 - 1', value);

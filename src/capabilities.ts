@@ -2,6 +2,8 @@
 import { arch, platform } from 'node:os';
 import type { Backend } from './arguments.js';
 import { binding, loadError, nativeCaps } from './native.js';
+import { receiveBackends, type ReceiveBackend } from './receive-file.js';
+import { relayBackends, type RelayBackend } from './relay.js';
 import { STREAM_CHUNK } from './stream.js';
 
 export interface Capabilities {
@@ -27,6 +29,15 @@ export interface Capabilities {
   maxChunk: number;
   /** How the addon's driver thread waits for sockets and pipes to take more: `'epoll'` (Linux), `'kqueue'` (FreeBSD, DragonFly, macOS), `'ports'` (Solaris, illumos), `'devpoll'` (HP-UX), or `'poll'` elsewhere; `'none'` without the addon. */
   waiter: string;
+  /** receiveFile(): its backends, best first (`stream` last), and whether the best keeps the bytes out of user space. */
+  receive: { backends: ReceiveBackend[]; zeroCopy: boolean };
+  /** relay(): the same (`sosplice`: the kernel relays on its own). */
+  relay: { backends: RelayBackend[]; zeroCopy: boolean };
+}
+
+/** A direction's backends, and whether the best of them is zero-copy. */
+function direction<B extends string>(backends: readonly string[]): { backends: B[]; zeroCopy: boolean } {
+  return { backends: [...backends] as B[], zeroCopy: nativeCaps?.movers?.find((m) => m.name === backends[0])?.zeroCopy ?? false };
 }
 
 /** Every backend's name, best first; `stream` is always last. */
@@ -45,6 +56,8 @@ export function capabilities(): Capabilities {
     fileToPipe: true,
     maxChunk: nativeCaps?.maxChunk ?? STREAM_CHUNK,
     waiter: nativeCaps?.waiter ?? 'none',
+    receive: direction<ReceiveBackend>(receiveBackends),
+    relay: direction<RelayBackend>(relayBackends),
   };
   if (loadError !== undefined) caps.loadError = loadError;
   return caps;

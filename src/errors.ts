@@ -80,3 +80,9 @@ export function withBytesSent(error: unknown, bytesSent: number): TransferError 
   }
   return Object.assign(new Error(String(error)), { bytesSent });
 }
+
+/** A receive whose input ended before the `count` bytes it was asked for. */
+export function endedEarly(bytesReceived: number, count: bigint): Error & { code: string; bytesReceived: number } {
+  const error = withCode(new Error(`The input ended after ${bytesReceived} of the ${count} bytes to receive`), 'ERR_STREAM_PREMATURE_CLOSE');
+  return Object.assign(error, { bytesReceived });
+}

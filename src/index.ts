@@ -3,6 +3,8 @@
 // the package exports; ARCHITECTURE.md says where each part lives.
 export { sendFile, type SendFileResult } from './send-file.js';
 export { capabilities, type Capabilities } from './capabilities.js';
+export { receiveFile, type ReceiveFileOptions, type ReceiveFileResult, type ReceiveBackend, type ReceiveError } from './receive-file.js';
+export { relay, type RelayOptions, type RelayResult, type RelayBackend, type RelayError } from './relay.js';
 export type { SendFileOptions, Backend, Chunk, Chunks } from './arguments.js';
 export { AbortError, type TransferError } from './errors.js';
 

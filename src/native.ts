@@ -12,7 +12,42 @@ export interface NativeTransfer {
   abort(shutdown: boolean): void;
 }
 
+/** A receive or a relay run by the addon's driver thread (native/node/flow.cc). */
+export interface NativeFlow {
+  /** The mover carrying the (first) flow, resolved from 'auto' by the addon. */
+  readonly backend: string;
+  start(): void;
+  /** Stops the flows; with `shutdown`, also shuts their sockets down. */
+  abort(shutdown: boolean): void;
+  /** Bytes moved so far, every way together. */
+  moved(): number;
+}
+
 export interface NativeBinding {
+  /**
+   * `receive`: from fdA (a socket, pipe or device) into fdB at `offset`, at
+   * most `count` bytes (-1n: to the end), `pendingA` first. `relay`: both
+   * ways between sockets fdA and fdB, `pendingA` (read from a) to b first
+   * and `pendingB` to a; `endsBothA`: a's end of stream ends both ways.
+   * onDone gets the bytes each flow wrote, on failure which flow failed,
+   * and the bytes the first flow took from its input (written or held).
+   */
+  Flow?: new (
+    mode: 'receive' | 'relay',
+    fdA: number,
+    fdB: number,
+    offset: bigint,
+    count: bigint,
+    pendingA: Buffer | null,
+    pendingB: Buffer | null,
+    endsBothA: boolean,
+    endsBothB: boolean,
+    backend: string,
+    onProgress: (moved: number) => void,
+    onDone: (errno: number, syscall: string, movedA: number, movedB: number, failed: number, takenA: number) => void,
+    /** fdA (and for a relay fdB) is a TCP socket of Node's: known, and non-blocking. */
+    tcp?: boolean,
+  ) => NativeFlow;
   Transfer: new (
     outFd: number,
     inFd: number,
@@ -68,6 +103,8 @@ export interface NativeBinding {
     headBytes: number;
     /** The readiness interface the driver waits with. */
     waiter: string;
+    /** The movers for receiving and relaying, best first (absent from builds before them). */
+    movers?: { name: string; zeroCopy: boolean; toFile: boolean; socketToSocket: boolean }[];
   };
 }
 

@@ -181,3 +181,91 @@ export function isTcp(socket: Socket): boolean {
   const family = socket.remoteFamily;
   return family === 'IPv4' || family === 'IPv6';
 }
+
+/** Resolves once a socket still connecting has connected; rejects with its closed error when it closes first. */
+export function connected(socket: Socket): Promise<void> {
+  if (!socket.connecting) return Promise.resolve();
+  return new Promise((resolve, reject) => {
+    const onConnect = () => {
+      socket.removeListener('close', onClose);
+      resolve();
+    };
+    const onClose = () => {
+      socket.removeListener('connect', onConnect);
+      reject(closedError(socket, 0));
+    };
+    socket.once('connect', onConnect);
+    socket.once('close', onClose);
+  });
+}
+
+// ---------------------------------------------------------------- the read side
+//
+// receiveFile and relay read a socket's descriptor themselves, so Node must
+// read nothing meanwhile. What this relies on (lib/net.js,
+// lib/internal/stream_base_commons.js, lib/_http_server.js, the same from
+// Node 20 to 26):
+// - Every start of reading in JavaScript goes through `_handle.readStart()`
+//   (Socket's _read, node:http's onSocketResume), after setting
+//   `_handle.reading`; `_handle.readStop()` stops libuv reading at once, and
+//   nothing read before is delivered later: a read's bytes reach JavaScript
+//   (or node:http's parser) in the read's own callback.
+// - `_handle.reading` is what Node believes: whether it wants the handle
+//   reading. Given back, a socket reads again if Node wanted it to.
+
+type ReadHandle = { readStart(): number; readStop(): number; reading?: boolean };
+
+/** A socket's read side, taken from Node: it reads nothing until given back. */
+export interface ReadSide {
+  /** Gives the socket back to Node, which reads again if it wanted to, and flows again if it was flowing. */
+  giveBack(): void;
+}
+
+/**
+ * Stops Node reading `socket` until giveBack(): its handle stops reading,
+ * and any attempt to start it again (a read(), a resume(), node:http
+ * asking for the next request) is held back. Bytes Node had read already
+ * stay in the socket's readable buffer: see takeBuffered.
+ */
+export function takeReadSide(socket: Socket): ReadSide {
+  const handle = (socket as unknown as { _handle: ReadHandle })._handle;
+  // Paused only if it flows: a socket paused explicitly would no longer
+  // start flowing when given a 'data' listener.
+  const flowing = socket.readableFlowing === true;
+  if (flowing) socket.pause();
+  handle.readStop();
+  const own = Object.hasOwn(handle, 'readStart');
+  const readStart = handle.readStart;
+  handle.readStart = () => 0;
+  return {
+    giveBack() {
+      if (own) handle.readStart = readStart;
+      else delete (handle as Partial<ReadHandle>).readStart;
+      if (handle.reading && !socket.destroyed) handle.readStart();
+      if (flowing) socket.resume();
+    },
+  };
+}
+
+/**
+ * Takes the bytes waiting in a readable stream's buffer (Node read them,
+ * nobody has seen them), all of them or the first `chunks` reads' worth,
+ * without emitting 'data' for them: they are the taker's now. The stream
+ * must not be in object mode.
+ */
+export function takeBuffered(stream: NodeJS.ReadableStream, chunks = Infinity): Buffer[] {
+  const taken: Buffer[] = [];
+  if ((stream as { readableLength?: number }).readableLength === 0) return taken;
+  const own = Object.hasOwn(stream, 'emit');
+  const emit = stream.emit;
+  stream.emit = function (this: unknown, event: string | symbol, ...args: unknown[]) {
+    return event === 'data' ? false : emit.call(this, event, ...args);
+  };
+  try {
+    for (let chunk; taken.length < chunks && (chunk = stream.read()) !== null; ) taken.push(chunk as Buffer);
+  } finally {
+    if (own) stream.emit = emit;
+    else delete (stream as { emit?: unknown }).emit;
+  }
+  return taken;
+}

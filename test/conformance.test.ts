@@ -11,8 +11,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { capabilities, sendFile } from '../dist/cjs/index.js';
+import { capabilities, receiveFile, relay, sendFile } from '../dist/cjs/index.js';
 import { seededBytes } from './support/bytes.js';
+import { tcpPair } from './support/pairs.js';
 import { eventually, within } from './support/waiting.js';
 
 const build = process.env.ZEROCOPY_TEST_BUILD ?? 'linux';
@@ -419,5 +420,93 @@ describe(`conformance: ${build} build${faults ? ` with faults (seed ${faults})` 
     peer.server.resume();
     await expect(sending).rejects.toMatchObject({ code: 'ERR_FILE_TRUNCATED' });
     peer.close();
+  });
+});
+
+// receiveFile and relay on every build: Linux splices, the FreeBSD build
+// splices sockets with SO_SPLICE (test/shims/sosplice.c, with short
+// splices among the faults), the others copy on the driver thread; every
+// one waits through its own waiter (kqueue, ports, /dev/poll, poll).
+const relayExpected: Record<string, string> = { linux: 'splice', freebsd: 'sosplice', solaris: 'readwrite', hpux: 'readwrite', darwin: 'readwrite', fallback: 'readwrite' };
+const receiveExpected: Record<string, string> = { linux: 'splice' };
+
+/** A connected pair, both ends half-open capable, the accepted one (near) paused on connect: a relay's socket and its peer. */
+async function halfOpenPair(): Promise<{ near: net.Socket; far: net.Socket }> {
+  const { server, client } = await tcpPair({ allowHalfOpen: true, pauseOnConnect: true });
+  return { near: server, far: client };
+}
+
+/** Everything a socket receives until its end (paused on connect, it is resumed). */
+function readAll(socket: net.Socket): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  socket.on('data', (c: Buffer) => chunks.push(c));
+  socket.resume();
+  return new Promise((resolve) => socket.once('end', () => resolve(Buffer.concat(chunks))));
+}
+
+describe(`conformance of receiveFile and relay: ${build} build${faults ? ` with faults (seed ${faults})` : ''}`, () => {
+  it('says which backends they have', () => {
+    expect(caps.relay.backends[0]).toBe(relayExpected[build]);
+    expect(caps.receive.backends[0]).toBe(receiveExpected[build] ?? 'readwrite');
+    expect(caps.relay.backends.at(-1)).toBe('stream');
+  });
+
+  it('relays both ways, byte for byte, each end passed on, however the calls are cut', async () => {
+    const left = await halfOpenPair();
+    const right = await halfOpenPair();
+    const toRight = randomBytes(1 << 20);
+    const toLeft = randomBytes(512 << 10);
+    const atRight = readAll(right.near);
+    const atLeft = readAll(left.far);
+    const relaying = relay(left.near, right.far);
+    left.far.end(toRight);
+    const gotRight = await within(atRight, 20_000, 'the bytes at the right');
+    expect(gotRight.equals(toRight)).toBe(true);
+    right.near.end(toLeft);
+    const gotLeft = await within(atLeft, 20_000, 'the bytes at the left');
+    expect(gotLeft.equals(toLeft)).toBe(true);
+    expect(await within(relaying, 10_000, 'the relay')).toEqual({ aToB: toRight.length, bToA: toLeft.length, backend: relayExpected[build] });
+    for (const s of [left.far, right.near]) s.destroy();
+  });
+
+  // The idle timer is the JavaScript side's, over the addon's count: once
+  // per mover (readwrite on the fallback build), and with the kernel's own
+  // count on FreeBSD's.
+  it.runIf(build === 'linux' || build === 'freebsd' || build === 'fallback')('ends with ETIMEDOUT only once nothing has moved for idleTimeout, bytes moved by the kernel counting', async () => {
+    const left = await halfOpenPair();
+    const right = await halfOpenPair();
+    let got = 0;
+    right.near.on('data', (c: Buffer) => (got += c.length));
+    right.near.resume();
+    const relaying = relay(left.near, right.far, { idleTimeout: 250 });
+    for (let i = 0; i < 10; i++) {
+      left.far.write(randomBytes(1000));
+      await new Promise((resolve) => setTimeout(resolve, 60));
+    }
+    const error = await within(
+      relaying.then(
+        () => undefined,
+        (e: Error & { code?: string; aToB?: number }) => e,
+      ),
+      5000,
+      'the relay',
+    );
+    expect(error?.code).toBe('ETIMEDOUT');
+    expect(error?.aToB).toBe(10_000);
+    expect(got).toBe(10_000);
+    for (const s of [left.far, right.near]) s.destroy();
+  });
+
+  it('receives a socket into a file, up to count, the rest left on the socket', async () => {
+    const { near, far } = await halfOpenPair();
+    const data = randomBytes(1 << 20);
+    const out = join(dir, `received-${build}.bin`);
+    far.end(data);
+    const result = await within(receiveFile(near, out, { count: 700_000 }), 20_000, 'the receive');
+    expect(result).toEqual({ bytesReceived: 700_000, backend: receiveExpected[build] ?? 'readwrite' });
+    expect(readFileSync(out).equals(data.subarray(0, 700_000))).toBe(true);
+    const rest = await within(readAll(near), 10_000, 'the rest on the socket');
+    expect(rest.equals(data.subarray(700_000))).toBe(true);
+    for (const s of [near, far]) s.destroy();
   });
 });

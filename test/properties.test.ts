@@ -4,12 +4,12 @@
 // src/http/rfc9110.ts. A failure prints fast-check's seed and the shrunk
 // case; FC_SEED=<seed> replays it (FC_RUNS raises the number of runs).
 import { randomBytes } from 'node:crypto';
-import { closeSync, fstatSync, mkdirSync, openSync, statSync, writeFileSync } from 'node:fs';
+import { closeSync, fstatSync, mkdirSync, openSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import type { Socket } from 'node:net';
 import { join } from 'node:path';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { capabilities, sendFile, serveFile, serveStatic } from '../dist/cjs/index.js';
+import { capabilities, receiveFile, relay, sendFile, serveFile, serveStatic } from '../dist/cjs/index.js';
 import { unusedDescriptorNumber } from './support/descriptors.js';
 import { makeTempDir, type TempDir } from './support/files.js';
 import { httpServer, partsOf, rawExchange, type Running } from './support/http.js';
@@ -451,6 +451,91 @@ describe('property: serveFile and serveStatic answer as a small model of RFC 911
         }
       }),
       settings(),
+    );
+  });
+});
+
+// ------------------------------------------------------------ receiveFile and relay
+
+describe('receiveFile and relay, for any bytes cut into any chunks', () => {
+  // Each run makes connections and files: fewer runs than the models above.
+  const flowRuns = Math.max(10, Math.floor(RUNS / 4));
+  const chunked = (size: number) => fc.tuple(fc.integer({ min: 0, max: size }), fc.array(fc.integer({ min: 1, max: 70_000 }), { minLength: 1, maxLength: 8 }));
+
+  /** Writes `data` cut at the given sizes (cycled), one piece per turn of the event loop, then ends. */
+  async function writeCut(socket: import('node:net').Socket, data: Buffer, cuts: number[]): Promise<void> {
+    for (let at = 0, i = 0; at < data.length; i++) {
+      const n = cuts[i % cuts.length];
+      socket.write(data.subarray(at, at + n));
+      at += n;
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+    socket.end();
+  }
+
+  it('receiveFile writes exactly the first min(count, sent) bytes at offset, and leaves the rest on the socket', async () => {
+    const { tcpPair, collect, destroyPairs } = await import('./support/pairs.js');
+    const backends = capabilities().receive.backends;
+    await fc.assert(
+      fc.asyncProperty(
+        chunked(300_000),
+        fc.option(fc.integer({ min: 0, max: 310_000 }), { nil: undefined }),
+        fc.integer({ min: 0, max: 5000 }),
+        fc.constantFrom(...backends),
+        async ([size, cuts], count, offset, backend) => {
+          try {
+            const data = randomBytes(size);
+            const { server, client } = await tcpPair({ allowHalfOpen: true });
+            const path = join(dir.path, `prop-${size}-${offset}.bin`);
+            writeFileSync(path, Buffer.alloc(offset, 0x2e));
+            const writing = writeCut(client, data, cuts);
+            const outcome = await receiveFile(server, path, { count, offset, flags: 'r+', backend: backend as never }).then(
+              (r) => ({ ok: true as const, bytes: r.bytesReceived, code: undefined }),
+              (e: { code?: string; bytesReceived?: number }) => ({ ok: false as const, bytes: e.bytesReceived, code: e.code }),
+            );
+            await writing;
+            const want = count === undefined ? size : Math.min(count, size);
+            const file = readFileSync(path);
+            expect(file.subarray(0, offset).equals(Buffer.alloc(offset, 0x2e)), 'the bytes before offset').toBe(true);
+            expect(file.subarray(offset).equals(data.subarray(0, want)), 'the bytes at offset').toBe(true);
+            if (count !== undefined && count > size) expect(outcome).toEqual({ ok: false, bytes: size, code: 'ERR_STREAM_PREMATURE_CLOSE' });
+            else expect(outcome).toEqual({ ok: true, bytes: want, code: undefined });
+            if (count !== undefined && count < size) {
+              const rest = await collect(server);
+              expect(rest.data.equals(data.subarray(count)), 'the rest, still on the socket').toBe(true);
+            }
+          } finally {
+            destroyPairs();
+          }
+        },
+      ),
+      settings(flowRuns),
+    );
+  });
+
+  it('relay delivers both ways exactly what was sent, with the counts', async () => {
+    const { tcpPair, collect, destroyPairs } = await import('./support/pairs.js');
+    const backends = capabilities().relay.backends;
+    await fc.assert(
+      fc.asyncProperty(chunked(300_000), chunked(300_000), fc.constantFrom(...backends), async ([sizeA, cutsA], [sizeB, cutsB], backend) => {
+        try {
+          const there = randomBytes(sizeA);
+          const back = randomBytes(sizeB);
+          const one = await tcpPair({ allowHalfOpen: true });
+          const two = await tcpPair({ allowHalfOpen: true });
+          const atRight = collect(two.server);
+          const atLeft = collect(one.client);
+          const relaying = relay(one.server, two.client, { backend: backend as never });
+          await Promise.all([writeCut(one.client, there, cutsA), writeCut(two.server, back, cutsB)]);
+          const [right, left, result] = await Promise.all([atRight, atLeft, relaying]);
+          expect(right.data.equals(there), 'a to b').toBe(true);
+          expect(left.data.equals(back), 'b to a').toBe(true);
+          expect(result).toEqual({ aToB: sizeA, bToA: sizeB, backend });
+        } finally {
+          destroyPairs();
+        }
+      }),
+      settings(flowRuns),
     );
   });
 });

@@ -28,11 +28,12 @@ import * as net from 'node:net';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { afterAll, beforeAll, describe, expect, it, onTestFailed } from 'vitest';
-import { capabilities, sendFile, serveFile } from '../dist/cjs/index.js';
+import { capabilities, receiveFile, relay, sendFile, serveFile } from '../dist/cjs/index.js';
 import { KiB, makeRng, MiB, pickSeed, seededBytes, sha256, type Rng } from './support/bytes.js';
 import { openDescriptors } from './support/descriptors.js';
 import { makeTempDir, type TempDir } from './support/files.js';
 import { listen, type Running } from './support/http.js';
+import { tcpPair } from './support/pairs.js';
 import { peerFault, SoakPeer } from './support/soak-peer.js';
 import { eventually, sleep, within } from './support/waiting.js';
 
@@ -488,5 +489,205 @@ describe('soak', () => {
       await h2Server?.close();
       await peer.stop();
     }
+  });
+});
+
+// ------------------------------------------------------------------ receive and relay
+//
+// The other two directions under the same regime: receives and relays at
+// CONCURRENCY at once, each with a random fault (none, a peer that resets,
+// a local destroy, an abort, a slow reader, a count mid-stream), on every
+// backend; every byte checked at its far end (whole when undisturbed, a
+// true prefix otherwise, the rest of a counted receive still readable on
+// its socket); then the descriptors of the warm-up and an RSS floor that
+// does not rise.
+
+const FLOWS = Number(process.env.ZEROCOPY_SOAK_FLOWS ?? 600);
+const WARMUP_FLOWS = Math.max(Math.ceil(FLOWS / 4), Math.min(FLOWS, 300));
+type FlowFault = 'none' | 'reset' | 'destroy' | 'abort' | 'slow-reader' | 'count';
+const FLOW_FAULTS: FlowFault[] = ['none', 'none', 'none', 'reset', 'destroy', 'abort', 'slow-reader', 'count'];
+const FLOW_ALLOWED: Record<FlowFault, string[]> = {
+  none: [],
+  'slow-reader': [],
+  count: [],
+  reset: ['ECONNRESET', 'EPIPE', 'ERR_STREAM_DESTROYED', 'ERR_STREAM_PREMATURE_CLOSE'],
+  destroy: ['ERR_STREAM_DESTROYED', 'ECONNRESET', 'EPIPE'],
+  abort: ['ABORT_ERR'],
+};
+
+interface FlowTally {
+  flows: number;
+  completed: number;
+  faults: Record<string, number>;
+  byBackend: Record<string, number>;
+  bytesVerified: number;
+  problems: string[];
+}
+
+/** A connected loopback pair in this process, both ends half-open capable, the accepted one (near) paused on connect. */
+async function flowPair(): Promise<{ near: net.Socket; far: net.Socket }> {
+  const { server, client } = await tcpPair({ allowHalfOpen: true, pauseOnConnect: true });
+  return { near: server, far: client };
+}
+
+/** What a socket receives until its end or close, read slowly with `slow` (one paused on connect is resumed). */
+function gather(socket: net.Socket, slow = false): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  socket.on('data', (chunk: Buffer) => {
+    chunks.push(chunk);
+    if (slow) {
+      socket.pause();
+      setTimeout(() => socket.resume(), 1);
+    }
+  });
+  socket.resume();
+  return new Promise((resolve) => {
+    // A stream read to its end by a receive has said 'end' already.
+    if (socket.readableEnded) resolve(Buffer.concat(chunks));
+    socket.once('end', () => resolve(Buffer.concat(chunks)));
+    socket.once('close', () => resolve(Buffer.concat(chunks)));
+  });
+}
+
+async function oneRelay(rng: Rng, tally: FlowTally, fault: FlowFault, index: number): Promise<void> {
+  const left = await flowPair();
+  const right = await flowPair();
+  const backend = rng.pick(['auto', ...capabilities().relay.backends]);
+  const there = pool[rng.int(0, pool.length - 1)].data;
+  const back = pool[rng.int(0, pool.length - 1)].data;
+  const atRight = gather(right.near, fault === 'slow-reader');
+  const atLeft = gather(left.far);
+  const controller = new AbortController();
+  const relaying = relay(left.near, right.far, { backend: backend as never, signal: controller.signal });
+  // The peer that resets writes without ending: Node cannot reset a socket
+  // whose end is on its way (libuv's EINVAL), and it would never close.
+  const resets = fault === 'reset' ? rng.pick([left.far, right.near]) : undefined;
+  if (resets === left.far) left.far.write(there);
+  else left.far.end(there);
+  if (resets === right.near) right.near.write(back);
+  else right.near.end(back);
+  if (resets) atRandomMoment(rng, () => resets.resetAndDestroy());
+  if (fault === 'destroy') atRandomMoment(rng, () => rng.pick([left.near, right.far]).destroy());
+  if (fault === 'abort') atRandomMoment(rng, () => controller.abort());
+  const outcome = await relaying.then(
+    (r) => ({ ok: true as const, aToB: r.aToB, bToA: r.bToA, code: undefined }),
+    (e: { code?: string; aToB?: number; bToA?: number }) => ({ ok: false as const, aToB: e.aToB ?? 0, bToA: e.bToA ?? 0, code: e.code }),
+  );
+  const [gotRight, gotLeft] = await within(Promise.all([atRight, atLeft]), 30_000, `relay #${index} (${fault}, ${backend}, ${outcome.ok ? 'resolved' : outcome.code}; left.far ${left.far.destroyed ? 'destroyed' : left.far.readableEnded ? 'ended' : 'open'}, right.near ${right.near.destroyed ? 'destroyed' : right.near.readableEnded ? 'ended' : 'open'}; counts ${outcome.aToB}/${outcome.bToA} of ${there.length}/${back.length}; left.far read ${left.far.bytesRead} flowing ${left.far.readableFlowing} len ${left.far.readableLength}): its peers' ends`);
+  for (const s of [left.far, right.near]) s.destroy();
+  tally.flows++;
+  tally.byBackend[`relay ${backend}`] = (tally.byBackend[`relay ${backend}`] ?? 0) + 1;
+  const problem = (text: string) => tally.problems.length < 20 && tally.problems.push(`relay #${index} ${fault} ${backend} ${there.length}/${back.length} bytes: ${text}`);
+  if (outcome.ok && fault === 'reset') {
+    // A reset can read as an end of stream (and takes the resetting peer's
+    // unsent bytes with it): resolved, what arrived is what was counted.
+    // The peer that stayed got all that was counted toward it; the one that
+    // reset, at most that.
+    tally.completed++;
+    const exact = resets === left.far ? outcome.aToB === gotRight.length && gotLeft.length <= outcome.bToA : outcome.bToA === gotLeft.length && gotRight.length <= outcome.aToB;
+    if (!exact) problem(`resolved with counts ${outcome.aToB}, ${outcome.bToA}, the peers got ${gotRight.length} and ${gotLeft.length}`);
+  } else if (outcome.ok) {
+    tally.completed++;
+    if (!gotRight.equals(there) || !gotLeft.equals(back)) problem(`resolved, but the peers got ${gotRight.length} and ${gotLeft.length} other bytes`);
+    if (outcome.aToB !== there.length || outcome.bToA !== back.length) problem(`resolved with counts ${outcome.aToB}, ${outcome.bToA}`);
+  } else if (!FLOW_ALLOWED[fault].includes(outcome.code ?? '')) {
+    problem(`rejected with ${outcome.code}`);
+  }
+  if (!there.subarray(0, gotRight.length).equals(gotRight)) problem(`right got ${gotRight.length} bytes that are not a prefix`);
+  if (!back.subarray(0, gotLeft.length).equals(gotLeft)) problem(`left got ${gotLeft.length} bytes that are not a prefix`);
+  tally.bytesVerified += gotRight.length + gotLeft.length;
+}
+
+async function oneReceive(rng: Rng, tally: FlowTally, fault: FlowFault, index: number): Promise<void> {
+  const { near, far } = await flowPair();
+  const backend = rng.pick(['auto', ...capabilities().receive.backends]);
+  const data = pool[rng.int(1, pool.length - 1)].data;
+  const count = fault === 'count' ? rng.int(0, data.length) : undefined;
+  const path = dir.file(`received-${index}.bin`);
+  const controller = new AbortController();
+  const receiving = receiveFile(near, path, { count, backend: backend as never, signal: controller.signal });
+  if (fault === 'reset') {
+    far.write(data);
+    atRandomMoment(rng, () => far.resetAndDestroy());
+  } else {
+    far.end(data);
+  }
+  if (fault === 'destroy') atRandomMoment(rng, () => near.destroy());
+  if (fault === 'abort') atRandomMoment(rng, () => controller.abort());
+  const outcome = await receiving.then(
+    (r) => ({ ok: true as const, bytes: r.bytesReceived, code: undefined }),
+    (e: { code?: string; bytesReceived?: number }) => ({ ok: false as const, bytes: e.bytesReceived ?? 0, code: e.code }),
+  );
+  tally.flows++;
+  tally.byBackend[`receive ${backend}`] = (tally.byBackend[`receive ${backend}`] ?? 0) + 1;
+  const problem = (text: string) => tally.problems.length < 20 && tally.problems.push(`receive #${index} ${fault} ${backend} ${data.length} bytes: ${text}`);
+  const written = await fsp.readFile(path).catch(() => Buffer.alloc(0));
+  await fsp.rm(path, { force: true });
+  if (written.length !== outcome.bytes) problem(`the file holds ${written.length} bytes, the outcome says ${outcome.bytes}`);
+  if (!data.subarray(0, written.length).equals(written)) problem(`the file's ${written.length} bytes are not a prefix`);
+  if (outcome.ok && fault === 'reset') {
+    // Read as an end of stream: a true prefix, checked above.
+    tally.completed++;
+  } else if (outcome.ok) {
+    tally.completed++;
+    if (written.length !== (count ?? data.length)) problem(`resolved with ${written.length} bytes, not ${count ?? data.length}`);
+    if (count !== undefined) {
+      // The rest stays readable on the socket, and then its end.
+      const rest = await within(gather(near), 30_000, `receive #${index}: the rest on the socket`);
+      if (!rest.equals(data.subarray(count))) problem(`the socket's rest is ${rest.length} bytes, not the ${data.length - count} after the count`);
+      tally.bytesVerified += rest.length;
+    }
+  } else if (!FLOW_ALLOWED[fault].includes(outcome.code ?? '') && !(fault === 'reset' && outcome.code === undefined)) {
+    problem(`rejected with ${outcome.code}`);
+  }
+  tally.bytesVerified += written.length;
+  near.destroy();
+  far.destroy();
+}
+
+describe('soak of receiveFile and relay', () => {
+  it(`${FLOWS} receives and relays with random faults at ${CONCURRENCY} at once, in ${ROUNDS} rounds after a warm-up`, { timeout: LONG ? 3_600_000 : 180_000 }, async () => {
+    onTestFailed(() => console.error(`soak seed ${seed}: rerun with ZEROCOPY_TEST_SEED=${seed}`));
+    const rng = makeRng(seed ^ 0x5eed);
+    const tally: FlowTally = { flows: 0, completed: 0, faults: {}, byBackend: {}, bytesVerified: 0, problems: [] };
+    const run = (count: number, into: FlowTally) => {
+      let next = 0;
+      return Promise.all(
+        Array.from({ length: CONCURRENCY }, async () => {
+          while (next < count) {
+            const index = next++;
+            const fault = rng.pick(FLOW_FAULTS);
+            into.faults[fault] = (into.faults[fault] ?? 0) + 1;
+            await (rng.bool() ? oneRelay(rng, into, fault, index) : oneReceive(rng, into, fault === 'slow-reader' ? 'none' : fault, index));
+          }
+        }),
+      );
+    };
+    await run(WARMUP_FLOWS, { ...tally, faults: {}, byBackend: {}, problems: tally.problems });
+    await sleep(100);
+    const baselineFds = openDescriptors();
+    const rss: number[] = [];
+    for (let round = 0; round < ROUNDS; round++) {
+      await run(roundStart(FLOWS, round + 1, ROUNDS) - roundStart(FLOWS, round, ROUNDS), tally);
+      rss.push(await settledRss());
+    }
+    const differences = () => {
+      const now = openDescriptors();
+      return [
+        ...[...now].filter(([fd, t]) => baselineFds.get(fd) !== t).map(([fd, t]) => `${fd} -> ${t} opened`),
+        ...[...baselineFds].filter(([fd, t]) => now.get(fd) !== t).map(([fd, t]) => `${fd} -> ${t} closed`),
+      ];
+    };
+    await eventually(() => differences().length === 0, () => `descriptors not as after the warm-up: ${differences().join(', ')}`, 10_000);
+    const { first, second } = floors(rss);
+    const mib = (n: number) => (n / MiB).toFixed(1);
+    console.log(
+      `soak of receive and relay (seed ${seed}): ${tally.flows} at ${CONCURRENCY} at once, ${tally.completed} completed; faults: ${Object.entries(tally.faults).map(([k, v]) => `${k} ${v}`).join(', ')}; ` +
+        `backends: ${Object.entries(tally.byBackend).map(([k, v]) => `${k} ${v}`).join(', ')}; ${mib(tally.bytesVerified)} MiB checked; ` +
+        `descriptors as after a warm-up of ${WARMUP_FLOWS} (${baselineFds.size}); rss floor ${mib(first)} -> ${mib(second)} MiB over ${ROUNDS} rounds (allowed +${mib(RSS_ALLOWANCE)}); lost: ${tally.problems.length}`,
+    );
+    expect(tally.problems).toEqual([]);
+    expect(tally.flows).toBe(FLOWS);
+    if (!process.env.ZEROCOPY_SANITIZED) expect(second - first, `the RSS floor rose between the halves of the run (${rss.map(mib).join(', ')})`).toBeLessThanOrEqual(RSS_ALLOWANCE);
   });
 });

@@ -19,58 +19,86 @@ const out = join(root, 'build-test', 'waiters');
 interface Waiter {
   source: string; // the waiter, relative to the repository
   shim?: string; // its syscall shim in test/shims, for another system's waiter
-  // A copy with `find` replaced by `replace` must fail with a FAIL line like `shows`.
-  broken: { what: string; find: string; replace: string; shows: RegExp };
+  // Copies with `find` replaced by `replace` must fail with a FAIL line like `shows`.
+  broken: { what: string; find: string; replace: string; shows: RegExp }[];
 }
 
 const waiters: Record<string, Waiter> = {
   epoll: {
     source: 'native/linux/wait_epoll.c',
-    broken: {
-      what: 'whose forget leaves the registration in place (it outlives close while a duplicate is open)',
-      find: '(void)epoll_ctl(w->ep, EPOLL_CTL_DEL, fd, NULL);',
-      replace: '(void)fd;',
-      shows: /FAIL forget before close, a duplicate whose original stays open: .* reported token 0xb/,
-    },
+    broken: [
+      {
+        what: 'whose forget leaves the registration in place (it outlives close while a duplicate is open)',
+        find: '(void)epoll_ctl(w->ep, EPOLL_CTL_DEL, fd, NULL);',
+        replace: '(void)fd;',
+        shows: /FAIL forget before close, a duplicate whose original stays open: .* reported token 0xb/,
+      },
+      {
+        what: 'that waits for writability whatever it is asked',
+        find: '(events & ZC_WAIT_READ ? EPOLLIN : 0)',
+        replace: 'EPOLLOUT',
+        shows: /FAIL armed for reading, nothing to read: nothing to read, though writable: reported token 0x28/,
+      },
+    ],
   },
   poll: {
     source: 'native/shared/wait_poll.c',
-    broken: {
-      what: 'whose arm does not wake a poll in progress',
-      find: 'if (err == 0) zc_waiter_wake(w);',
-      replace: '',
-      shows: /FAIL arming from another thread during a wait: time limit reached/,
-    },
+    broken: [
+      {
+        what: 'whose arm does not wake a poll in progress',
+        find: 'if (err == 0) zc_waiter_wake(w);',
+        replace: '',
+        shows: /FAIL arming from another thread during a wait: time limit reached/,
+      },
+    ],
   },
   kqueue: {
     source: 'native/bsd/wait_kqueue.c',
     shim: 'kqueue',
-    broken: {
-      what: 'that arms without EV_ONESHOT',
-      find: 'EV_ADD | EV_ONESHOT',
-      replace: 'EV_ADD',
-      shows: /FAIL one report per arming: after its report, not armed again: reported token 0xfedcba9876543210/,
-    },
+    broken: [
+      {
+        what: 'that arms without EV_ONESHOT',
+        find: 'EV_ADD | EV_ONESHOT',
+        replace: 'EV_ADD',
+        shows: /FAIL one report per arming: after its report, not armed again: reported token 0xfedcba9876543210/,
+      },
+      {
+        what: 'whose forget stops at the first filter that is not there (without EV_RECEIPT)',
+        find: 'EV_DELETE | EV_RECEIPT, 0);\n  (void)kevent(w->kq, changes, n, receipts, n, NULL);',
+        replace: 'EV_DELETE, 0);\n  (void)receipts;\n  (void)kevent(w->kq, changes, n, NULL, 0, NULL);',
+        shows: /FAIL forget drops a registration for reading: forgotten, then a byte to read: reported token 0x29/,
+      },
+    ],
   },
   ports: {
     source: 'native/solaris/wait_port.c',
     shim: 'ports',
-    broken: {
-      what: 'that queues every wake-up (they fill the limit associations share)',
-      find: 'if (atomic_exchange(&w->wake_queued, 1)) return;',
-      replace: '',
-      shows: /FAIL a hundred thousand wake-ups in a row: arm after the wake-ups failed/,
-    },
+    broken: [
+      {
+        what: 'that queues every wake-up (they fill the limit associations share)',
+        find: 'if (atomic_exchange(&w->wake_queued, 1)) return;',
+        replace: '',
+        shows: /FAIL a hundred thousand wake-ups in a row: arm after the wake-ups failed/,
+      },
+    ],
   },
   devpoll: {
     source: 'native/hpux/wait_devpoll.c',
     shim: 'devpoll',
-    broken: {
-      what: 'that leaves reported descriptors in the set (level-triggered, its waits spin)',
-      find: 'if (nremovals > 0) (void)put(w, removals, nremovals);',
-      replace: '',
-      shows: /FAIL one report per arming: after its report, not armed again: the wait returned 0 tokens before anything woke it/,
-    },
+    broken: [
+      {
+        what: 'that leaves reported descriptors in the set (level-triggered, its waits spin)',
+        find: 'if (nremovals > 0) (void)put(w, removals, nremovals);',
+        replace: '',
+        shows: /FAIL one report per arming: after its report, not armed again: the wait returned 0 tokens before anything woke it/,
+      },
+      {
+        what: 'that ORs new events into those registered (a reader keeps being reported for writability)',
+        find: '} else if (s->registered && s->events != mask) {',
+        replace: '} else if (0) {',
+        shows: /FAIL arming again for other events replaces them/,
+      },
+    ],
   },
 };
 
@@ -147,13 +175,12 @@ describe.each(Object.keys(waiters))('waiter harness: %s', (name) => {
     expect(r.checks, r.report).toBeGreaterThan(300);
   });
 
-  const { broken } = waiters[name];
-  it(`catches a copy ${broken.what}`, async () => {
+  it.each(waiters[name].broken)('catches a copy $what', async (broken) => {
     const original = readFileSync(join(root, waiters[name].source), 'utf8');
     // The broken copy must really differ: if the code changed, the
     // mutation here has to follow it.
     expect(original.split(broken.find).length - 1, `"${broken.find}" in ${waiters[name].source}`).toBe(1);
-    const dir = join(out, 'broken', name);
+    const dir = join(out, 'broken', name, String(waiters[name].broken.indexOf(broken)));
     mkdirSync(dir, { recursive: true });
     const copy = join(dir, basename(waiters[name].source));
     writeFileSync(copy, original.replace(broken.find, broken.replace));

@@ -1,7 +1,8 @@
 /* FreeBSD, DragonFly and macOS: kqueue(2). Each arming adds an EVFILT_WRITE
- * event with EV_ONESHOT, which the kernel deletes as it hands the event
- * over: one report per arming, and arming again is another EV_ADD. The
- * wake-up is an EVFILT_USER event, triggered with NOTE_TRIGGER.
+ * or EVFILT_READ event (or both) with EV_ONESHOT, which the kernel deletes
+ * as it hands the event over: one report per arming, and arming again is
+ * another EV_ADD. The wake-up is an EVFILT_USER event, triggered with
+ * NOTE_TRIGGER.
  *
  * EV_ONESHOT rather than EV_DISPATCH + EV_ENABLE: both FreeBSD's and Apple's
  * kqueue(2) document EV_ONESHOT; Apple's does not list EV_DISPATCH. Keeping
@@ -61,15 +62,29 @@ void zc_waiter_close(zc_waiter *w) {
   free(w);
 }
 
-int zc_waiter_arm(zc_waiter *w, int fd, uint64_t token, int again) {
+/* The filters `events` asks for, with `flags`, into changes; their count. */
+static int changes_for(struct kevent *changes, int fd, unsigned events, unsigned short flags, uint64_t token) {
+  static const struct {
+    unsigned event;
+    short filter;
+  } filters[] = {{ZC_WAIT_WRITE, EVFILT_WRITE}, {ZC_WAIT_READ, EVFILT_READ}};
+  int n = 0;
+  for (int i = 0; i < 2; i++)
+    if (events & filters[i].event) EV_SET(&changes[n++], fd, filters[i].filter, flags, 0, 0, (void *)(uintptr_t)token);
+  return n;
+}
+
+int zc_waiter_arm(zc_waiter *w, int fd, uint64_t token, unsigned events, int again) {
   /* EV_ADD adds the event, or updates the one a reused descriptor number
-   * still has: a first arming and a re-arming are the same call. */
+   * still has: a first arming and a re-arming are the same call. Reading
+   * and writing are two filters, so a descriptor armed for both is two
+   * events, each reported once. */
   (void)again;
-  struct kevent change;
-  EV_SET(&change, fd, EVFILT_WRITE, EV_ADD | EV_ONESHOT, 0, 0, (void *)(uintptr_t)token);
+  struct kevent changes[2];
+  int n = changes_for(changes, fd, events, EV_ADD | EV_ONESHOT, token);
   /* With no room for events, a refused change fails the call with its
    * errno rather than coming back flagged EV_ERROR (both manuals). */
-  if (kevent(w->kq, &change, 1, NULL, 0, NULL) == 0) return 0;
+  if (kevent(w->kq, changes, n, NULL, 0, NULL) == 0) return 0;
   /* "When kevent call fails with EINTR error, all changes in the
    * changelist have been applied" (FreeBSD's manual). */
   if (errno == EINTR) return 0;
@@ -81,13 +96,16 @@ int zc_waiter_arm(zc_waiter *w, int fd, uint64_t token, int again) {
 
 void zc_waiter_forget(zc_waiter *w, int fd) {
   /* Deleting also drops an event queued and not yet retrieved. ENOENT
-   * after a report: the one-shot event is gone already. Closing fd would
-   * delete it too ("Calling close() on a file descriptor will remove any
+   * after a report: the one-shot event is gone already, or was never
+   * added. EV_RECEIPT gives each change its own result in `receipts`, so
+   * that one filter's ENOENT does not stop the other's deletion, and the
+   * call returns them without waiting for events. Closing fd would delete
+   * the events too ("Calling close() on a file descriptor will remove any
    * kevents that reference the descriptor"), but our caller forgets before
    * it closes, and a wait must not report fd in between. */
-  struct kevent change;
-  EV_SET(&change, fd, EVFILT_WRITE, EV_DELETE, 0, 0, NULL);
-  (void)kevent(w->kq, &change, 1, NULL, 0, NULL);
+  struct kevent changes[2], receipts[2];
+  int n = changes_for(changes, fd, ZC_WAIT_WRITE | ZC_WAIT_READ, EV_DELETE | EV_RECEIPT, 0);
+  (void)kevent(w->kq, changes, n, receipts, n, NULL);
 }
 
 void zc_waiter_wake(zc_waiter *w) {
@@ -104,9 +122,9 @@ int zc_waiter_wait(zc_waiter *w, uint64_t *tokens, int max) {
   if (n < 0) return 0; /* EINTR */
   int count = 0;
   for (int i = 0; i < n; i++) {
-    if (events[i].filter != EVFILT_WRITE) continue; /* the wake-up */
-    /* EV_EOF (the reader went away) and a socket error come as reports
-     * too: the next write reports them. */
+    if (events[i].filter == EVFILT_USER) continue; /* the wake-up */
+    /* EV_EOF (the peer went away) and a socket error come as reports
+     * too: the next call reports them. */
     tokens[count++] = (uint64_t)(uintptr_t)events[i].udata;
   }
   return count;

@@ -37,6 +37,7 @@ typedef struct slot {
   uint64_t token;
   unsigned char armed;      /* waiting for its one report */
   unsigned char registered; /* in the device's set */
+  short events;             /* what it is registered for: POLLOUT, POLLIN */
 } slot;
 
 struct zc_waiter {
@@ -111,15 +112,23 @@ static slot *slot_of(zc_waiter *w, int fd) {
   return &w->slots[fd];
 }
 
-int zc_waiter_arm(zc_waiter *w, int fd, uint64_t token, int again) {
+int zc_waiter_arm(zc_waiter *w, int fd, uint64_t token, unsigned events, int again) {
   (void)again;
+  short mask = (short)((events & ZC_WAIT_WRITE ? POLLOUT : 0) | (events & ZC_WAIT_READ ? POLLIN : 0));
   int err = 0;
   pthread_mutex_lock(&w->mu);
   slot *s = slot_of(w, fd);
   if (!s) {
     err = ENOMEM;
+  } else if (s->registered && s->events != mask) {
+    /* Writing an entry ORs its events into those registered (poll(7)):
+     * other events take a removal first. */
+    struct pollfd entries[2] = {{.fd = fd, .events = POLLREMOVE}, {.fd = fd, .events = mask}};
+    err = put(w, entries, 2);
+    if (err == 0) s->events = mask;
+    else s->registered = 0;
   } else if (!s->registered) {
-    struct pollfd entry = {.fd = fd, .events = POLLOUT};
+    struct pollfd entry = {.fd = fd, .events = mask};
     err = put(w, &entry, 1);
     /* HP-UX's write "does not return any error indication if one or more
      * of the file descriptors ... could not be registered" (poll(7)), and
@@ -132,6 +141,7 @@ int zc_waiter_arm(zc_waiter *w, int fd, uint64_t token, int again) {
       err = polled == 1 ? 0 : polled == 0 ? EPERM : errno;
     }
     s->registered = err == 0;
+    s->events = mask;
   }
   if (err == 0) {
     s->token = token;

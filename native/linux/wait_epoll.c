@@ -33,15 +33,18 @@ void zc_waiter_close(zc_waiter *w) {
   free(w);
 }
 
-int zc_waiter_arm(zc_waiter *w, int fd, uint64_t token, int again) {
-  struct epoll_event ev = {.events = EPOLLOUT | EPOLLONESHOT, .data.u64 = token};
+int zc_waiter_arm(zc_waiter *w, int fd, uint64_t token, unsigned events, int again) {
+  /* One registration per descriptor carries both kinds: EPOLLIN also
+   * reports the peer's end of stream. */
+  uint32_t mask = (events & ZC_WAIT_WRITE ? EPOLLOUT : 0) | (events & ZC_WAIT_READ ? EPOLLIN : 0);
+  struct epoll_event ev = {.events = mask | EPOLLONESHOT, .data.u64 = token};
   if (epoll_ctl(w->ep, again ? EPOLL_CTL_MOD : EPOLL_CTL_ADD, fd, &ev) == 0) return 0;
   /* A descriptor number the caller reuses for a new transfer may still be
    * registered (EEXIST), or one we took for registered was not (ENOENT). */
   if (errno == EEXIST && epoll_ctl(w->ep, EPOLL_CTL_MOD, fd, &ev) == 0) return 0;
   if (errno == ENOENT && epoll_ctl(w->ep, EPOLL_CTL_ADD, fd, &ev) == 0) return 0;
   /* EPERM: regular files and some devices (/dev/null) cannot be
-   * registered; they are always writable, and the caller steps them now. */
+   * registered; they never block, and the caller steps them now. */
   return errno;
 }
 

@@ -2,10 +2,11 @@
 // for small responses sent in the caller's tick, openBeneath for serving's
 // `symlinks` option, and capabilities().
 // A Transfer owns descriptors and buffers for the duration of a transfer
-// and hands it to whoever runs its steps: the driver thread (driver.cc,
-// the other file that speaks Node-API) for sockets and pipes, which must
-// be waited on, or the threadpool for regular files, which never make us
-// wait for a peer but may keep the kernel busy copying.
+// and hands it to whoever runs its steps: the driver thread (driver.cc)
+// for sockets and pipes, which must be waited on, or the threadpool for
+// regular files, which never make us wait for a peer but may keep the
+// kernel busy copying. flow.cc has the Flow class (receiving and relaying),
+// which the driver runs the same way.
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -19,11 +20,13 @@
 #include <memory>
 #include <unordered_map>
 
+#include "../flow.h"
 #include "../lease.h"
 #include "../open_beneath.h"
 #include "../zerocopy.h"
 #include "../waiter.h"
 #include "driver.h"
+#include "env.h"
 
 namespace {
 
@@ -38,18 +41,6 @@ constexpr uint64_t kJobBudget = 32ull << 20;
 constexpr uint64_t kInlineBytes = 128 * 1024;
 // The longest head sendNow takes as a string.
 constexpr size_t kHeadBytes = 16 * 1024;
-
-class Transfer;
-
-struct EnvData {
-  std::unique_ptr<Driver> driver;
-  std::unordered_map<uint64_t, Transfer*> live;
-  uint64_t next_id = 1;
-  // Where sendNow leaves [result, bytes sent, backend index]: a typed array
-  // of the JS side's, so a call returns without making an object.
-  Napi::Reference<Napi::Float64Array> now_array;
-  double* now_result = nullptr;
-};
 
 // Points an iovec list at a Buffer's bytes; nothing for an empty or absent one.
 void ListBuffer(Napi::Value v, struct iovec* iov, struct iovec** list, int* count) {
@@ -78,7 +69,7 @@ bool IsFile(enum zc_output_kind kind) {
   return kind == ZC_OUT_FILE || kind == ZC_OUT_APPEND;
 }
 
-class Transfer : public Napi::ObjectWrap<Transfer> {
+class Transfer : public Napi::ObjectWrap<Transfer>, public Reported {
  public:
   static Napi::Function Define(Napi::Env env) {
     return DefineClass(env, "Transfer",
@@ -143,7 +134,7 @@ class Transfer : public Napi::ObjectWrap<Transfer> {
   ~Transfer() { CloseDescriptors(); }
 
   // A report from the driver, on the JS thread.
-  void OnReport(int result, uint64_t sent) {
+  void OnReport(int result, uint64_t sent) override {
     Progress(sent);
     if (result != EINPROGRESS) Finish(result);
   }
@@ -159,32 +150,10 @@ class Transfer : public Napi::ObjectWrap<Transfer> {
     if (*count > 0) *ref = Napi::Persistent(v.As<Napi::Buffer<char>>());
   }
 
-  static void ThrowErrno(Napi::Env env, int err, const char* call) {
-    Napi::Error e = Napi::Error::New(env, strerror(err));
-    e.Set("errno", Napi::Number::New(env, err));
-    e.Set("syscall", Napi::String::New(env, call));
-    e.ThrowAsJavaScriptException();
-  }
-
-  Driver* EnsureDriver(Napi::Env env) {
-    if (!data_->driver) {
-      EnvData* data = data_;
-      data_->driver = std::make_unique<Driver>(
-          env, [data](uint64_t id, int result, uint64_t sent) {
-            auto it = data->live.find(id);
-            if (it != data->live.end()) it->second->OnReport(result, sent);
-          });
-      // Not by a pending exception: a stopping environment drops the throw,
-      // and a driver without its waiter or thread must not be used.
-      if (!data_->driver->Running()) data_->driver.reset();
-    }
-    return data_->driver.get();
-  }
-
   Napi::Value Start(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     if (state_ != State::Idle) return env.Undefined();
-    if (!EnsureDriver(env)) {
+    if (!data_->EnsureDriver(env)) {
       // The error is pending for the caller; our duplicates go now, not at
       // garbage collection.
       state_ = State::Done;
@@ -199,9 +168,7 @@ class Transfer : public Napi::ObjectWrap<Transfer> {
           fcntl(t_.out_fd, F_SETFL, flags | O_NONBLOCK) == 0)
         restore_blocking_ = true;
     }
-    job_.id = data_->next_id++;
-    data_->live[job_.id] = this;
-    data_->driver->Hold();
+    Register(data_, &job_, this);
     Ref();  // alive until Finish, whatever JS drops
     int err = zc_begin(&t_, backend_);
     began_ = true;
@@ -275,19 +242,11 @@ class Transfer : public Napi::ObjectWrap<Transfer> {
     }
   }
 
-  void Progress(uint64_t sent) {
-    if (sent == reported_) return;
-    reported_ = sent;
-    Napi::HandleScope scope(Env());
-    on_progress_.Call({Napi::Number::New(Env(), double(sent))});
-  }
+  void Progress(uint64_t sent) { ReportProgress(Env(), on_progress_, &reported_, sent); }
 
   void Finish(int err) {
     state_ = State::Done;
-    if (job_.id != 0) {
-      data_->live.erase(job_.id);
-      data_->driver->Release();
-    }
+    Unregister(data_, job_);
     if (began_ && !job_.ended) zc_end(&t_);
     began_ = false;
     CloseDescriptors();
@@ -511,12 +470,14 @@ Napi::Value Capabilities(const Napi::CallbackInfo& info) {
   caps.Set("inlineBytes", Napi::Number::New(env, double(kInlineBytes)));
   caps.Set("headBytes", Napi::Number::New(env, double(kHeadBytes)));
   caps.Set("waiter", zc_waiter_name);
+  caps.Set("movers", MoverCapabilities(env));
   return caps;
 }
 
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   env.SetInstanceData(new EnvData());
   exports.Set("Transfer", Transfer::Define(env));
+  exports.Set("Flow", DefineFlow(env));
   exports.Set("capabilities", Napi::Function::New(env, Capabilities));
   exports.Set("sendNow", Napi::Function::New(env, SendNow));
   exports.Set("mapFile", Napi::Function::New(env, MapFile));

@@ -35,18 +35,27 @@ int zc_file_ends_before(const zc_transfer *t, uint64_t off, uint64_t len) {
   return fstat(t->in_fd, &st) == 0 && (uint64_t)st.st_size < off + len;
 }
 
+int zc_state_new(void **state, void *room, size_t room_size, size_t size) {
+  *state = NULL;
+  if (size > 0 && size <= room_size) {
+    memset(room, 0, room_size);
+    *state = room;
+  } else if (size > 0 && (*state = calloc(1, size)) == NULL) {
+    return ENOMEM;
+  }
+  return 0;
+}
+
+void zc_state_free(void *state, const void *room) {
+  if (state != room) free(state);
+}
+
 int zc_begin(zc_transfer *t, const zc_backend *b) {
   t->backend = b;
   t->backend_moved = 0;
-  t->state = NULL;
-  if (b->state_size > 0 && b->state_size <= sizeof t->state_room) {
-    memset(&t->state_room, 0, sizeof t->state_room);
-    t->state = &t->state_room;
-  } else if (b->state_size > 0) {
-    t->call = "malloc";
-    t->state = calloc(1, b->state_size);
-    if (t->state == NULL) return ENOMEM;
-  }
+  t->call = "malloc";
+  int err = zc_state_new(&t->state, &t->state_room, sizeof t->state_room, b->state_size);
+  if (err != 0) return err;
   return b->begin ? b->begin(t, t->state) : 0;
 }
 
@@ -54,7 +63,7 @@ void zc_end(zc_transfer *t) {
   const zc_backend *b = t->backend;
   /* No state where the backend wants some: its begin never ran. */
   if (b && b->end && (t->state || b->state_size == 0)) b->end(t, t->state);
-  if (t->state != (void *)&t->state_room) free(t->state);
+  zc_state_free(t->state, &t->state_room);
   t->state = NULL;
 }
 

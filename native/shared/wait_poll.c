@@ -66,14 +66,18 @@ static int grow(struct pollfd **fds, uint64_t **tokens, size_t *cap, size_t want
   return 0;
 }
 
-int zc_waiter_arm(zc_waiter *w, int fd, uint64_t token, int again) {
+int zc_waiter_arm(zc_waiter *w, int fd, uint64_t token, unsigned events, int again) {
   (void)again;
+  short mask = (short)((events & ZC_WAIT_WRITE ? POLLOUT : 0) | (events & ZC_WAIT_READ ? POLLIN : 0));
   pthread_mutex_lock(&w->mu);
-  int err = grow(&w->fds, &w->tokens, &w->cap, w->n + 1);
+  /* A descriptor still armed (not reported since) keeps its one entry. */
+  size_t at = 0;
+  while (at < w->n && w->fds[at].fd != fd) at++;
+  int err = at < w->n ? 0 : grow(&w->fds, &w->tokens, &w->cap, w->n + 1);
   if (err == 0) {
-    w->fds[w->n] = (struct pollfd){.fd = fd, .events = POLLOUT};
-    w->tokens[w->n] = token;
-    w->n++;
+    w->fds[at] = (struct pollfd){.fd = fd, .events = mask};
+    w->tokens[at] = token;
+    if (at == w->n) w->n++;
   }
   pthread_mutex_unlock(&w->mu);
   if (err == 0) zc_waiter_wake(w);

@@ -53,14 +53,15 @@ void zc_waiter_close(zc_waiter *w) {
   free(w);
 }
 
-int zc_waiter_arm(zc_waiter *w, int fd, uint64_t token, int again) {
+int zc_waiter_arm(zc_waiter *w, int fd, uint64_t token, unsigned events, int again) {
   /* For a descriptor number still associated (reused before it was
    * forgotten), port_associate "serves to update the events and user
    * arguments": a first arming and a re-arming are the same call. A
    * descriptor whose condition already holds sends its event at once, so
    * files and devices that never block need nothing special. */
   (void)again;
-  if (port_associate(w->port, PORT_SOURCE_FD, (uintptr_t)fd, POLLOUT, (void *)(uintptr_t)token) == 0)
+  int mask = (events & ZC_WAIT_WRITE ? POLLOUT : 0) | (events & ZC_WAIT_READ ? POLLIN : 0);
+  if (port_associate(w->port, PORT_SOURCE_FD, (uintptr_t)fd, mask, (void *)(uintptr_t)token) == 0)
     return 0;
   return errno;
 }
@@ -93,7 +94,7 @@ int zc_waiter_wait(zc_waiter *w, uint64_t *tokens, int max) {
       atomic_store(&w->wake_queued, 0);
       continue;
     }
-    /* POLLHUP or POLLERR in portev_events are reports too: the next write
+    /* POLLHUP or POLLERR in portev_events are reports too: the next call
      * reports them. */
     if (events[i].portev_source == PORT_SOURCE_FD)
       tokens[count++] = (uint64_t)(uintptr_t)events[i].portev_user;

@@ -9,6 +9,8 @@
 //   zerocopy send FILE HOST:PORT [--offset N] [--count N] [--header TEXT]
 //                 [--trailer TEXT] [--backend NAME]                     send.ts
 //   zerocopy recv PORT [--out FILE] [--keep] [--host H]                 recv.ts
+//   zerocopy relay LISTEN TARGET [--max-connections N]
+//                  [--idle-timeout S] [--quiet]                        relay.ts
 //   zerocopy info [--json]                                              info.ts
 //   zerocopy bench [ARGS...]                                            bench.ts
 //   zerocopy build [--force]                                            build.ts
@@ -24,6 +26,7 @@ import { infoCommand, infoHelp } from './info.js';
 import { print } from './output.js';
 import { version } from './package.js';
 import { recvCommand, recvHelp } from './recv.js';
+import { relayCommand, relayHelp } from './relay.js';
 import { sendCommand, sendHelp } from './send.js';
 import { serveCommand, serveHelp } from './serve.js';
 
@@ -65,6 +68,8 @@ async function run(argv: string[]): Promise<number> {
       return sendCommand(rest);
     case 'recv':
       return recvCommand(rest);
+    case 'relay':
+      return relayCommand(rest);
     case 'info':
       return infoCommand(rest);
     case 'bench':
@@ -86,6 +91,7 @@ Commands:
   serve [DIR]            serve the files under DIR (default: .) over HTTP
   send FILE HOST:PORT    send a file, or a range of it, to a receiver
   recv PORT              receive on a TCP port; report bytes, time, rate, checksum
+  relay LISTEN TARGET    a TCP proxy: relay every connection to TARGET
   info                   what this machine can do (capabilities())
   bench [ARGS...]        run the benchmarks (bench/run.js)
   build [--force]        build the native addon from source (where no prebuild loads)
@@ -97,6 +103,7 @@ Exit status: 0 success, 1 failure, 2 usage error, 128+N interrupted by signal N.
   serve: serveHelp,
   send: sendHelp,
   recv: recvHelp,
+  relay: relayHelp,
   info: infoHelp,
   bench: benchHelp,
   build: buildHelp,

@@ -1,18 +1,21 @@
 // `zerocopy recv`: the receiving end for `zerocopy send`, or for any sender:
 // it reads connections to their end and prints what it got (bytes, time,
-// rate and SHA-256), optionally writing the bytes to a file. It counts with
-// plain 'data' handlers, so that on a fast link it measures the sender and
-// not itself.
+// rate and SHA-256), optionally writing the bytes to a file. With a file it
+// writes through receiveFile() (on Linux the bytes go from the socket to the
+// file by splice(2)) and hashes the file afterwards; without one it counts
+// with plain 'data' handlers, so that on a fast link it measures the sender
+// and not itself.
 import { createHash } from 'node:crypto';
-import { createWriteStream } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { createServer, type Socket } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import { finished } from 'node:stream/promises';
+import { receiveFile } from '../index.js';
 import { parse, parsePort, UsageError, wantsHelp } from './args.js';
 import { describeError } from './errors.js';
 import { DEFAULT_HOST, listen } from './listen.js';
 import { formatTransfer, print, Progress } from './output.js';
+import { checksum } from './send.js';
 import { Interrupted, onInterrupt, signalNumber } from './signals.js';
 
 export const recvHelp = `usage: zerocopy recv PORT [--out FILE] [--keep] [--host H]
@@ -25,8 +28,10 @@ where MB are 10^6 bytes and H is the SHA-256 of the bytes received, for
 comparing with what the sender (zerocopy send) prints.
 
 Options:
-  -o, --out FILE   write the bytes to FILE (created or emptied first);
-                   without it they are counted, hashed and discarded
+  -o, --out FILE   write the bytes to FILE (created or emptied first), with
+                   receiveFile(); the checksum then reads FILE back after the
+                   transfer, untimed; without --out the bytes are counted,
+                   hashed and discarded
   --keep           accept connections one after another until Ctrl-C
                    (with --out, each one rewrites FILE)
   --host H         the address to listen on (default 127.0.0.1, this machine
@@ -109,30 +114,39 @@ export async function recvCommand(args: string[]): Promise<number> {
 
 /** Reads one connection to its end: counts, hashes, and writes to the file `out` (created or emptied). */
 async function receive(socket: Socket, out: string | undefined, hashing: boolean, counted: { bytes: number }) {
+  if (out !== undefined) return receiveInto(socket, out, hashing, counted);
   const hash = hashing ? createHash('sha256') : undefined;
   const progress = new Progress(() => counted.bytes).start();
   const started = performance.now();
   // Plain 'data' handlers: a pipeline of streams costs a good share of the rate on a fast link.
-  const sink = out === undefined ? undefined : createWriteStream(out);
-  sink?.on('error', (error) => socket.destroy(error));
   socket.on('data', (chunk: Buffer) => {
     hash?.update(chunk);
     counted.bytes += chunk.length;
-    if (sink && !sink.write(chunk)) {
-      socket.pause();
-      sink.once('drain', () => socket.resume());
-    }
   });
   socket.resume();
   try {
     await finished(socket, { writable: false });
-    if (sink) {
-      sink.end();
-      await finished(sink);
-    }
   } finally {
     progress.stop();
-    sink?.destroy();
   }
   return { bytes: counted.bytes, seconds: (performance.now() - started) / 1000, digest: hash?.digest('hex') };
+}
+
+/** Receives one connection into the file `out` (created or emptied) with receiveFile(); the checksum reads it back. */
+async function receiveInto(socket: Socket, out: string, hashing: boolean, counted: { bytes: number }) {
+  const progress = new Progress(() => counted.bytes).start();
+  const started = performance.now();
+  try {
+    counted.bytes = (await receiveFile(socket, out, { onProgress: (bytes) => (counted.bytes = bytes) })).bytesReceived;
+  } finally {
+    progress.stop();
+  }
+  const seconds = (performance.now() - started) / 1000;
+  if (!hashing) return { bytes: counted.bytes, seconds, digest: undefined };
+  const file = await open(out, 'r');
+  try {
+    return { bytes: counted.bytes, seconds, digest: await checksum(file, 0, counted.bytes, [], []) };
+  } finally {
+    await file.close();
+  }
 }

@@ -198,7 +198,7 @@ function endAndClose(socket: Socket, signal: AbortSignal): Promise<void> {
 }
 
 /** SHA-256 of the headers, the file range (read again, from the file) and the trailers. */
-async function checksum(file: FileHandle, offset: number, count: number, headers: Buffer[], trailers: Buffer[]): Promise<string> {
+export async function checksum(file: FileHandle, offset: number, count: number, headers: Buffer[], trailers: Buffer[]): Promise<string> {
   const hash = createHash('sha256');
   for (const chunk of headers) hash.update(chunk);
   const buffer = Buffer.allocUnsafe(Math.min(count, 1 << 20) || 1);

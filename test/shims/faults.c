@@ -63,6 +63,16 @@ static fault next_fault(uint64_t wanted) {
   return f;
 }
 
+uint64_t shim_fault_roll(void) {
+  fault f = next_fault(1);
+  if (!faults_on) return 0;
+  pthread_mutex_lock(&rng_lock);
+  uint64_t r = next_random() | 1;
+  pthread_mutex_unlock(&rng_lock);
+  (void)f;
+  return r;
+}
+
 int shim_check_socket(int s, int inet_only, int refused) {
   struct stat st;
   if (fstat(s, &st) != 0) return EBADF;

@@ -14,6 +14,14 @@
  *   POLLOUT), and with EV_EOF once it has hung up or has an error (POLLHUP,
  *   POLLERR); EINVAL for regular files and directories ("this filter is not
  *   supported for vnodes"); EBADF for a descriptor that is not open.
+ * - EVFILT_READ: returned whenever the descriptor has bytes to read, or its
+ *   peer's end of stream (poll(2)'s POLLIN, and POLLHUP), with EV_EOF once
+ *   the peer has ended or it has an error; for a regular file, when the
+ *   file pointer is not at the end of the file ("Vnodes"); EBADF for a
+ *   descriptor that is not open. A descriptor's read and write events are
+ *   two events, each with its own flags and udata. A source spliced with
+ *   SO_SPLICE is not readable until the splice dissolves (FreeBSD's
+ *   tests/sys/kern/socket_splice.c: splice_kevent; test/shims/sosplice.c).
  * - EV_ONESHOT: the event is deleted as it is returned.
  * - EV_DELETE: the event goes, with any report of it not yet returned;
  *   ENOENT when there is none.
@@ -21,6 +29,9 @@
  *   triggers it (with EV_ADD, or alone for one added before; ENOENT
  *   otherwise); a triggered event is returned until EV_CLEAR resets it as
  *   it is returned.
+ * - EV_RECEIPT: the change's outcome is placed in the eventlist flagged
+ *   EV_ERROR, with data 0 for a change that succeeded, while there is room;
+ *   a call that placed any returns them without waiting for events.
  * - "Calling close() on a file descriptor will remove any kevents that
  *   reference the descriptor": see below for when the shim notices.
  * - Changes made from another thread reach a kevent() that is waiting: it
@@ -30,9 +41,11 @@
  * Simpler than the real system: every wait polls every registered
  * descriptor, so a wait costs in proportion to what is registered (the
  * opposite of what kqueue is for: the shim checks behaviour, not cost);
- * filters other than EVFILT_WRITE and EVFILT_USER, and the flags
- * EV_ENABLE, EV_DISABLE, EV_DISPATCH and EV_RECEIPT, are refused with EINVAL
- * rather than modelled; data of a write event is 0, not the space left;
+ * filters other than EVFILT_WRITE, EVFILT_READ and EVFILT_USER, and the
+ * flags EV_ENABLE, EV_DISABLE and EV_DISPATCH, are refused with EINVAL
+ * rather than modelled; data of a read or write event is 0, not the bytes
+ * to read or the space left; EVFILT_READ on a directory, a FIFO's writer
+ * and other corners of the vnode rules are not modelled;
  * NOTE_LOWAT and the user filter's fflags arithmetic are not modelled; a
  * queue is not dropped from a child of fork(2); a closed descriptor's
  * events go when the shim next looks at them (poll(2) says POLLNVAL, or the
@@ -46,6 +59,7 @@
 #include <poll.h>
 #include <stdlib.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "readiness.h"
 
@@ -65,7 +79,19 @@ typedef struct queue {
   size_t n, cap;
 } queue;
 
-#define MODELLED_FLAGS (EV_ADD | EV_DELETE | EV_ONESHOT | EV_CLEAR)
+#define MODELLED_FLAGS (EV_ADD | EV_DELETE | EV_ONESHOT | EV_CLEAR | EV_RECEIPT)
+
+/* A source spliced with SO_SPLICE is not readable until the splice
+ * dissolves (test/shims/sosplice.c, linked in the FreeBSD shim build only:
+ * elsewhere this is NULL). */
+__attribute__((weak)) int zc_shim_spliced_source(int fd);
+
+static int hidden_by_splice(const knote *k) {
+  return k->filter == EVFILT_READ && zc_shim_spliced_source && zc_shim_spliced_source((int)k->ident);
+}
+
+/* Filters that watch a descriptor. */
+static int on_descriptor(short filter) { return filter == EVFILT_WRITE || filter == EVFILT_READ; }
 
 static knote *find(queue *q, uintptr_t ident, short filter) {
   for (size_t i = 0; i < q->n; i++)
@@ -82,7 +108,7 @@ int kqueue(void) {
 
 /* Applies one change under the queue's lock: 0 or an errno. */
 static int apply(queue *q, const struct kevent *c) {
-  if ((c->flags & ~MODELLED_FLAGS) || (c->filter != EVFILT_WRITE && c->filter != EVFILT_USER))
+  if ((c->flags & ~MODELLED_FLAGS) || (!on_descriptor(c->filter) && c->filter != EVFILT_USER))
     return EINVAL;
   knote *k = find(q, c->ident, c->filter);
   if (c->flags & EV_DELETE) {
@@ -92,9 +118,9 @@ static int apply(queue *q, const struct kevent *c) {
   }
   if (c->flags & EV_ADD) {
     struct stat st = {0};
-    if (c->filter == EVFILT_WRITE) {
+    if (on_descriptor(c->filter)) {
       if (c->ident > INT_MAX || fstat((int)c->ident, &st) != 0) return EBADF;
-      if (S_ISREG(st.st_mode) || S_ISDIR(st.st_mode)) return EINVAL;
+      if (c->filter == EVFILT_WRITE && (S_ISREG(st.st_mode) || S_ISDIR(st.st_mode))) return EINVAL;
     }
     if (!k) {
       if (q->n == q->cap) {
@@ -120,22 +146,40 @@ static int apply(queue *q, const struct kevent *c) {
 
 /* Waits for events and returns up to nevents of them, as kevent() does
  * once its changes are applied. */
+/* Whether a regular file's pointer is short of its end, as EVFILT_READ
+ * reports vnodes; anything else says what poll(2) said. */
+static int readable_vnode(int fd) {
+  struct stat st;
+  if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) return -1;
+  off_t at = lseek(fd, 0, SEEK_CUR);
+  return at >= 0 && at < st.st_size;
+}
+
+/* Waits for events and returns up to nevents of them, as kevent() does
+ * once its changes are applied. */
 static int collect(queue *q, struct kevent *events, int nevents, int timeout_ms) {
   for (;;) {
     pthread_mutex_lock(&q->in.mu);
     struct pollfd *fds = malloc((q->n + 1) * sizeof *fds);
-    if (!fds) {
+    short *filters = malloc((q->n + 1) * sizeof *filters);
+    if (!fds || !filters) {
       pthread_mutex_unlock(&q->in.mu);
+      free(fds);
+      free(filters);
       errno = ENOMEM;
       return -1;
     }
     fds[0] = (struct pollfd){.fd = q->in.fd, .events = POLLIN};
     int nfds = 1, user_ready = 0;
     for (size_t i = 0; i < q->n; i++) {
-      if (q->notes[i].filter == EVFILT_WRITE)
-        fds[nfds++] = (struct pollfd){.fd = (int)q->notes[i].ident, .events = POLLOUT};
-      else if (q->notes[i].triggered)
+      if (on_descriptor(q->notes[i].filter)) {
+        if (hidden_by_splice(&q->notes[i])) continue;
+        filters[nfds] = q->notes[i].filter;
+        short want = q->notes[i].filter == EVFILT_WRITE ? POLLOUT : POLLIN | POLLRDHUP;
+        fds[nfds++] = (struct pollfd){.fd = (int)q->notes[i].ident, .events = want};
+      } else if (q->notes[i].triggered) {
         user_ready = 1;
+      }
     }
     pthread_mutex_unlock(&q->in.mu);
 
@@ -143,6 +187,7 @@ static int collect(queue *q, struct kevent *events, int nevents, int timeout_ms)
     if (polled < 0) {
       int err = errno;
       free(fds);
+      free(filters);
       errno = err;
       return -1;
     }
@@ -165,7 +210,7 @@ static int collect(queue *q, struct kevent *events, int nevents, int timeout_ms)
     for (int j = 1; j < nfds && out < nevents; j++) {
       if (!fds[j].revents) continue;
       /* Deleted while we polled: no report. */
-      knote *k = find(q, (uintptr_t)fds[j].fd, EVFILT_WRITE);
+      knote *k = find(q, (uintptr_t)fds[j].fd, filters[j]);
       if (!k) continue;
       struct stat st;
       if ((fds[j].revents & POLLNVAL) || fstat(fds[j].fd, &st) != 0 || st.st_dev != k->dev ||
@@ -174,12 +219,15 @@ static int collect(queue *q, struct kevent *events, int nevents, int timeout_ms)
         delete_note(q, k);
         continue;
       }
-      unsigned short flags = k->flags | (fds[j].revents & (POLLHUP | POLLERR) ? EV_EOF : 0);
-      events[out++] = (struct kevent){k->ident, EVFILT_WRITE, flags, 0, 0, k->udata};
+      /* poll(2) calls a regular file readable at its end; kqueue does not. */
+      if (filters[j] == EVFILT_READ && readable_vnode(fds[j].fd) == 0) continue;
+      unsigned short flags = k->flags | (fds[j].revents & (POLLHUP | POLLERR | POLLRDHUP) ? EV_EOF : 0);
+      events[out++] = (struct kevent){k->ident, k->filter, flags, 0, 0, k->udata};
       if (k->flags & EV_ONESHOT) delete_note(q, k);
     }
     pthread_mutex_unlock(&q->in.mu);
     free(fds);
+    free(filters);
     /* Nothing for us after a change, or a report that went stale: again. */
     if (out > 0 || polled == 0) return out;
   }
@@ -196,7 +244,7 @@ int kevent(int kq, const struct kevent *changelist, int nchanges, struct kevent 
   pthread_mutex_lock(&q->in.mu);
   for (int i = 0; i < nchanges && !failed; i++) {
     int err = apply(q, &changelist[i]);
-    if (err == 0) continue;
+    if (err == 0 && !(changelist[i].flags & EV_RECEIPT)) continue;
     if (placed < nevents) {
       eventlist[placed] = changelist[i];
       eventlist[placed].flags = EV_ERROR;

@@ -66,6 +66,12 @@ void shim_instance_signal(shim_instance *in) {
   (void)!write(in->fd, &one, sizeof one);
 }
 
+void shim_instance_signal_all(void) {
+  pthread_mutex_lock(&registry_mu);
+  for (shim_instance *in = registry; in; in = in->next) shim_instance_signal(in);
+  pthread_mutex_unlock(&registry_mu);
+}
+
 void shim_instance_drain(shim_instance *in) {
   uint64_t count;
   (void)!read(in->fd, &count, sizeof count);

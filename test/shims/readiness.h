@@ -35,6 +35,10 @@ void shim_instance_drop(int fd);
 void shim_instance_signal(shim_instance *in);
 void shim_instance_drain(shim_instance *in);
 
+/* Wakes every instance's waiting threads: readiness changed somewhere the
+ * instances cannot see (a shimmed SO_SPLICE dissolved). */
+void shim_instance_signal_all(void);
+
 /* A timespec as poll(2)'s milliseconds, rounded up; -1 for NULL. */
 int shim_timeout_ms(const struct timespec *timeout);
 

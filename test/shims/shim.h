@@ -26,6 +26,10 @@ shim_result shim_transfer(int out_fd, const struct iovec *headers, int nheaders,
                           int in_fd, uint64_t off, uint64_t len,
                           const struct iovec *trailers, int ntrailers);
 
+/* A random number for a shim's own faults (a splice cut short, say): 0
+ * when fault injection is off, never 0 when it is on. */
+uint64_t shim_fault_roll(void);
+
 /* Holding a call, so that a test can make something happen while a step
  * runs (an abort, a destroyed socket): when ZEROCOPY_SHIM_HOLD names a Unix
  * socket, a call made off the process's main thread first connects to it,

@@ -25,7 +25,11 @@
  *   reader reads; a full socket whose peer closes is reported (the next
  *   write reports the error);
  * - outputs that never block (/dev/null, a regular file): arm says EPERM,
- *   or the wait reports them.
+ *   or the wait reports them;
+ * - readability: a descriptor armed for reading is reported for bytes to
+ *   read and for its peer's end, not for room to write; forget drops such
+ *   a registration too; armed for both, it is reported when either holds;
+ *   arming again for other events replaces them.
  *
  * Sockets that must stay full are Unix-domain pairs: Linux charges what
  * they hold to the sender until the peer reads it, so they do not become
@@ -273,7 +277,7 @@ static void *arm_later(void *arg) {
   delayed *d = arg;
   usleep(d->ms * 1000);
   atomic_store(&d->done, 1);
-  d->result = zc_waiter_arm(w, d->fd, d->token, 0);
+  d->result = zc_waiter_arm(w, d->fd, d->token, ZC_WAIT_WRITE, 0);
   return NULL;
 }
 
@@ -301,14 +305,14 @@ static void one_report_per_arming(void) {
   unix_pair(&out, &in);
   /* A token with high bits: it must come back whole. */
   uint64_t token = 0xFEDCBA9876543210ull;
-  check(zc_waiter_arm(w, out, token, 0) == 0, "arm failed");
+  check(zc_waiter_arm(w, out, token, ZC_WAIT_WRITE, 0) == 0, "arm failed");
   expect_reports(&token, 1, "a writable socket, armed once");
   expect_quiet("after its report, not armed again");
   expect_blocks("after its report, not armed again");
 
   begin("re-arming after each report");
   for (int i = 0; i < REARMS; i++) {
-    check(zc_waiter_arm(w, out, token, 1) == 0, "arm again failed (round %d)", i);
+    check(zc_waiter_arm(w, out, token, ZC_WAIT_WRITE, 1) == 0, "arm again failed (round %d)", i);
     expect_reports(&token, 1, "armed again");
   }
   expect_quiet("after the last report");
@@ -327,7 +331,7 @@ static void wake_ups(void) {
   int out, in;
   unix_pair(&out, &in);
   fill(out);
-  check(zc_waiter_arm(w, out, 7, 0) == 0, "arm failed");
+  check(zc_waiter_arm(w, out, 7, ZC_WAIT_WRITE, 0) == 0, "arm failed");
   delayed d = {.ms = 20};
   pthread_t t;
   pthread_create(&t, NULL, wake_later, &d);
@@ -340,7 +344,7 @@ static void wake_ups(void) {
   for (int i = 0; i < WAKES; i++) zc_waiter_wake(w);
   int ready, peer;
   unix_pair(&ready, &peer);
-  int err = zc_waiter_arm(w, ready, 8, 0);
+  int err = zc_waiter_arm(w, ready, 8, ZC_WAIT_WRITE, 0);
   check(err == 0, "arm after the wake-ups failed: %s", strerror(err));
   if (err == 0) expect_reports((uint64_t[]){8}, 1, "armed after the wake-ups");
   zc_waiter_forget(w, ready);
@@ -376,7 +380,7 @@ static void forget_before_close(void) {
   begin("forget before close, writable");
   int out, in;
   unix_pair(&out, &in);
-  check(zc_waiter_arm(w, out, 10, 0) == 0, "arm failed");
+  check(zc_waiter_arm(w, out, 10, ZC_WAIT_WRITE, 0) == 0, "arm failed");
   zc_waiter_forget(w, out);
   close(out);
   close(in);
@@ -385,7 +389,7 @@ static void forget_before_close(void) {
   begin("forget before close, a duplicate whose original stays open");
   unix_pair(&out, &in);
   int dup_fd = dup(out);
-  check(zc_waiter_arm(w, dup_fd, 11, 0) == 0, "arm failed");
+  check(zc_waiter_arm(w, dup_fd, 11, ZC_WAIT_WRITE, 0) == 0, "arm failed");
   zc_waiter_forget(w, dup_fd);
   close(dup_fd);
   expect_quiet("the duplicate forgotten and closed, the original open and writable");
@@ -394,7 +398,7 @@ static void forget_before_close(void) {
   int full, reader;
   unix_pair(&full, &reader);
   fill(full);
-  check(zc_waiter_arm(w, full, 12, 0) == 0, "arm failed");
+  check(zc_waiter_arm(w, full, 12, ZC_WAIT_WRITE, 0) == 0, "arm failed");
   zc_waiter_forget(w, full);
   drain(reader);
   expect_quiet("forgotten while full, its peer has read everything");
@@ -403,7 +407,7 @@ static void forget_before_close(void) {
 
   begin("a reused descriptor number under a new token");
   int number = out;
-  check(zc_waiter_arm(w, number, 13, 0) == 0, "arm failed");
+  check(zc_waiter_arm(w, number, 13, ZC_WAIT_WRITE, 0) == 0, "arm failed");
   zc_waiter_forget(w, number);
   close(number);
   close(in);
@@ -413,7 +417,7 @@ static void forget_before_close(void) {
     dup2(reused, number);
     close(reused);
   }
-  check(zc_waiter_arm(w, number, 14, 0) == 0, "arm of the reused number failed");
+  check(zc_waiter_arm(w, number, 14, ZC_WAIT_WRITE, 0) == 0, "arm of the reused number failed");
   expect_reports((uint64_t[]){14}, 1, "the reused number");
   expect_quiet("after the reused number's report");
   zc_waiter_forget(w, number);
@@ -429,7 +433,7 @@ static void many_descriptors(void) {
     unix_pair(&out[i], &in[i]);
     fill(out[i]);
     tokens[i] = 1000 + (uint64_t)i;
-    check(zc_waiter_arm(w, out[i], tokens[i], 0) == 0, "arm %d failed", i);
+    check(zc_waiter_arm(w, out[i], tokens[i], ZC_WAIT_WRITE, 0) == 0, "arm %d failed", i);
   }
   expect_quiet("all full");
   const int one = 137;
@@ -467,7 +471,7 @@ static void becoming_writable(void) {
   int out, in;
   tcp_pair(&out, &in);
   fill(out);
-  check(zc_waiter_arm(w, out, 20, 0) == 0, "arm failed");
+  check(zc_waiter_arm(w, out, 20, ZC_WAIT_WRITE, 0) == 0, "arm failed");
   pthread_t t;
   pthread_create(&t, NULL, read_until_end, &in);
   expect_reports((uint64_t[]){20}, 1, "the full TCP socket, its peer reading");
@@ -485,7 +489,7 @@ static void becoming_writable(void) {
   nonblocking(p[0]);
   nonblocking(p[1]);
   fill(p[1]);
-  check(zc_waiter_arm(w, p[1], 21, 0) == 0, "arm failed");
+  check(zc_waiter_arm(w, p[1], 21, ZC_WAIT_WRITE, 0) == 0, "arm failed");
   expect_quiet("the pipe full");
   drain(p[0]);
   expect_reports((uint64_t[]){21}, 1, "the pipe, once read");
@@ -496,7 +500,7 @@ static void becoming_writable(void) {
   begin("a full socket whose peer closes");
   unix_pair(&out, &in);
   fill(out);
-  check(zc_waiter_arm(w, out, 22, 0) == 0, "arm failed");
+  check(zc_waiter_arm(w, out, 22, ZC_WAIT_WRITE, 0) == 0, "arm failed");
   expect_quiet("full, its peer open");
   close(in);
   expect_reports((uint64_t[]){22}, 1, "its peer closed");
@@ -504,9 +508,109 @@ static void becoming_writable(void) {
   close(out);
 }
 
+/* Waits for the first report; fails unless it is `token`. For descriptors
+ * armed for both kinds, which may be reported once for each. */
+static void expect_first_report(uint64_t token, const char *what) {
+  atomic_store(&ticking, 1);
+  pthread_t t;
+  pthread_create(&t, NULL, ticker, NULL);
+  long long deadline = now_ms() + REPORT_LIMIT_MS;
+  int n = 0;
+  uint64_t got[64];
+  while (n == 0 && now_ms() < deadline) n = zc_waiter_wait(w, got, 64);
+  atomic_store(&ticking, 0);
+  pthread_join(t, NULL);
+  checks++;
+  if (n == 0) fail("%s: no report within %d ms", what, REPORT_LIMIT_MS);
+  for (int i = 0; i < n; i++)
+    if (got[i] != token) fail("%s: reported token %#llx, not %#llx", what, (unsigned long long)got[i], (unsigned long long)token);
+}
+
+static void readability(void) {
+  begin("armed for reading, nothing to read");
+  int out, in;
+  unix_pair(&out, &in);
+  /* `in` is writable all along: only bytes to read may report it. */
+  check(zc_waiter_arm(w, in, 40, ZC_WAIT_READ, 0) == 0, "arm failed");
+  expect_quiet("nothing to read, though writable");
+  (void)!write(out, "x", 1);
+  expect_reports((uint64_t[]){40}, 1, "a byte to read");
+  expect_quiet("after its report, not armed again");
+
+  begin("armed for reading again, the byte still unread");
+  check(zc_waiter_arm(w, in, 40, ZC_WAIT_READ, 1) == 0, "arm again failed");
+  expect_reports((uint64_t[]){40}, 1, "the unread byte");
+  drain(in);
+  check(zc_waiter_arm(w, in, 40, ZC_WAIT_READ, 1) == 0, "arm again failed");
+  expect_quiet("everything read");
+
+  begin("the peer's end, to a reader");
+  shutdown(out, SHUT_WR);
+  expect_reports((uint64_t[]){40}, 1, "the peer's end of stream");
+  zc_waiter_forget(w, in);
+  close(out);
+  close(in);
+
+  begin("forget drops a registration for reading");
+  unix_pair(&out, &in);
+  check(zc_waiter_arm(w, in, 41, ZC_WAIT_READ, 0) == 0, "arm failed");
+  zc_waiter_forget(w, in);
+  (void)!write(out, "x", 1);
+  expect_quiet("forgotten, then a byte to read");
+  close(out);
+  close(in);
+
+  begin("a pipe's read end");
+  int p[2];
+  if (pipe(p) != 0) {
+    perror("waiter harness: pipe");
+    exit(2);
+  }
+  nonblocking(p[0]);
+  check(zc_waiter_arm(w, p[0], 42, ZC_WAIT_READ, 0) == 0, "arm failed");
+  expect_quiet("an empty pipe");
+  (void)!write(p[1], "x", 1);
+  expect_reports((uint64_t[]){42}, 1, "a byte in the pipe");
+  zc_waiter_forget(w, p[0]);
+  close(p[0]);
+  close(p[1]);
+
+  begin("armed for both, readable though full");
+  unix_pair(&out, &in);
+  fill(out);
+  check(zc_waiter_arm(w, out, 43, ZC_WAIT_READ | ZC_WAIT_WRITE, 0) == 0, "arm failed");
+  expect_quiet("full, nothing to read");
+  (void)!write(in, "x", 1);
+  expect_first_report(43, "a byte to read on a full socket");
+  zc_waiter_forget(w, out);
+  close(out);
+  close(in);
+
+  begin("armed for both, writable with nothing to read");
+  unix_pair(&out, &in);
+  fill(out);
+  check(zc_waiter_arm(w, out, 44, ZC_WAIT_READ | ZC_WAIT_WRITE, 0) == 0, "arm failed");
+  expect_quiet("full, nothing to read");
+  drain(in);
+  expect_first_report(44, "room again, nothing to read");
+  zc_waiter_forget(w, out);
+  close(out);
+  close(in);
+
+  begin("arming again for other events replaces them");
+  unix_pair(&out, &in);
+  check(zc_waiter_arm(w, in, 45, ZC_WAIT_READ, 0) == 0, "arm failed");
+  expect_quiet("armed for reading, nothing to read");
+  check(zc_waiter_arm(w, in, 46, ZC_WAIT_WRITE, 1) == 0, "arm for writing failed");
+  expect_reports((uint64_t[]){46}, 1, "armed again for writing, under a new token");
+  zc_waiter_forget(w, in);
+  close(out);
+  close(in);
+}
+
 static void never_blocking(const char *what, int fd, uint64_t token) {
   begin(what);
-  int err = zc_waiter_arm(w, fd, token, 0);
+  int err = zc_waiter_arm(w, fd, token, ZC_WAIT_WRITE, 0);
   check(err == 0 || err == EPERM, "arm gave %s, not 0 or EPERM", strerror(err));
   if (err == 0) {
     expect_reports(&token, 1, what);
@@ -538,6 +642,7 @@ int main(int argc, char **argv) {
   forget_before_close();
   many_descriptors();
   becoming_writable();
+  readability();
   never_blocking("/dev/null, which never blocks", open("/dev/null", O_WRONLY), 30);
   char path[] = "/tmp/zc-waiter-XXXXXX";
   int file = mkstemp(path);
