@@ -16,7 +16,7 @@ const USAGE = `usage: npm run bench -- [options]
        zerocopy bench [options]
        node bench/run.js [options]
 
-Six scenarios; --only picks some (default: all, in this order).
+Eight scenarios; --only picks some (default: all, in this order).
 
 tcp: sends one file from the page cache to a C receiver that discards
 with recv(MSG_TRUNC), with every sendFile() backend of this machine,

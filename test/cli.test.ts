@@ -244,7 +244,7 @@ describe('zerocopy send and zerocopy recv', () => {
     expect(lines).toEqual([...backends.map(() => [data.length, sha256(data)]), [0, sha256(Buffer.alloc(0))]]);
   });
 
-  it("--header and --trailer turn the usual escapes into bytes, as the README's `--header 'HELLO\\n'` expects", async () => {
+  it("--header and --trailer turn the usual escapes into bytes, as `--header 'HELLO\\n'` in a shell expects", async () => {
     const data = randomBytes(5000);
     const path = file('escapes.bin', data);
     const out = join(scratch, 'escapes.out');

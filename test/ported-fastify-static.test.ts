@@ -3,7 +3,7 @@
 // case here per upstream test() with its subtests inside, rewritten against
 // fastifyServeStatic with the fixtures rewritten too. Where some subtests of
 // an upstream test differ by choice, they are split into a case named
-// [differs], with the reason beside it (README: "Ported test suites").
+// [differs], with the reason beside it (docs/ported-suites.md).
 // What has no counterpart here is listed at the end, with why.
 import { mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';

@@ -5,7 +5,7 @@
 // serveFile(req, res, path, options); send's 'headers' event is the
 // setHeaders option, and an 'error' listener is serveStatic's `next(err)`.
 // A case named [differs] asserts what we do where we differ by choice (the
-// comment says why; README: "Ported test suites"). send's other events
+// comment says why; docs/ported-suites.md). send's other events
 // ('directory', 'file', 'stream'), its start/end options and its stat-then-
 // open race have no counterpart here; they are listed at the end.
 import { once } from 'node:events';
@@ -636,4 +636,4 @@ describe('send(file, options)', () => {
 //   test/serve.test.ts covers a file that fails mid-body.
 // - the 'directory' event (2 cases), an 'error' listener given the 416's
 //   Content-Range (1): serveStatic answers directories and 416s itself.
-// - start/end (4 cases): not offered (README).
+// - start/end (4 cases): not offered (docs/ported-suites.md).

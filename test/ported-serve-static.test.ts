@@ -4,7 +4,7 @@
 // answers 404 'sorry!' or the error's status, name and code, as the
 // upstream suite's does. The fixtures are rewritten too. A case whose name
 // starts with [differs] asserts what serveStatic does where it differs by
-// choice; the comment beside it says why (README: "Ported test suites").
+// choice; the comment beside it says why (docs/ported-suites.md).
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { join, relative } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';

@@ -5,8 +5,8 @@
 // `dev` mode looks files up per request, as serveStatic always does; its
 // production mode reads the folder once, which `cache: true` stands for
 // here (kept open, checked on change). A case named [differs] asserts what
-// we do where we differ by choice (the comment says why; README: "Ported
-// test suites"); those without a counterpart are listed at the end.
+// we do where we differ by choice (the comment says why; docs/ported-suites.md);
+// those without a counterpart are listed at the end.
 import { readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';

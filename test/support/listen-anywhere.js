@@ -17,3 +17,16 @@ net.Server.prototype.listen = function (...args) {
   });
   return listen.apply(this, /** @type {any} */ (args));
 };
+
+// The proxy example connects to a database on port 5432; the test gives it
+// an upstream of its own in ZEROCOPY_README_UPSTREAM.
+const upstream = process.env.ZEROCOPY_README_UPSTREAM;
+if (upstream) {
+  const connect = net.Socket.prototype.connect;
+  /** @this {import('node:net').Socket} @param {any[]} args */
+  net.Socket.prototype.connect = function (...args) {
+    const options = Array.isArray(args[0]) ? args[0][0] : args[0];
+    if (options && typeof options === 'object' && Number(options.port) === 5432) options.port = Number(upstream);
+    return connect.apply(this, /** @type {any} */ (args));
+  };
+}
