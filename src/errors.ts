@@ -60,6 +60,11 @@ export class AbortError extends Error {
   }
 }
 
+/** A stream that closed before its end: `what` says which, as "The connection closed before ...". */
+export function prematureClose(what: string): Error & { code: string } {
+  return withCode(new Error(what), 'ERR_STREAM_PREMATURE_CLOSE');
+}
+
 /** An error for a failed system call, from a positive errno as C sees it. */
 export function systemError(errno: number, syscall: string, bytesSent?: number): TransferError {
   const code = getSystemErrorName(-errno);

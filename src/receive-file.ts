@@ -11,7 +11,7 @@ import { Socket } from 'node:net';
 import { Readable } from 'node:stream';
 import { promisify } from 'node:util';
 import { checkFd, parseFileArgument, parseSize } from './arguments.js';
-import { AbortError, endedEarly, invalidArgType, invalidArgValue, outOfRange, systemError } from './errors.js';
+import { AbortError, endedEarly, invalidArgType, invalidArgValue, outOfRange, prematureClose, systemError } from './errors.js';
 import { canFlow, cancelledErrno, flowBackends, parseFlowOptions, runFlow, type FlowEnd, type FlowOptions } from './flow.js';
 import { bodyReceiver } from './http/request-body.js';
 import { closedError, connected, isTcp, isTls, socketFd, takeBuffered, takeReadSide, type ReadSide } from './net-socket.js';
@@ -344,7 +344,7 @@ async function receiveFd(fd: number, target: Target, plan: Plan): Promise<Receiv
     if (plan.signal?.aborted) throw aborted(plan);
     if (plan.backend !== 'stream' && canFlow) return settle(await nativeReceive(fd, output, Buffer.alloc(0), plan, []), plan.count, plan.signal);
     const stream = fdStream(fd);
-    const reader = streamReader(stream, plan.signal, () => new Error('The descriptor closed'));
+    const reader = streamReader(stream, plan.signal, () => prematureClose('The descriptor closed before its end'));
     try {
       return await receiveStream(stream, reader, output, plan);
     } finally {
@@ -424,6 +424,6 @@ export function receiveFile(
         throw error.bytesReceived === undefined ? withReceived(error, 0) : error;
       });
     case 'stream':
-      return receiveThroughStream(source.stream, target, plan, () => new Error('The stream closed before its end'));
+      return receiveThroughStream(source.stream, target, plan, () => prematureClose('The stream closed before its end'));
   }
 }

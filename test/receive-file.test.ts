@@ -10,6 +10,7 @@ import { once } from 'node:events';
 import { closeSync, constants, fstatSync, openSync, readFileSync } from 'node:fs';
 import { open } from 'node:fs/promises';
 import * as net from 'node:net';
+import { PassThrough } from 'node:stream';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { capabilities, receiveFile } from '../dist/cjs/index.js';
 import { expectBytes, KiB, MiB, seededBytes } from './support/bytes.js';
@@ -372,5 +373,58 @@ describe('receiveFile leaves nothing behind', () => {
     const r = await within(runNode(script), 20_000, 'the child');
     expect(r.code, r.stderr).toBe(0);
     expect(r.stdout.trim()).toBe('1000');
+  });
+});
+
+describe('receiveFile from any other readable stream (the stream path)', () => {
+  /** A stream that gives `data` in chunks of 7000 bytes, one per turn, then ends unless told to stop. */
+  function chunked(data: Buffer, stopAfter?: (stream: PassThrough) => void): PassThrough {
+    const stream = new PassThrough();
+    let at = 0;
+    const next = () => {
+      if (stream.destroyed) return;
+      if (stopAfter && at >= 70_000) return stopAfter(stream);
+      if (at >= data.length) return void stream.end();
+      stream.write(data.subarray(at, (at += 7000)));
+      setImmediate(next);
+    };
+    setImmediate(next);
+    return stream;
+  }
+
+  it('receives it to its end, byte for byte', async () => {
+    const data = seededBytes('readable', 500_000 + 3);
+    const path = dir.file();
+    expect(await within(receiveFile(chunked(data), path), 10_000, 'the receive')).toEqual({ bytesReceived: data.length, backend: 'stream' });
+    expectBytes(readFileSync(path), data, 'the file');
+  });
+
+  it('stops at count mid-chunk; the rest stays readable on the stream', async () => {
+    const data = seededBytes('readable-count', 100_000);
+    const stream = chunked(data);
+    const path = dir.file();
+    expect(await receiveFile(stream, path, { count: 10_500 })).toEqual({ bytesReceived: 10_500, backend: 'stream' });
+    expectBytes(readFileSync(path), data.subarray(0, 10_500), 'the file');
+    expectBytes(Buffer.concat(await stream.toArray()), data.subarray(10_500), 'the rest, read from the stream');
+  });
+
+  it('rejects with ERR_STREAM_PREMATURE_CLOSE when the stream is destroyed before its end, the file holding what came', async () => {
+    const data = seededBytes('readable-destroyed', 200_000);
+    const path = dir.file();
+    const error = await rejection(receiveFile(chunked(data, (stream) => stream.destroy()), path), { code: 'ERR_STREAM_PREMATURE_CLOSE' });
+    // What the stream still buffered when destroyed is gone with it, as destroy() means.
+    expect(error.bytesReceived).toBeGreaterThan(0);
+    expect(error.bytesReceived).toBeLessThanOrEqual(70_000);
+    expectBytes(readFileSync(path), data.subarray(0, error.bytesReceived), 'the file');
+  });
+
+  it("rejects with the stream's own error, and the bytes written before it", async () => {
+    const data = seededBytes('readable-failed', 200_000);
+    const failure = Object.assign(new Error('upstream failed'), { code: 'EUPSTREAM' });
+    const path = dir.file();
+    const error = await rejection(receiveFile(chunked(data, (stream) => stream.destroy(failure)), path), { code: 'EUPSTREAM' });
+    expect(error).toBe(failure);
+    expect(error.bytesReceived).toBeGreaterThan(0);
+    expectBytes(readFileSync(path), data.subarray(0, error.bytesReceived), 'the file');
   });
 });

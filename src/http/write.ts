@@ -5,7 +5,7 @@
 // completed. The raw HTTP/1.1 writer is raw.ts.
 import { ServerResponse, STATUS_CODES } from 'node:http';
 import { constants as http2Constants, Http2ServerResponse } from 'node:http2';
-import { AbortError, streamDestroyed, type TransferError } from '../errors.js';
+import { AbortError, prematureClose, streamDestroyed, type TransferError } from '../errors.js';
 import { sendStream, writeAndWait } from '../stream.js';
 import { writeHead, type PreparedFields } from './http1.js';
 import { respondFromMemory } from './http2.js';
@@ -87,7 +87,7 @@ export function completion(res: ServeResponse, bytesSent: () => number): Promise
       res.removeListener('finish', onFinish);
       // 'close' can follow 'finish' within the same tick on HTTP/2.
       if (res.writableFinished) return resolve();
-      reject(Object.assign(new Error('The connection closed before the response was complete'), { code: 'ERR_STREAM_PREMATURE_CLOSE', bytesSent: bytesSent() }));
+      reject(Object.assign(prematureClose('The connection closed before the response was complete'), { bytesSent: bytesSent() }));
     };
     res.once('finish', onFinish);
     res.once('close', onClose);
