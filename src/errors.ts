@@ -60,6 +60,11 @@ export class AbortError extends Error {
   }
 }
 
+/** A socket whose writable side had ended, as Node says of a write after end(). */
+export function writeAfterEnd(): Error & { code: string } {
+  return withCode(new Error('write after end'), 'ERR_STREAM_WRITE_AFTER_END');
+}
+
 /** A stream that closed before its end: `what` says which, as "The connection closed before ...". */
 export function prematureClose(what: string): Error & { code: string } {
   return withCode(new Error(what), 'ERR_STREAM_PREMATURE_CLOSE');

@@ -7,7 +7,7 @@
 // destroyed when the relay settles: both directions are over by then.
 import { Socket } from 'node:net';
 import { constants as osConstants } from 'node:os';
-import { AbortError, invalidArgType, invalidArgValue, systemError } from './errors.js';
+import { AbortError, invalidArgType, invalidArgValue, systemError, writeAfterEnd } from './errors.js';
 import { canFlow, cancelledErrno, flowBackends, parseFlowOptions, runFlow, type FlowEnd, type FlowOptions } from './flow.js';
 import { closedError, connected, enqueue, isTcp, isTls, nothingQueued, refreshIdleTimer, socketFd, takeBuffered, takeReadSide } from './net-socket.js';
 
@@ -206,19 +206,12 @@ function streamRelay(a: Socket, b: Socket, plan: Plan): Promise<RelayResult> {
   });
 }
 
-/**
- * Relays between two connected sockets, both ways, until both directions
- * have ended: an end of stream is passed on as a half-close; bytes Node
- * had read from either, and writes queued on either, go first and in
- * order. A reset, an error or a close on either side ends both, with the
- * bytes each way on the error. Both sockets are destroyed when it settles.
- */
 /** Starts the relay once both sockets are connected, on the addon when it can carry both. */
 async function start(a: Socket, b: Socket, plan: Plan): Promise<RelayResult> {
   await Promise.all([connected(a), connected(b)]);
   const gone = [a, b].find((s) => s.destroyed);
   if (gone) throw closedError(gone, 0);
-  if (a.writableEnded || b.writableEnded) throw Object.assign(new Error('write after end'), { code: 'ERR_STREAM_WRITE_AFTER_END' });
+  if (a.writableEnded || b.writableEnded) throw writeAfterEnd();
   if (plan.signal?.aborted) throw new AbortError(plan.signal.reason);
   const native = plan.backend !== 'stream' && canFlow && !isTls(a) && !isTls(b) && socketFd(a) !== undefined && socketFd(b) !== undefined;
   if (!native && plan.backend !== 'auto' && plan.backend !== 'stream') {

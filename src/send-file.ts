@@ -6,7 +6,7 @@ import type { FileHandle } from 'node:fs/promises';
 import type { Socket } from 'node:net';
 import { parseInput, parseOptions, parseOutput, type Backend, type FileRange, type Input, type Output, type SendFileOptions, type TransferPlan } from './arguments.js';
 import { allBackends } from './capabilities.js';
-import { AbortError, fileTruncated, invalidArgValue, streamDestroyed, systemError, withBytesSent, type TransferError } from './errors.js';
+import { AbortError, fileTruncated, invalidArgValue, streamDestroyed, systemError, withBytesSent, writeAfterEnd, type TransferError } from './errors.js';
 import { binding, nativeError, type NativeTransfer } from './native.js';
 import { closedError, enqueue, isTls, refreshIdleTimer, socketFd } from './net-socket.js';
 import { openInput, type InputFile } from './open-file.js';
@@ -177,7 +177,7 @@ async function transfer(output: StreamOutput, opened: Promise<InputFile>, plan: 
 /** Takes the transfer's place in the socket's own write queue, among the caller's writes. */
 function sendToSocket(socket: Socket, source: Input, plan: TransferPlan): Promise<SendFileResult> {
   if (socket.destroyed || socket.writableEnded) {
-    return Promise.reject(socket.destroyed ? streamDestroyed(0) : Object.assign(new Error('write after end'), { code: 'ERR_STREAM_WRITE_AFTER_END', bytesSent: 0 }));
+    return Promise.reject(socket.destroyed ? streamDestroyed(0) : Object.assign(writeAfterEnd(), { bytesSent: 0 }));
   }
   // Opening starts now; the transfer takes its place in the socket's queue now too.
   const opened = openInput(source);

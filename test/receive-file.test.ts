@@ -411,7 +411,7 @@ describe('receiveFile from any other readable stream (the stream path)', () => {
   it('rejects with ERR_STREAM_PREMATURE_CLOSE when the stream is destroyed before its end, the file holding what came', async () => {
     const data = seededBytes('readable-destroyed', 200_000);
     const path = dir.file();
-    const error = await rejection(receiveFile(chunked(data, (stream) => stream.destroy()), path), { code: 'ERR_STREAM_PREMATURE_CLOSE' });
+    const error = await rejection<Error & { bytesReceived: number }>(receiveFile(chunked(data, (stream) => stream.destroy()), path), { code: 'ERR_STREAM_PREMATURE_CLOSE' });
     // What the stream still buffered when destroyed is gone with it, as destroy() means.
     expect(error.bytesReceived).toBeGreaterThan(0);
     expect(error.bytesReceived).toBeLessThanOrEqual(70_000);
@@ -422,7 +422,7 @@ describe('receiveFile from any other readable stream (the stream path)', () => {
     const data = seededBytes('readable-failed', 200_000);
     const failure = Object.assign(new Error('upstream failed'), { code: 'EUPSTREAM' });
     const path = dir.file();
-    const error = await rejection(receiveFile(chunked(data, (stream) => stream.destroy(failure)), path), { code: 'EUPSTREAM' });
+    const error = await rejection<Error & { bytesReceived: number }>(receiveFile(chunked(data, (stream) => stream.destroy(failure)), path), { code: 'EUPSTREAM' });
     expect(error).toBe(failure);
     expect(error.bytesReceived).toBeGreaterThan(0);
     expectBytes(readFileSync(path), data.subarray(0, error.bytesReceived), 'the file');
