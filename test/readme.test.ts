@@ -8,10 +8,10 @@
 // through both and go on answering. A block without a check here, or a
 // check that matches no block, fails the test: the README cannot grow an
 // example that does not run.
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
-import { existsSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import * as http from 'node:http';
 import * as http2 from 'node:http2';
 import { connect, createServer, type AddressInfo, type Server, type Socket } from 'node:net';
@@ -339,12 +339,20 @@ describe('README', () => {
     expect(checks.map((c) => blocks.filter((code) => code.includes(c.marks)).length)).toEqual(checks.map(() => 1));
   });
 
-  it('is at most 450 lines, and each relative link names a file or folder of the repository', () => {
+  it('is at most 450 lines, and links by absolute URLs, those into the package to files it carries', () => {
     const text = readFileSync(join(repo, 'README.md'), 'utf8');
     expect(text.split('\n').length).toBeLessThanOrEqual(450);
-    const relative = [...text.matchAll(/\]\((?!https?:|#)([^)]+)\)/g)].map((m) => m[1]);
-    expect(relative.length).toBeGreaterThan(0);
-    expect(relative.filter((target) => !existsSync(join(repo, target))), 'links to nothing').toEqual([]);
+    const links = [...text.matchAll(/\]\(([^)]+)\)/g)].map((m) => m[1]);
+    // The registry's page has no repository to resolve a relative link against.
+    expect(links.filter((target) => !/^https:\/\//.test(target)), 'relative links').toEqual([]);
+    const { name } = JSON.parse(readFileSync(join(repo, 'package.json'), 'utf8'));
+    const prefix = `https://cdn.jsdelivr.net/npm/${name}/`;
+    const inPackage = links.filter((target) => target.startsWith(prefix)).map((target) => target.slice(prefix.length));
+    expect(inPackage.length).toBeGreaterThan(0);
+    const packed = spawnSync('npm', ['pack', '--dry-run', '--ignore-scripts', '--json'], { cwd: repo, encoding: 'utf8' });
+    const files: string[] = JSON.parse(packed.stdout)[0].files.map((f: { path: string }) => f.path);
+    const carried = (path: string) => (path.endsWith('/') ? files.some((f) => f.startsWith(path)) : files.includes(path));
+    expect(inPackage.filter((path) => !carried(path)), 'links to files the package does not carry').toEqual([]);
   });
 
   for (const { marks, check } of checks) {
